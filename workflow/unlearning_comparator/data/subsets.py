@@ -1,0 +1,72 @@
+"""The subsets every model of an experiment is measured on, chosen once and identically for all.
+
+* the forget set (every training image of the forget class) and the retain set (the rest);
+* the fixed evaluation subset: ``per_class`` training images per class drawn with the experiment's
+  seed, concatenated in class order (reference §1.4), used for embeddings and instance views;
+* the CKA pool: the first images of each class (reference §5.8 takes "the first N sorted indices"),
+  arranged in mixed mini-batches with the same number of images of every class. A model's Gram
+  matrix of one mixed batch then contains, as sub-blocks, the Gram matrices of that batch's forget
+  images and of its retain images for *every* forget class, so one forward pass serves them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def forget_mask(labels: torch.Tensor, forget_class: int) -> torch.Tensor:
+    return labels == forget_class
+
+
+def evaluation_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Positions of ``per_class`` images of each class, chosen with ``seed``, in class order."""
+    generator = torch.Generator().manual_seed(int(seed))
+    labels = labels.cpu()
+    chosen = []
+    for c in range(int(labels.max()) + 1):
+        members = (labels == c).nonzero().flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has {len(members)} images, fewer than the {per_class} the subset needs")
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(chosen)
+
+
+@dataclass(frozen=True)
+class CkaPool:
+    positions: torch.Tensor  # int64: positions in the split, batch after batch
+    labels: torch.Tensor  # int64: their classes
+    batch: torch.Tensor  # int64: the mini-batch each position belongs to (non-decreasing)
+
+    @property
+    def num_batches(self) -> int:
+        return int(self.batch.max()) + 1 if len(self.batch) else 0
+
+
+def default_cka_per_class(labels: torch.Tensor, split: str) -> int:
+    """Reference §5.8's sizes: a tenth of each class for training data, half for test data."""
+    counts = torch.bincount(labels.cpu())
+    divisor = 10 if split == "train" else 2
+    return int(counts.min()) // divisor
+
+
+def cka_pool(labels: torch.Tensor, per_class: int, batch_per_class: int) -> CkaPool:
+    """The first ``per_class`` images of every class, in mixed batches of ``batch_per_class`` per class."""
+    labels = labels.cpu()
+    num_classes = int(labels.max()) + 1
+    firsts = []
+    for c in range(num_classes):
+        members = (labels == c).nonzero().flatten()[:per_class]
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has {len(members)} images, fewer than the {per_class} CKA needs")
+        firsts.append(members)
+    positions, batches = [], []
+    num_batches = -(-per_class // batch_per_class)
+    for k in range(num_batches):
+        for c in range(num_classes):
+            part = firsts[c][k * batch_per_class : (k + 1) * batch_per_class]
+            positions.append(part)
+            batches.append(torch.full_like(part, k))
+    positions_t = torch.cat(positions)
+    return CkaPool(positions_t, labels[positions_t], torch.cat(batches))

@@ -1,0 +1,129 @@
+"""Schemas of the consolidated tables in ``results/<exp>/tables/`` (DESIGN.md §3).
+
+Each column carries its documentation in the field metadata (``doc``); ``docs/tables.md`` is
+generated from here. ``runs.arrow``'s schema metadata holds the experiment description
+(``experiment``: JSON with name, dataset, model, class names, layer groups, versions, parameters),
+so the site can be built from the tables alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+def runs_schema(num_classes: int) -> pa.Schema:
+    acc = pa.list_(pa.float64(), num_classes)
+    return pa.schema([
+        _f("run_id", pa.string(), "Unique id of the model within the experiment and forget class; keys every other table", False),
+        _f("forget_class", pa.int16(), "The class this row's metrics treat as forgotten", False),
+        _f("type", pa.string(), "original, retrained, unlearned or external", False),
+        _f("method", pa.string(), "Method id (its module name in methods/); null for original and retrained"),
+        _f("method_name", pa.string(), "The method's display name (e.g. 'Gradient Ascent')"),
+        _f("base", pa.string(), "run_id of the model the method started from; null for original and retrained"),
+        _f("seed", pa.int64(), "Seed of the run (training seed for original/retrained, unlearning seed otherwise)"),
+        _f("epochs", pa.int32(), "Epochs (unlearning epochs; training epochs for original and retrained)"),
+        _f("lr", pa.float64(), "Learning rate"),
+        _f("batch_size", pa.int32(), "Batch size"),
+        _f("hyperparameters", pa.string(), "All hyperparameters of the run, as a JSON object"),
+        _f("UA", pa.float64(), "Unlearning accuracy: training accuracy on the forget class (lower is better; retrained is the target)"),
+        _f("RA", pa.float64(), "Retain accuracy: unweighted mean training accuracy over the other classes"),
+        _f("TUA", pa.float64(), "Test unlearning accuracy: test accuracy on the forget class"),
+        _f("TRA", pa.float64(), "Test retain accuracy: unweighted mean test accuracy over the other classes"),
+        _f("RTE", pa.float64(), "Seconds of the unlearning loop alone (retraining time for retrained; null for original)"),
+        _f("device", pa.string(), "Device the RTE was measured on"),
+        _f("PS", pa.float64(), "Privacy score: 1 - the worst-case threshold attack score against the retrained model (1 is best)"),
+        _f("MIA_efficacy", pa.float64(), "SalUn-convention MIA efficacy: share of the forget set an RBF SVC on true-class confidence calls non-member"),
+        _f("avg_gap", pa.float64(), "Mean |metric - retrained metric| over UA, RA, TUA, TRA and MIA_efficacy"),
+        _f("train_acc", acc, "Per-class training accuracy, in class order"),
+        _f("test_acc", acc, "Per-class test accuracy, in class order"),
+        _f("status", pa.string(), "ok or failed", False),
+        _f("error", pa.string(), "Why a failed run failed (null when ok)"),
+    ])
+
+
+def instances_schema(num_classes: int) -> pa.Schema:
+    return pa.schema([
+        _f("run_id", pa.string(), "The model (see runs.arrow)", False),
+        _f("index", pa.int32(), "Index of the image in the training split", False),
+        _f("label", pa.int16(), "True class", False),
+        _f("pred", pa.int16(), "Predicted class (argmax of the logits)", False),
+        _f("is_forget", pa.bool_(), "Whether the image belongs to the forget class", False),
+        _f("probs", pa.list_(pa.float32(), num_classes), "Softmax probabilities at T = 1", False),
+        _f("entropy", pa.float32(), "Shannon entropy (nats) of the softmax at T = 2", False),
+        _f("confidence", pa.float64(), "log p_max - log(1 - p_max) of the softmax at T = 1, from float64 logits", False),
+        _f("x", pa.float32(), "Embedding x (UMAP of penultimate features, aligned across the forget class's models)", False),
+        _f("y", pa.float32(), "Embedding y", False),
+    ])
+
+
+PREDICTIONS = pa.schema([
+    _f("run_id", pa.string(), "The model", False),
+    _f("split", pa.string(), "train or test", False),
+    _f("true", pa.int16(), "True class", False),
+    _f("pred", pa.int16(), "Predicted class", False),
+    _f("proportion", pa.float64(), "Share of the true class's images predicted as `pred` (rows sum to 1)", False),
+    _f("mean_confidence", pa.float64(), "Mean softmax (T = 1) probability given to `pred` over the true class's images", False),
+])
+
+SIMILARITY = pa.schema([
+    _f("run_id", pa.string(), "The model", False),
+    _f("reference", pa.string(), "original or retrained: the model it is compared with", False),
+    _f("split", pa.string(), "train or test", False),
+    _f("subset", pa.string(), "forget or retain", False),
+    _f("reference_layer", pa.string(), "Layer group of the reference model", False),
+    _f("layer", pa.string(), "Layer group of this model", False),
+    _f("cka", pa.float64(), "Linear minibatch CKA (unbiased HSIC), clamped to [0, 1]", False),
+])
+
+ATTACK = pa.schema([
+    _f("run_id", pa.string(), "The model", False),
+    _f("scope", pa.string(), "forget_set (every forget-class training image; gives PS) or subset (the evaluation subset's forget images, as in the site)", False),
+    _f("metric", pa.string(), "entropy (T = 2) or confidence (T = 1)", False),
+    _f("direction", pa.string(), "above_unlearn: values >= threshold are called 'this model'; above_retrain: called 'retrained'", False),
+    _f("threshold", pa.float64(), "Threshold", False),
+    _f("fpr", pa.float64(), "False-positive rate at the threshold", False),
+    _f("fnr", pa.float64(), "False-negative rate at the threshold", False),
+    _f("attack_score", pa.float64(), "1 - 2^-epsilon, epsilon from the NeurIPS 2023 challenge formula (delta = 1e-5)", False),
+])
+
+SUBSET = pa.schema([
+    _f("index", pa.int32(), "Index of the image in the training split", False),
+    _f("label", pa.int16(), "True class", False),
+    _f("sprite", pa.int32(), "Position of its thumbnail in thumbnails.png (row-major)", False),
+])
+
+
+def schemas(num_classes: int) -> dict[str, pa.Schema]:
+    """All table schemas of an experiment with ``num_classes`` classes, by file stem."""
+    return {
+        "runs": runs_schema(num_classes),
+        "instances": instances_schema(num_classes),
+        "predictions": PREDICTIONS,
+        "similarity": SIMILARITY,
+        "attack": ATTACK,
+        "subset": SUBSET,
+    }
+
+
+def experiment_metadata(schema: pa.Schema) -> dict[str, Any]:
+    raw = (schema.metadata or {}).get(b"experiment")
+    return json.loads(raw) if raw else {}
+
+
+def column_docs(num_classes: int = 10) -> str:
+    """Markdown documentation of every table and column."""
+    lines = []
+    for name, schema in schemas(num_classes).items():
+        lines += [f"### `{name}.arrow`", "", "| column | type | meaning |", "|---|---|---|"]
+        for field in schema:
+            doc = (field.metadata or {}).get(b"doc", b"").decode()
+            lines.append(f"| `{field.name}` | `{field.type}` | {doc} |")
+        lines.append("")
+    return "\n".join(lines)
