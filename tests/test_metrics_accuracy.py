@@ -1,0 +1,105 @@
+"""Accuracy metrics against hand-computed examples (reference §5.1, §5.4–§5.6)."""
+
+import numpy as np
+import pytest
+import torch
+
+from unlearning_comparator.metrics.accuracy import forget_metrics, per_class_accuracy, prediction_matrices
+
+# A 6-sample, 3-class example. Logits are log-probabilities, so softmax gives these rows back.
+PROBS = np.array(
+    [
+        [0.5, 0.3, 0.2],  # true 0, predicted 0
+        [0.2, 0.7, 0.1],  # true 0, predicted 1
+        [0.1, 0.8, 0.1],  # true 1, predicted 1
+        [0.3, 0.6, 0.1],  # true 1, predicted 1
+        [0.6, 0.1, 0.3],  # true 2, predicted 0
+        [0.2, 0.2, 0.6],  # true 2, predicted 2
+    ]
+)
+LABELS = np.array([0, 0, 1, 1, 2, 2])
+PREDS = np.array([0, 1, 1, 1, 0, 2])
+
+
+def test_per_class_accuracy_hand_example():
+    acc = per_class_accuracy(PREDS, LABELS, 3)
+    assert acc.dtype == np.float64
+    np.testing.assert_array_equal(acc, [0.5, 1.0, 0.5])
+
+
+def test_per_class_accuracy_accepts_tensors_and_marks_empty_classes_nan():
+    acc = per_class_accuracy(torch.tensor(PREDS), torch.tensor(LABELS), 5)
+    np.testing.assert_array_equal(acc[:3], [0.5, 1.0, 0.5])
+    assert np.isnan(acc[3]) and np.isnan(acc[4])
+
+
+def test_per_class_accuracy_rejects_bad_input():
+    with pytest.raises(ValueError, match="differ"):
+        per_class_accuracy(PREDS[:5], LABELS, 3)
+    with pytest.raises(ValueError, match="lie in"):
+        per_class_accuracy(PREDS, LABELS, 2)
+    with pytest.raises(TypeError):
+        per_class_accuracy(PREDS.astype(float), LABELS, 3)
+
+
+def test_forget_metrics_comparator_convention():
+    train_acc = [0.5, 1.0, 0.5]
+    test_acc = [0.25, 0.75, 1.0]
+    m = forget_metrics(train_acc, test_acc, forget_class=1)
+    # UA/TUA: the forget class; RA/TRA: unweighted mean of classes 0 and 2.
+    assert m == {"UA": 1.0, "RA": 0.5, "TUA": 0.75, "TRA": 0.625}
+    m0 = forget_metrics(train_acc, test_acc, forget_class=0)
+    assert m0 == {"UA": 0.5, "RA": 0.75, "TUA": 0.25, "TRA": 0.875}
+    assert all(type(v) is float for v in m.values())
+
+
+def test_forget_metrics_is_unweighted_and_unrounded():
+    # the retain classes' accuracies are averaged as given, whatever their sample counts
+    m = forget_metrics([0.0, 1 / 3, 2 / 3, 1.0], [0.0, 0.1, 0.2, 0.3], forget_class=0)
+    assert m["RA"] == pytest.approx(2 / 3, abs=1e-15)
+    assert m["TRA"] == pytest.approx(0.2, abs=1e-15)
+
+
+def test_forget_metrics_rejects_bad_class():
+    with pytest.raises(ValueError):
+        forget_metrics([0.5, 0.5], [0.5, 0.5], forget_class=2)
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_prediction_matrices_hand_example(as_tensor):
+    logits = np.log(PROBS) + np.array([[3.0], [-1.0], [0.0], [7.0], [2.0], [-5.0]])  # row shifts change nothing
+    if as_tensor:
+        logits = torch.tensor(logits, dtype=torch.float32)
+    proportion, mean_conf = prediction_matrices(logits, LABELS, 3)
+    assert proportion.dtype == np.float64 and mean_conf.dtype == np.float64
+    np.testing.assert_allclose(proportion, [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5]], atol=0)
+    np.testing.assert_allclose(
+        mean_conf,
+        [[0.35, 0.50, 0.15], [0.20, 0.70, 0.10], [0.40, 0.15, 0.45]],
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(proportion.sum(axis=1), 1.0)
+    np.testing.assert_allclose(mean_conf.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_prediction_matrices_empty_class_and_half_precision():
+    logits = torch.tensor(np.log(np.c_[PROBS, np.full(6, 1e-9)]), dtype=torch.float16)
+    proportion, mean_conf = prediction_matrices(logits, torch.tensor(LABELS), 4)
+    assert np.isnan(proportion[3]).all() and np.isnan(mean_conf[3]).all()
+    np.testing.assert_allclose(proportion[:3, :3], [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    np.testing.assert_allclose(mean_conf[1, :3], [0.2, 0.7, 0.1], atol=2e-3)  # float16 logits, float32 softmax
+
+
+def test_prediction_matrices_consistent_with_per_class_accuracy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(500, 7))
+    labels = rng.integers(0, 7, size=500)
+    proportion, _ = prediction_matrices(logits, labels, 7)
+    np.testing.assert_allclose(np.diag(proportion), per_class_accuracy(logits.argmax(1), labels, 7))
+
+
+def test_prediction_matrices_rejects_bad_shapes():
+    with pytest.raises(ValueError):
+        prediction_matrices(np.zeros((6, 4)), LABELS, 3)
+    with pytest.raises(ValueError):
+        prediction_matrices(np.zeros((5, 3)), LABELS, 3)

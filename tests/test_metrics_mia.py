@@ -1,0 +1,103 @@
+"""SalUn-convention MIA efficacy (literature §C.2)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.svm import SVC
+
+from unlearning_comparator.metrics.mia import mia_efficacy, mia_predictions, salun_mia_sets, true_class_confidence
+
+
+def test_true_class_confidence_hand_values():
+    logits = torch.tensor(np.log([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]) + 4.0, dtype=torch.float32)
+    conf = true_class_confidence(logits, torch.tensor([1, 2]))
+    assert conf.dtype == np.float64
+    np.testing.assert_allclose(conf, [0.3, 0.8], atol=1e-6)
+    # extreme logits stay finite; the true class can have a probability that underflows to 0
+    np.testing.assert_allclose(true_class_confidence(np.array([[50.0, 0.0, 0.0]]), [0]), 1 / (1 + 2 * math.exp(-50)))
+    assert true_class_confidence(np.array([[1000.0, 0.0]]), np.array([1]))[0] == 0.0
+
+
+def test_true_class_confidence_rejects_bad_labels():
+    with pytest.raises(ValueError):
+        true_class_confidence(np.zeros((2, 3)), [0, 3])
+    with pytest.raises(ValueError):
+        true_class_confidence(np.zeros((2, 3)), [0])
+
+
+def _overlapping(rng, n_member, n_nonmember, n_target):
+    # confidence-like values in [0, 1]: members more confident than non-members, overlapping
+    return (
+        1 - rng.beta(0.3, 8, n_member),
+        1 - rng.beta(0.6, 4, n_nonmember),
+        1 - rng.beta(0.5, 3, n_target),
+    )
+
+
+def test_merging_gives_the_same_predictions_as_a_plain_svc():
+    rng = np.random.default_rng(0)
+    members, nonmembers, target = (np.round(v, 4) for v in _overlapping(rng, 1500, 1500, 1000))
+    svc = SVC(C=3, gamma="auto", kernel="rbf").fit(
+        np.r_[members, nonmembers][:, None], np.r_[np.ones(members.size), np.zeros(nonmembers.size)]
+    )
+    plain = svc.predict(target[:, None]).astype(np.int64)
+    fast = mia_predictions(members, nonmembers, target)
+    assert 0.05 < plain.mean() < 0.95  # a real boundary, not a constant classifier
+    np.testing.assert_array_equal(fast, plain)
+    assert mia_efficacy(members, nonmembers, target) == pytest.approx(float(np.mean(plain == 0)), abs=0)
+
+
+def test_rounding_barely_changes_unrounded_data():
+    rng = np.random.default_rng(1)
+    members, nonmembers, target = _overlapping(rng, 1500, 1500, 1000)
+    svc = SVC(C=3, gamma="auto", kernel="rbf").fit(
+        np.r_[members, nonmembers][:, None], np.r_[np.ones(members.size), np.zeros(nonmembers.size)]
+    )
+    plain = svc.predict(target[:, None]).astype(np.int64)
+    fast = mia_predictions(members, nonmembers, target)
+    assert np.mean(fast != plain) <= 0.002
+    unrounded = mia_predictions(members, nonmembers, target, decimals=None)  # merging alone is exact
+    assert np.mean(unrounded != plain) <= 0.002
+
+
+def test_clearly_separated_sets():
+    rng = np.random.default_rng(2)
+    members = rng.uniform(0.97, 1.0, 800)
+    nonmembers = rng.uniform(0.1, 0.4, 800)
+    assert mia_efficacy(members, nonmembers, rng.uniform(0.1, 0.4, 500)) == 1.0  # forget set looks unseen
+    assert mia_efficacy(members, nonmembers, rng.uniform(0.97, 1.0, 500)) == 0.0  # forget set looks trained on
+    mixed = np.r_[rng.uniform(0.1, 0.4, 300), rng.uniform(0.97, 1.0, 100)]
+    assert mia_efficacy(torch.tensor(members), nonmembers, mixed) == 0.75
+
+
+def test_degenerate_inputs():
+    target = np.array([0.2, 0.9])
+    assert mia_efficacy(np.array([]), np.array([0.1, 0.3]), target) == 1.0  # only non-members known
+    assert mia_efficacy(np.array([0.9, 0.99]), np.array([]), target) == 0.0  # only members known
+    assert math.isnan(mia_efficacy(np.array([0.9]), np.array([0.1]), np.array([])))
+    assert math.isnan(mia_efficacy(np.array([np.nan, 0.9]), np.array([0.1]), target))  # diverged model
+    with pytest.raises(ValueError):
+        mia_predictions(np.array([np.inf]), np.array([0.1]), target)
+    with pytest.raises(ValueError):
+        mia_efficacy(np.array([]), np.array([]), target)
+    # all features identical: the SVC still fits and gives one verdict for everyone
+    value = mia_efficacy(np.full(10, 0.5), np.full(10, 0.5), np.full(4, 0.5))
+    assert value in (0.0, 1.0)
+
+
+def test_salun_mia_sets_hand_example():
+    train = np.array([0, 1, 2, 1, 0, 2, 2, 1, 0])
+    test = torch.tensor([1, 0, 2, 1, 2])
+    sets = salun_mia_sets(train, test, forget_class=1)
+    np.testing.assert_array_equal(sets.nonmembers, [1, 2, 4])  # test samples not of class 1
+    np.testing.assert_array_equal(sets.members, [0, 2, 4])  # first 3 retain training samples
+    np.testing.assert_array_equal(sets.target, [1, 3, 7])  # every class-1 training sample
+    assert all(a.dtype == np.int64 for a in sets)
+
+
+def test_salun_mia_sets_with_fewer_retain_than_test_samples():
+    sets = salun_mia_sets(np.array([0, 1, 1]), np.array([0, 0, 0, 0]), forget_class=1)
+    np.testing.assert_array_equal(sets.members, [0])
+    np.testing.assert_array_equal(sets.nonmembers, [0, 1, 2, 3])

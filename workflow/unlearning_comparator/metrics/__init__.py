@@ -1,0 +1,53 @@
+"""Metric functions: small, pure (no I/O), vectorised; tensors in, NumPy / float out.
+
+* :mod:`.accuracy` — per-class accuracy, UA/RA/TUA/TRA, prediction matrices;
+* :mod:`.privacy` — entropy / confidence statistics, threshold sweep, ε attack score, privacy score;
+* :mod:`.mia` — SalUn-convention MIA efficacy;
+* :mod:`.cka` — linear minibatch CKA with the unbiased HSIC estimator.
+"""
+
+from .accuracy import forget_metrics, per_class_accuracy, prediction_matrices
+from .cka import MinibatchCKA, centered_stack, gram, hsic_unbiased, u_center
+from .mia import MIASets, mia_efficacy, mia_predictions, salun_mia_sets, true_class_confidence
+from .privacy import (
+    CONFIDENCE_RANGE,
+    CONFIDENCE_TEMPERATURE,
+    DELTA,
+    DIRECTIONS,
+    ENTROPY_RANGE,
+    ENTROPY_TEMPERATURE,
+    N_THRESHOLDS,
+    attack_score,
+    confidence,
+    entropy,
+    privacy_score,
+    threshold_sweep,
+)
+
+__all__ = [
+    "CONFIDENCE_RANGE",
+    "CONFIDENCE_TEMPERATURE",
+    "DELTA",
+    "DIRECTIONS",
+    "ENTROPY_RANGE",
+    "ENTROPY_TEMPERATURE",
+    "MIASets",
+    "MinibatchCKA",
+    "N_THRESHOLDS",
+    "attack_score",
+    "centered_stack",
+    "confidence",
+    "entropy",
+    "forget_metrics",
+    "gram",
+    "hsic_unbiased",
+    "mia_efficacy",
+    "mia_predictions",
+    "per_class_accuracy",
+    "prediction_matrices",
+    "privacy_score",
+    "salun_mia_sets",
+    "threshold_sweep",
+    "true_class_confidence",
+    "u_center",
+]

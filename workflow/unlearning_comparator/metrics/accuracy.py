@@ -1,0 +1,104 @@
+"""Accuracy metrics: per-class accuracy, the Comparator's UA/RA/TUA/TRA, prediction matrices.
+
+Definitions follow reference/original-comparator.md §5.1, §5.4–§5.6. Nothing here is rounded: the
+original stores 3 decimals, we keep full precision and leave rounding to the site.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _labels_numpy(values, name: str) -> np.ndarray:
+    """A 1-D int64 NumPy copy of integer labels or predictions given as a tensor or array-like."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
+    return array.astype(np.int64, copy=False)
+
+
+def _check_range(array: np.ndarray, num_classes: int, name: str) -> None:
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got values in [{array.min()}, {array.max()}]")
+
+
+def per_class_accuracy(preds, labels, num_classes: int) -> np.ndarray:
+    """Top-1 accuracy of each true class, shape (C,), float64; NaN for a class with no samples.
+
+    NaN (rather than 0) keeps "no data" distinguishable from "all wrong".
+    """
+    preds = _labels_numpy(preds, "preds")
+    labels = _labels_numpy(labels, "labels")
+    if preds.shape != labels.shape:
+        raise ValueError(f"preds {preds.shape} and labels {labels.shape} differ in length")
+    _check_range(labels, num_classes, "labels")
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    correct = np.bincount(labels[preds == labels], minlength=num_classes).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, correct / np.where(counts > 0, counts, 1.0), np.nan)
+
+
+def forget_metrics(train_acc, test_acc, forget_class: int) -> dict[str, float]:
+    """UA, RA, TUA, TRA in the Comparator's convention (§5.1), unrounded.
+
+    UA/TUA are the forget class's train/test accuracy; RA/TRA the *unweighted* mean of the other
+    classes' accuracies (the original divides their sum by C − 1). A NaN accuracy propagates.
+    """
+    train_acc = np.asarray(train_acc, dtype=np.float64)
+    test_acc = np.asarray(test_acc, dtype=np.float64)
+    if train_acc.ndim != 1 or train_acc.shape != test_acc.shape:
+        raise ValueError(f"train_acc {train_acc.shape} and test_acc {test_acc.shape} must be the same 1-D shape")
+    num_classes = train_acc.shape[0]
+    if not 0 <= forget_class < num_classes:
+        raise ValueError(f"forget_class {forget_class} is outside [0, {num_classes - 1}]")
+    if num_classes < 2:
+        raise ValueError("need at least two classes")
+    retain = np.arange(num_classes) != forget_class
+    return {
+        "UA": float(train_acc[forget_class]),
+        "RA": float(train_acc[retain].mean()),
+        "TUA": float(test_acc[forget_class]),
+        "TRA": float(test_acc[retain].mean()),
+    }
+
+
+def prediction_matrices(logits, labels, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-normalised confusion matrix and mean softmax per true class (§5.5, §5.6); both (C, C) float64.
+
+    ``proportion[i, j]`` is the share of true-class-i samples whose argmax is j (rows sum to 1);
+    ``mean_confidence[i, j]`` is the mean softmax (T = 1) probability of class j over the samples of
+    true class i. A class without samples gets a NaN row in both. ``logits`` may be a tensor on any
+    device (the softmax runs there, in float32, or float64 if given float64) or an array.
+    """
+    if not isinstance(logits, torch.Tensor):
+        logits = torch.as_tensor(np.asarray(logits))
+    if logits.ndim != 2 or logits.shape[1] != num_classes:
+        raise ValueError(f"logits must have shape (n, {num_classes}), got {tuple(logits.shape)}")
+    labels = _labels_numpy(labels, "labels")
+    if labels.shape[0] != logits.shape[0]:
+        raise ValueError(f"{logits.shape[0]} logits but {labels.shape[0]} labels")
+    _check_range(labels, num_classes, "labels")
+    logits = logits.detach()
+    if logits.dtype != torch.float64:
+        logits = logits.float()  # half / bfloat16 softmax would lose ~3 significant digits
+    probs = torch.softmax(logits, dim=1).cpu().numpy().astype(np.float64)
+    # argmax of the logits (not of the rounded probabilities) on the CPU: first maximum on ties
+    preds = logits.cpu().numpy().argmax(axis=1)
+
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    confusion = np.bincount(labels * num_classes + preds, minlength=num_classes * num_classes)
+    confusion = confusion.reshape(num_classes, num_classes).astype(np.float64)
+    one_hot = np.zeros((labels.shape[0], num_classes), dtype=np.float64)
+    one_hot[np.arange(labels.shape[0]), labels] = 1.0
+    prob_sums = one_hot.T @ probs  # (C, C): sum of probability vectors per true class, in float64
+
+    safe = np.where(counts > 0, counts, 1.0)[:, None]
+    empty = (counts == 0)[:, None]
+    proportion = np.where(empty, np.nan, confusion / safe)
+    mean_confidence = np.where(empty, np.nan, prob_sums / safe)
+    return proportion, mean_confidence
