@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
+import pyarrow.feather as feather
 import pytest
 import yaml
 
@@ -69,3 +72,92 @@ def fmnist_small():
                             train_per_class=200, test_per_class=100)
     except DatasetMissingError as exc:
         pytest.fail(f"Fashion-MNIST is needed for the tests: {exc}")
+
+
+TABLES = ("runs", "instances", "predictions", "similarity", "attack")
+
+BROKEN_METHODS = {
+    "raises": """
+        NAME = "Raises"
+        DEFAULTS = {"epochs": 1, "lr": 0.1, "batch_size": 8}
+        def unlearn(task):
+            raise RuntimeError("this method always fails")
+    """,
+    "nan_weights": """
+        import torch
+        NAME = "NaN Weights"
+        DEFAULTS = {"epochs": 1, "lr": 0.1, "batch_size": 8}
+        def unlearn(task):
+            with torch.no_grad():
+                for p in task.model.parameters():
+                    p.fill_(float("nan"))
+            return task.model
+    """,
+    "bad_import": """
+        import a_module_that_does_not_exist
+        NAME = "Bad Import"
+        DEFAULTS = {"epochs": 1, "lr": 0.1, "batch_size": 8}
+        def unlearn(task):
+            return task.model
+    """,
+}
+
+
+EXTERNAL_MODELS = {
+    # a plain state_dict (random weights) evaluated like any run, and a pickle that carries code
+    "plain": {"forget_class": 1, "method_name": "Uploaded <b>model</b>"},
+    "evil": {"forget_class": 3},
+}
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/uc-external-pwned",))
+
+
+def tiny_run_config(workdir: Path) -> Path:
+    """The tiny config plus three broken methods and two external checkpoints, written into ``workdir``."""
+    import torch
+
+    from unlearning_comparator.models import create_model
+
+    config = tiny_config()
+    extra = workdir / "my_methods"
+    extra.mkdir(exist_ok=True)
+    for name, code in BROKEN_METHODS.items():
+        (extra / f"{name}.py").write_text(textwrap.dedent(code))
+        config["methods"][name] = {"epochs": [1], "lr": [0.1], "batch_size": [8]}
+    config["extra_methods_dirs"] = [str(extra)]
+    torch.manual_seed(0)
+    torch.save(create_model("compact_resnet", 10, 1).state_dict(), workdir / "plain.pt")
+    with open(workdir / "evil.pt", "wb") as handle:
+        pickle.dump({"payload": _Payload()}, handle)
+    config["external"] = {name: {**e, "checkpoint": str(workdir / f"{name}.pt")} for name, e in EXTERNAL_MODELS.items()}
+    return write_config(workdir / "tiny.yaml", config)
+
+
+def read_tables(workdir: Path, name: str = "tiny") -> dict:
+    return {t: feather.read_table(workdir / "results" / name / "tables" / f"{t}.arrow") for t in TABLES}
+
+
+def run_tiny(workdir: Path, *extra_args: str) -> dict:
+    """Run the tiny workflow to its tables in ``workdir``; return the tables."""
+    path = tiny_run_config(workdir)
+    result = snakemake(workdir, "--cores", "2", "--configfile", str(path), *extra_args, "tables")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not os.path.exists("/tmp/uc-external-pwned")
+    return read_tables(workdir)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One complete tiny run shared by the tests that inspect its tables: (working folder, tables)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    return workdir, run_tiny(workdir)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return run_tiny(tmp_path_factory.mktemp("tiny"))
+
+

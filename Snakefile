@@ -1,0 +1,34 @@
+# The Unlearning Comparator workflow: an index of the stages (the rules live in workflow/rules/).
+#
+#   snakemake --cores all                          # the embedded default experiment (config/config.yaml)
+#   snakemake --cores all --configfile config/cifar10-resnet18.yaml
+#
+# Data flows one way: data -> original model -> retrained model per forget class -> unlearning runs
+# -> one evaluation pass per model -> per-forget-class analyses -> tables -> site.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# --configfile FILE replaces the embedded default (rather than being merged into it); --config KEY=VALUE
+# alone overrides single keys of the default.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/unlearn.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/analyze.smk"
+include: "workflow/rules/site.smk"
+
+
+rule all:
+    input:
+        tables=expand(f"{RESULTS}/tables/{{table}}.arrow", table=TABLES),
+        site=f"{RESULTS}/site/index.html",
+    default_target: True

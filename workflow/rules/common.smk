@@ -1,0 +1,72 @@
+# Helpers shared by the rule files: config validation, the run grid, paths and per-job parameters.
+
+import json
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from unlearning_comparator.config import ConfigError, unlearning_runs, validate_config
+
+METHODS_DIR = Path(workflow.basedir) / "methods"
+PYTHON = sys.executable  # the interpreter running Snakemake, with this project installed
+TABLES = ["runs", "instances", "predictions", "similarity", "attack"]
+
+try:
+    _resolved = validate_config(config, METHODS_DIR)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+config.clear()
+config.update(_resolved)
+
+RESULTS = f"results/{config['name']}"
+FORGET_CLASSES = config["forget_classes"]
+RUNS = {(r.forget_class, r.method, r.key): r for r in unlearning_runs(config, METHODS_DIR)}
+EXTERNAL = config["external"]
+
+
+wildcard_constraints:
+    fc=r"\d+",
+    method="|".join(sorted(config["methods"])) or "-",
+    key=r"[A-Za-z0-9_.\-]+",
+    kind="|".join(sorted(config["methods"]) + ["external"]),
+    name=r"[A-Za-z0-9_.\-]+",
+
+
+def spec(**extra):
+    """The job parameters every data-handling job needs, plus ``extra``, as a JSON string."""
+    base = {k: config[k] for k in ("name", "dataset", "model", "seed", "device", "data")}
+    return json.dumps({**base, **extra}, sort_keys=True)
+
+
+def evaluation_spec(run_id, forget_class=None):
+    return spec(
+        run_id=run_id,
+        forget_class=forget_class,
+        evaluation={"batch_size": config["evaluation"]["batch_size"]},
+        analysis={
+            "subset_per_class": config["analysis"]["subset_per_class"],
+            "cka": config["analysis"]["cka"],
+        },
+    )
+
+
+def models_of(fc):
+    """(run_id, model folder relative to models/ and evaluation/) of every model of a forget class."""
+    fc = int(fc)
+    entries = [(f"fc{fc}-original", "original"), (f"fc{fc}-retrained", f"fc{fc}/retrained")]
+    entries += [(r.run_id, f"fc{fc}/{r.method}/{r.key}") for (c, _, _), r in RUNS.items() if c == fc]
+    entries += [(f"fc{fc}-external-{n}", f"fc{fc}/external/{n}") for n, e in EXTERNAL.items() if e["forget_class"] == fc]
+    return entries
+
+
+def info_path(folder):
+    return f"{RESULTS}/models/{folder}/info.json"
+
+
+def job_log(rule_name, pattern):
+    return f"{RESULTS}/logs/{rule_name}/{pattern}.log"
+
+
+def job_benchmark(rule_name, pattern):
+    return f"{RESULTS}/benchmarks/{rule_name}/{pattern}.tsv"

@@ -1,0 +1,85 @@
+# One forward pass per split per model. The reference models (original, retrained) also keep the
+# Gram matrices of their CKA batches, so every other model is compared with them without re-running them.
+
+EVAL_FILES = ["logits.arrow", "features.arrow", "similarity.arrow", "summary.json"]
+
+
+def eval_outputs(folder):
+    return {f.split(".")[0]: f"{RESULTS}/evaluation/{folder}/{f}" for f in EVAL_FILES}
+
+
+EVALUATE = (
+    "{PYTHON} -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"
+    " --model {input.model:q} --info {input.info:q} --logits {output.logits:q} --features {output.features:q}"
+    " --similarity {output.similarity:q} --summary {output.summary:q}"
+)
+
+
+rule evaluate_original:
+    input:
+        model=rules.train_original.output.model,
+        info=rules.train_original.output.info,
+    output:
+        **eval_outputs("original"),
+        grams=f"{RESULTS}/evaluation/original/grams.pt",
+    log:
+        job_log("evaluate", "original"),
+    benchmark:
+        job_benchmark("evaluate", "original")
+    params:
+        spec=lambda wc: evaluation_spec("original"),
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        EVALUATE + " --grams-out {output.grams:q} > {log:q} 2>&1"
+
+
+rule evaluate_retrained:
+    input:
+        model=rules.retrain.output.model,
+        info=rules.retrain.output.info,
+    output:
+        **eval_outputs("fc{fc}/retrained"),
+        grams=f"{RESULTS}/evaluation/fc{{fc}}/retrained/grams.pt",
+    log:
+        job_log("evaluate", "fc{fc}/retrained"),
+    benchmark:
+        job_benchmark("evaluate", "fc{fc}/retrained")
+    params:
+        spec=lambda wc: evaluation_spec(f"fc{wc.fc}-retrained", int(wc.fc)),
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        EVALUATE + " --grams-out {output.grams:q} > {log:q} 2>&1"
+
+
+def compared_reference_grams(wc):
+    return {
+        "original": rules.evaluate_original.output.grams,
+        "retrained": f"{RESULTS}/evaluation/fc{wc.fc}/retrained/grams.pt",
+    }
+
+
+rule evaluate_compared:
+    input:
+        unpack(compared_reference_grams),
+        model=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/model.pt",
+        info=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/info.json",
+    output:
+        **eval_outputs("fc{fc}/{kind}/{key}"),
+    log:
+        job_log("evaluate", "fc{fc}/{kind}/{key}"),
+    benchmark:
+        job_benchmark("evaluate", "fc{fc}/{kind}/{key}")
+    params:
+        spec=lambda wc: evaluation_spec(
+            f"fc{wc.fc}-{wc.kind}-{wc.key}", int(wc.fc)
+        ),
+        references=lambda wc, input: json.dumps({"original": input.original, "retrained": input.retrained}),
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        EVALUATE + " --reference-grams {params.references:q} > {log:q} 2>&1"

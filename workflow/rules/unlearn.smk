@@ -1,0 +1,49 @@
+# Every method (a module in methods/) x every point of its hyperparameter grid x every forget class,
+# plus models unlearned elsewhere ("external"). A run that fails is recorded, not fatal.
+
+
+def unlearn_spec(wc):
+    run = RUNS[(int(wc.fc), wc.method, wc.key)]
+    return spec(
+        method=run.method,
+        method_path=run.module_path,
+        forget_class=run.forget_class,
+        hyperparameters=run.hp,
+        base=f"fc{run.forget_class}-original",
+    )
+
+
+rule unlearn:
+    input:
+        base=rules.train_original.output.model,
+        method_module=lambda wc: RUNS[(int(wc.fc), wc.method, wc.key)].module_path,
+    output:
+        model=f"{RESULTS}/models/fc{{fc}}/{{method}}/{{key}}/model.pt",
+        info=f"{RESULTS}/models/fc{{fc}}/{{method}}/{{key}}/info.json",
+    log:
+        job_log("unlearn", "fc{fc}/{method}/{key}"),
+    benchmark:
+        job_benchmark("unlearn", "fc{fc}/{method}/{key}")
+    params:
+        spec=unlearn_spec,
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        "{PYTHON} -m unlearning_comparator unlearn --spec {params.spec:q} --threads {threads}"
+        " --base {input.base:q} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"
+
+
+rule import_external:
+    input:
+        checkpoint=lambda wc: EXTERNAL[wc.name]["checkpoint"],
+    output:
+        model=f"{RESULTS}/models/fc{{fc}}/external/{{name}}/model.pt",
+        info=f"{RESULTS}/models/fc{{fc}}/external/{{name}}/info.json",
+    log:
+        job_log("import_external", "fc{fc}/{name}"),
+    params:
+        spec=lambda wc: spec(forget_class=int(wc.fc), external=EXTERNAL[wc.name], external_name=wc.name),
+    shell:
+        "{PYTHON} -m unlearning_comparator import-checkpoint --spec {params.spec:q}"
+        " --checkpoint {input.checkpoint:q} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"

@@ -1,0 +1,138 @@
+"""One forward pass per image set per model: logits, penultimate features and CKA Gram matrices together.
+
+Each split is passed through the model exactly once. The CKA pool's mixed mini-batches go first, as
+forward batches of their own, with hooks on the layer groups that turn each group's activations into
+the batch's Gram matrix on the spot (activations are never kept); the remaining images follow in
+plain batches. A hook on the feature module keeps the penultimate features of the evaluation subset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import ImageDataset, Split, normalize
+from .data.subsets import CkaPool
+from .models import ClassifierNet
+
+
+@dataclass
+class EvaluationPlan:
+    """Which images need more than logits: the evaluation subset (features) and the CKA pools (Grams)."""
+
+    subset_positions: torch.Tensor  # positions in the training split
+    cka_pools: dict[str, CkaPool]  # by split name
+
+
+@dataclass
+class ModelOutputs:
+    logits: dict[str, torch.Tensor]  # split -> float32 (N, C), on the CPU, in split order
+    features: torch.Tensor  # float32 (n_subset, D): penultimate features of the subset, in subset order
+    grams: dict[str, list[dict[str, torch.Tensor]]] = field(default_factory=dict)  # split -> batches -> layer -> (n, n)
+    layers: list[str] = field(default_factory=list)
+
+
+class _Capture:
+    """Forward hooks: Gram matrices of the layer groups (when on) and the penultimate features (always)."""
+
+    def __init__(self, model: ClassifierNet):
+        from .metrics.cka import gram
+
+        self._gram = gram
+        self.grams_on = False
+        self.grams: dict[str, torch.Tensor] = {}
+        self.features: torch.Tensor | None = None
+        self.handles = [m.register_forward_hook(self._group_hook(name)) for name, m in model.layer_groups()]
+        self.handles.append(model.feature_module().register_forward_hook(self._feature_hook))
+
+    def _group_hook(self, name: str):
+        def hook(module, inputs, output):
+            if self.grams_on:
+                self.grams[name] = self._gram(output)
+
+        return hook
+
+    def _feature_hook(self, module, inputs, output):
+        self.features = torch.flatten(output, 1)
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+@torch.inference_mode()
+def forward_pass(
+    model: ClassifierNet,
+    data: ImageDataset,
+    plan: EvaluationPlan,
+    batch_size: int,
+    with_grams: bool = True,
+) -> ModelOutputs:
+    """Run every image of ``data`` (on the model's device) through ``model`` once; see the module doc."""
+    model.eval()
+    capture = _Capture(model)
+    logits: dict[str, torch.Tensor] = {}
+    grams: dict[str, list[dict[str, torch.Tensor]]] = {}
+    features: torch.Tensor | None = None
+    subset = plan.subset_positions.cpu()
+    try:
+        for split_name, split in (("train", data.train), ("test", data.test)):
+            n = len(split)
+            out = torch.empty((n, data.info.num_classes), dtype=torch.float32)
+            pool = plan.cka_pools.get(split_name)
+            batches: list[tuple[torch.Tensor, bool]] = []
+            covered = torch.zeros(n, dtype=torch.bool)
+            if pool is not None and with_grams:
+                for k in range(pool.num_batches):
+                    positions = pool.positions[pool.batch == k]
+                    batches.append((positions, True))
+                    covered[positions] = True
+            rest = (~covered).nonzero().flatten()
+            batches += [(rest[i : i + batch_size], False) for i in range(0, len(rest), batch_size)]
+            grams[split_name] = []
+            want_features = split_name == "train"
+            if want_features:
+                subset_lookup = torch.full((n,), -1, dtype=torch.long)
+                subset_lookup[subset] = torch.arange(len(subset))
+            for positions, is_cka in batches:
+                capture.grams_on = is_cka
+                capture.grams = {}
+                device_positions = positions.to(split.labels.device)
+                batch_logits = model(normalize(split.images[device_positions], data.info))
+                out[positions] = batch_logits.float().cpu()
+                if is_cka:
+                    grams[split_name].append({k: v.cpu() for k, v in capture.grams.items()})
+                if want_features:
+                    slots = subset_lookup[positions]
+                    hit = slots >= 0
+                    if hit.any():
+                        feats = capture.features[hit.to(capture.features.device)].float().cpu()
+                        if features is None:
+                            features = torch.zeros((len(subset), feats.shape[1]), dtype=torch.float32)
+                        features[slots[hit]] = feats
+            logits[split_name] = out
+    finally:
+        capture.close()
+    if features is None:
+        features = torch.empty((0, 0))
+    return ModelOutputs(logits, features, grams, [name for name, _ in model.layer_groups()])
+
+
+def time_plain_forward(model: ClassifierNet, data: ImageDataset, batch_size: int) -> float:
+    """Seconds of a bare forward pass over both splits (no hooks): the baseline analysis costs are compared with."""
+    import time
+
+    from .device import synchronized
+
+    model.eval()
+    with torch.inference_mode(), synchronized(next(model.parameters()).device):
+        start = time.perf_counter()
+        for split in (data.train, data.test):
+            for i in range(0, len(split), batch_size):
+                model(normalize(split.images[i : i + batch_size], data.info))
+    return time.perf_counter() - start
+
+
+def select_forget(split: Split, forget_class: int) -> torch.Tensor:
+    return (split.labels == forget_class).nonzero().flatten()

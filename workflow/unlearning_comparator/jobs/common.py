@@ -1,0 +1,64 @@
+"""What every job does first: logging, threads, the device, the data set and the shared subsets."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .. import device as devices
+from ..data import ImageDataset, load_dataset
+from ..data.subsets import cka_pool, default_cka_per_class, evaluation_subset
+from ..evaluation import EvaluationPlan
+from ..models import ClassifierNet, create_model
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class JobContext:
+    spec: dict[str, Any]
+    device: torch.device
+
+    @property
+    def device_name(self) -> str:
+        return devices.describe(self.device)
+
+
+def start(spec: dict[str, Any], threads: int = 1) -> JobContext:
+    devices.set_threads(threads)
+    device = devices.select_device(spec.get("device", "auto"))
+    log(f"device: {devices.describe(device)}")
+    return JobContext(spec, device)
+
+
+def load_data(spec: dict[str, Any], device: torch.device | None = None) -> ImageDataset:
+    data_cfg = spec["data"]
+    data = load_dataset(
+        spec["dataset"], root=data_cfg["root"], download=data_cfg["download"],
+        train_per_class=data_cfg["train_per_class"], test_per_class=data_cfg["test_per_class"],
+    )
+    log(f"{data.info.display_name}: {len(data.train)} training and {len(data.test)} test images from {data.source}")
+    return data.to(device) if device is not None else data
+
+
+def new_model(spec: dict[str, Any], data: ImageDataset, device: torch.device) -> ClassifierNet:
+    model = create_model(spec["model"], data.info.num_classes, data.info.channels)
+    return model.to(device).to(memory_format=devices.memory_format(device))
+
+
+def evaluation_plan(spec: dict[str, Any], data: ImageDataset) -> EvaluationPlan:
+    """The evaluation subset and the CKA pools: functions of the data and the config alone."""
+    analysis = spec["analysis"]
+    subset = evaluation_subset(data.train.labels, analysis["subset_per_class"], spec["seed"])
+    cka = analysis["cka"]
+    pools = {}
+    for split_name, split in (("train", data.train), ("test", data.test)):
+        per_class = cka[f"{split_name}_per_class"] or default_cka_per_class(split.labels, split_name)
+        pools[split_name] = cka_pool(split.labels, per_class, min(cka["batch_per_class"], per_class))
+    return EvaluationPlan(subset, pools)

@@ -1,0 +1,96 @@
+"""Job: evaluate one model with a single forward pass per split.
+
+Writes the model's logits (every training and test image), the evaluation subset's penultimate
+features and, for the reference models (original, retrained), the CKA Gram matrices that every other
+model of the forget class is compared with; a compared model's similarity rows are computed here,
+against the stored reference Grams. Metrics are derived from the logits by the forget class's
+analysis job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import atomic
+from ..checkpoints import load_weights
+from ..evaluation import forward_pass
+from ..similarity import centered_blocks, load_grams, save_grams, similarity_rows, stack_grams
+from ..tables import write_table
+from ..tables.schema import SIMILARITY
+from .common import evaluation_plan, load_data, log, new_model, start
+
+
+def logits_table(outputs, data) -> pa.Table:
+    parts = []
+    for split_name, split in (("train", data.train), ("test", data.test)):
+        logits = outputs.logits[split_name].numpy()
+        parts.append(pa.table({
+            "split": pa.array([split_name] * len(split), pa.string()).dictionary_encode(),
+            "index": split.indices.cpu().numpy().astype(np.int32),
+            "label": split.labels.cpu().numpy().astype(np.int16),
+            "logits": pa.FixedSizeListArray.from_arrays(pa.array(logits.ravel(), pa.float32()), logits.shape[1]),
+        }))
+    return pa.concat_tables(parts)
+
+
+def features_table(outputs, data, plan) -> pa.Table:
+    feats = outputs.features.numpy()
+    return pa.table({
+        "index": data.train.indices[plan.subset_positions].numpy().astype(np.int32),
+        "features": pa.FixedSizeListArray.from_arrays(pa.array(feats.ravel(), pa.float32()), max(1, feats.shape[1])),
+    })
+
+
+def run(
+    spec: dict[str, Any], model_path: str, run_info: str, logits_out: str, features_out: str,
+    similarity_out: str, summary_out: str, grams_out: str | None = None,
+    reference_grams: dict[str, str] | None = None, threads: int = 1,
+) -> None:
+    """``grams_out`` for reference models; ``reference_grams`` ({'original': path, 'retrained': path}) for the others."""
+    ctx = start(spec, threads)
+    info = json.load(open(run_info))
+    run_id, forget_class = spec["run_id"], spec.get("forget_class")
+    summary: dict[str, Any] = {"run_id": run_id, "status": info["status"], "device": ctx.device_name}
+    if info["status"] != "ok":
+        log(f"{run_id} failed upstream; nothing to evaluate")
+        empty = pa.table({"run_id": pa.array([], pa.string())})
+        for path in (logits_out, features_out):
+            write_table(empty, path)
+        write_table(SIMILARITY.empty_table(), similarity_out, SIMILARITY)
+        if grams_out:
+            save_grams({}, [], grams_out)
+        atomic.write_json(summary_out, summary)
+        return
+
+    data = load_data(spec, ctx.device)
+    plan = evaluation_plan(spec, data)
+    model = load_weights(new_model(spec, data, ctx.device), model_path)
+    start_time = time.perf_counter()
+    outputs = forward_pass(model, data, plan, spec["evaluation"]["batch_size"])
+    summary["forward_seconds"] = time.perf_counter() - start_time
+    grams = stack_grams(outputs.grams, outputs.layers)
+    write_table(logits_table(outputs, data), logits_out)
+    write_table(features_table(outputs, data, plan), features_out)
+    if grams_out:
+        save_grams(grams, outputs.layers, grams_out)
+
+    tables = []
+    start_time = time.perf_counter()
+    if reference_grams:
+        mine = centered_blocks(grams, plan.cka_pools, forget_class)
+    for reference_name, path in (reference_grams or {}).items():
+        reference, reference_layers = load_grams(path)
+        rows = similarity_rows(run_id, reference_name, centered_blocks(reference, plan.cka_pools, forget_class),
+                               reference_layers, mine, outputs.layers)
+        tables.append(pa.table(rows))
+    similarity = pa.concat_tables(tables) if tables else SIMILARITY.empty_table()
+    write_table(similarity, similarity_out, SIMILARITY)
+    summary["similarity_seconds"] = time.perf_counter() - start_time
+    summary["layers"] = outputs.layers
+    atomic.write_json(summary_out, summary)
+    log(f"{run_id}: forward pass {summary['forward_seconds']:.1f} s, similarity {summary['similarity_seconds']:.1f} s")

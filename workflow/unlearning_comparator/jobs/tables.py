@@ -1,0 +1,61 @@
+"""Job: consolidate the forget classes' fragments into the experiment's tables (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib.metadata import version
+from typing import Any
+
+from ..data import DATASETS
+from ..models import create_model
+from ..tables import concat, read_table, write_table
+from ..tables.schema import ATTACK, PREDICTIONS, SIMILARITY, instances_schema, runs_schema
+from .common import log
+
+TABLES = ("runs", "instances", "predictions", "similarity", "attack")
+
+
+def experiment_description(spec: dict[str, Any], subset_meta: dict[bytes, bytes], umap_meta: bytes | None) -> dict[str, Any]:
+    info = DATASETS[spec["dataset"]]
+    model = create_model(spec["model"], info.num_classes, info.channels)
+    return {
+        "name": spec["name"],
+        "title": spec.get("title") or spec["name"],
+        "dataset": spec["dataset"],
+        "dataset_name": info.display_name,
+        "model": spec["model"],
+        "model_name": {"resnet18": "ResNet-18", "compact_resnet": "Compact ResNet"}.get(spec["model"], spec["model"]),
+        "class_names": list(info.class_names),
+        "num_classes": info.num_classes,
+        "channels": info.channels,
+        "image_size": info.image_size,
+        "layers": [name for name, _ in model.layer_groups()],
+        "forget_classes": list(spec["forget_classes"]),
+        "seed": spec["seed"],
+        "sprite_columns": int(subset_meta.get(b"sprite_columns", b"0")),
+        "sprite_rows": int(subset_meta.get(b"sprite_rows", b"0")),
+        "umap": json.loads(umap_meta) if umap_meta else None,
+        "attack": spec["analysis"]["attack"],
+        "training": spec["training"],
+        "versions": {p: version(p) for p in ("torch", "torchvision", "umap-learn", "scikit-learn", "pyarrow")}
+        | {"python": platform.python_version()},
+    }
+
+
+def run(spec: dict[str, Any], fragments: dict[str, list[str]], subset_table: str, out: dict[str, str]) -> None:
+    C = DATASETS[spec["dataset"]].num_classes
+    schemas = {"runs": runs_schema(C), "instances": instances_schema(C), "predictions": PREDICTIONS,
+               "similarity": SIMILARITY, "attack": ATTACK}
+    parts = {name: [read_table(p) for p in fragments[name]] for name in TABLES}
+    umap_meta = next(((t.schema.metadata or {}).get(b"umap") for t in parts["instances"] if t.schema.metadata), None)
+    subset_meta = read_table(subset_table).schema.metadata or {}
+    description = experiment_description(spec, subset_meta, umap_meta)
+    for name in TABLES:
+        table = concat(parts[name], schemas[name])
+        if name == "runs":
+            table = table.replace_schema_metadata({b"experiment": json.dumps(description).encode()})
+        elif name == "instances" and umap_meta:
+            table = table.replace_schema_metadata({b"umap": umap_meta})
+        write_table(table, out[name])
+        log(f"{name}: {len(table)} rows")

@@ -1,0 +1,45 @@
+"""Job: run one unlearning method at one grid point for one forget class.
+
+The job itself succeeds whatever the method does: a method that fails to import, raises or returns
+non-finite weights gives a run recorded as ``failed`` with its error (and an empty state_dict in
+place of weights), so the other runs and the tables still complete.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import atomic
+from ..checkpoints import load_weights, save_state_dict
+from ..unlearning.registry import load_method
+from ..unlearning.runner import make_task, run_method
+from .common import load_data, log, new_model, start
+
+
+def run(spec: dict[str, Any], base_model: str, model_out: str, info_out: str, threads: int = 1) -> None:
+    ctx = start(spec, threads)
+    method = load_method(Path(spec["method_path"]))
+    hp = dict(spec["hyperparameters"])
+    seed = int(hp["seed"])
+    info = {
+        "type": "unlearned", "method": spec["method"], "method_name": method.name, "base": spec["base"],
+        "seed": seed, "epochs": hp["epochs"], "lr": hp["lr"], "batch_size": hp["batch_size"],
+        "hyperparameters": hp, "device": ctx.device_name,
+    }
+    data = load_data(spec, ctx.device)
+    base = load_weights(new_model(spec, data, ctx.device), base_model)
+    log(f"{method.name} ({spec['method']}) on forget class {spec['forget_class']}: {json.dumps(hp, sort_keys=True)}")
+    task = make_task(base, data, spec["forget_class"], hp, ctx.device, seed, log=log)
+    outcome = run_method(method, task)
+    if outcome.status == "ok":
+        save_state_dict(outcome.model, model_out)
+        log(f"ok: unlearning loop {outcome.seconds:.2f} s")
+    else:
+        with atomic.atomic_path(model_out) as tmp:
+            torch.save({}, tmp)
+        log(f"FAILED: {outcome.error}")
+    atomic.write_json(info_out, {**info, "status": outcome.status, "error": outcome.error, "rte": outcome.seconds})
