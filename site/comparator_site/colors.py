@@ -1,0 +1,56 @@
+"""The colour language of the original Comparator (reference §7.1, §7.4)."""
+
+from __future__ import annotations
+
+import math
+
+from bokeh.palettes import Blues9, Greens9, Oranges9
+
+MODEL_A = "#10B981"
+MODEL_A_LIGHT = "#C8EBDA"
+MODEL_B = "#A855F7"
+MODEL_B_LIGHT = "#E6D0FD"
+RETRAINED = "#6a6a6a"
+RETRAINED_LIGHT = "#D4D4D4"
+TABLEAU10 = ["#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
+             "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC"]
+TYPE_BADGE = {  # background, text
+    "original": ("#F3F4F6", "#111827"),
+    "retrained": ("#6a6a6a", "#ffffff"),
+    "unlearned": ("#FF8C00", "#ffffff"),
+    "external": ("#0EA5E9", "#ffffff"),
+    "failed": ("#DC2626", "#ffffff"),
+}
+
+# light -> dark, the ColorBrewer schemes d3's interpolators are built from
+GREENS = list(reversed(Greens9))
+BLUES = list(reversed(Blues9))
+ORANGES = list(reversed(Oranges9))
+
+
+def class_colors(n: int) -> list[str]:
+    return [TABLEAU10[i % len(TABLEAU10)] for i in range(n)]
+
+
+def _hex(c: str) -> tuple[int, int, int]:
+    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+
+
+def ramp(scheme: list[str], t: float) -> str:
+    """Piecewise-linear interpolation through ``scheme`` at ``t`` in [0, 1]."""
+    t = min(1.0, max(0.0, t))
+    x = t * (len(scheme) - 1)
+    i = min(int(math.floor(x)), len(scheme) - 2)
+    f = x - i
+    a, b = _hex(scheme[i]), _hex(scheme[i + 1])
+    return "#%02x%02x%02x" % tuple(round(a[k] + (b[k] - a[k]) * f) for k in range(3))
+
+
+def cell(scheme: list[str], t: float) -> str:
+    """The table's cell colour: the ramp evaluated at 0.03 + t × 0.72 (reference §7.4)."""
+    return ramp(scheme, 0.03 + min(1.0, max(0.0, t)) * 0.72)
+
+
+def gradient_css(scheme: list[str], lo: float = 0.03, hi: float = 0.75, steps: int = 8) -> str:
+    stops = ", ".join(ramp(scheme, lo + (hi - lo) * k / (steps - 1)) for k in range(steps))
+    return f"linear-gradient(to right, {stops})"

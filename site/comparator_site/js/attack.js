@@ -1,0 +1,365 @@
+// Attack simulation: A and B each against the retrained model of the forget class.
+// Values and curves come from the stores (fgt: per-instance entropy/confidence of the forget
+// instances of the evaluation subset; atk: the attack curves of the same instances, scope "subset").
+
+const ATK_AXIS = [
+  {lo: 0, hi: 2.5, step: 0.05, dflt: 1.25, label: "Entropy", field: "entropy"},
+  {lo: -2.5, hi: 10, step: 0.25, dflt: 3.75, label: "Top-1 Confidence", field: "confidence"},
+];
+
+const ATK = {
+  a: {dots: atk_a_dots, hl: atk_a_hl, cv: atk_a_cv, xr: atk_a_xr, yaxis: atk_a_yaxis, span_b: atk_a_span_b,
+      span_c: atk_a_span_c, up: atk_a_up, dn: atk_a_dn, dim: atk_a_dim, info: atk_a_info, ps: atk_a_ps,
+      succ: atk_a_succ, fail: atk_a_fail, title: atk_a_title, msg: atk_a_msg, body: atk_a_body},
+  b: {dots: atk_b_dots, hl: atk_b_hl, cv: atk_b_cv, xr: atk_b_xr, yaxis: atk_b_yaxis, span_b: atk_b_span_b,
+      span_c: atk_b_span_c, up: atk_b_up, dn: atk_b_dn, dim: atk_b_dim, info: atk_b_info, ps: atk_b_ps,
+      succ: atk_b_succ, fail: atk_b_fail, title: atk_b_title, msg: atk_b_msg, body: atk_b_body},
+};
+
+const _combined = new Map();
+
+// the run's curve of one metric, per threshold the direction with the higher attack score
+function atk_combined(k, metric) {
+  const key = k * 2 + metric;
+  if (_combined.has(key)) return _combined.get(key);
+  let out = null;
+  const off = k >= 0 ? R.off_atk[k] : -1;
+  if (off >= 0) {
+    const D = st_atk.data;
+    const u = off + (metric * 2) * T, r = off + (metric * 2 + 1) * T;
+    out = {thr: [], score: [], fpr: [], fnr: [], dir: []};
+    for (let i = 0; i < T; i++) {
+      const su = D.score[u + i], sr = D.score[r + i];
+      const d = Number.isFinite(sr) && !(sr <= su) && (sr > su || !Number.isFinite(su)) ? 1 : 0;
+      const b = d === 1 ? r : u;
+      if (!Number.isFinite(D.thr[b + i])) continue;
+      out.thr.push(D.thr[b + i]);
+      out.score.push(D.score[b + i]);
+      out.fpr.push(D.fpr[b + i]);
+      out.fnr.push(D.fnr[b + i]);
+      out.dir.push(d);
+    }
+    if (!out.thr.length) out = null;
+  }
+  _combined.set(key, out);
+  return out;
+}
+
+function atk_nearest(comb, t) {
+  let best = 0, bd = Infinity;
+  for (let i = 0; i < comb.thr.length; i++) {
+    const d = Math.abs(comb.thr[i] - t);
+    if (d < bd - 1e-9) { bd = d; best = i; }
+  }
+  return best;
+}
+
+function atk_values(k, metric) {
+  const off = k >= 0 ? R.off_fgt[k] : -1;
+  if (off < 0) return null;
+  const F = forget_positions(S.fc).length;
+  const arr = st_fgt.data[ATK_AXIS[metric].field];
+  // a plain view: subarray() on BokehJS's typed-array subclasses returns the whole buffer
+  return new Float32Array(arr.buffer, arr.byteOffset + off * 4, F);
+}
+
+function atk_clip(v, ax) {
+  return clamp(Number.isFinite(v) ? v : ax.lo, ax.lo, ax.hi);
+}
+
+// correctly attributed samples at t, as the original's Max Success Rate (ties count for both sides)
+function atk_success(rv, mv, t, dir, ax) {
+  let n = 0;
+  for (const v0 of rv) { const v = atk_clip(v0, ax); if (dir === 0 ? v <= t : v >= t) n++; }
+  for (const v0 of mv) { const v = atk_clip(v0, ax); if (dir === 0 ? v >= t : v <= t) n++; }
+  return n;
+}
+
+function atk_max_success(comb, rv, mv, ax) {
+  const cands = new Set();
+  for (const arr of [rv, mv]) {
+    for (const v0 of arr) {
+      const v = atk_clip(v0, ax);
+      const c0 = Math.floor(v / ax.step + 1e-9) * ax.step;
+      for (const c of [c0, c0 + ax.step]) cands.add(Math.round(clamp(c, ax.lo, ax.hi) / ax.step));
+    }
+  }
+  let best = null, bn = -1;
+  for (const q of [...cands].sort((x, y) => x - y)) {
+    const t = q * ax.step;
+    const n = atk_success(rv, mv, t, comb.dir[atk_nearest(comb, t)], ax);
+    if (n > bn) { bn = n; best = t; }
+  }
+  return best;
+}
+
+function atk_max_score(comb) {
+  return comb.thr[argmax(comb.score)];
+}
+
+function atk_common(ca, cb) {
+  const base = ca || cb;
+  if (!base) return null;
+  let best = 0, bv = -Infinity;
+  for (let i = 0; i < base.thr.length; i++) {
+    const t = base.thr[i];
+    const v = (ca ? ca.score[atk_nearest(ca, t)] : 0) + (cb ? cb.score[atk_nearest(cb, t)] : 0);
+    if (v > bv) { bv = v; best = i; }
+  }
+  return base.thr[best];
+}
+
+function atk_context(ab) {
+  const k = model_of(ab), m = S.atk.metric;
+  const retr = fc_info(S.fc).retrained;
+  return {k, retr, comb: atk_combined(k, m), rv: retr == null ? null : atk_values(retr, m), mv: atk_values(k, m)};
+}
+
+function atk_recompute() {
+  const ax = ATK_AXIS[S.atk.metric];
+  const ctx = {a: atk_context("a"), b: atk_context("b")};
+  const th = {1: {}, 2: {}, 3: {}};
+  for (const ab of ["a", "b"]) {
+    const c = ctx[ab];
+    th[1][ab] = c.comb ? atk_max_score(c.comb) : null;
+    th[2][ab] = c.comb && c.rv && c.mv ? atk_max_success(c.comb, c.rv, c.mv, ax) : null;
+  }
+  const common = atk_common(ctx.a.comb, ctx.b.comb);
+  th[3] = {a: common, b: common};
+  const s = S.atk.strategy;
+  for (const ab of ["a", "b"]) {
+    const t = s === 0 ? S.atk.custom : th[s][ab];
+    S.atk.thr[ab] = t == null ? S.atk.custom : t;
+  }
+  const f = (t) => (t == null ? "-" : t.toFixed(2));
+  set_html(atk_strategy_info, `<div class="uc-small uc-strat">Max Attack Score (A: ${f(th[1].a)}, B: ${f(th[1].b)}) \u00b7 ` +
+                              `Max Success Rate (A: ${f(th[2].a)}, B: ${f(th[2].b)}) \u00b7 Common (${f(common)})</div>`);
+  atk_thr.disabled = s !== 0;
+  atk_yr.setv({start: ax.lo, end: ax.hi});
+  for (const ab of ["a", "b"]) atk_panel(ab, ctx[ab]);
+}
+
+function atk_panel(ab, c) {
+  const P = ATK[ab], ax = ATK_AXIS[S.atk.metric];
+  const colour = ab === "a" ? COL.A : COL.B, light = ab === "a" ? COL.A_light : COL.B_light;
+  const name = `Model ${ab.toUpperCase()}`;
+  set_html(P.title, `<div class="uc-panel-title">Retrained Model (${esc(c.retr == null ? "none" : R.id[c.retr])}) vs. ` +
+                    `${model_tag(ab, c.k)}</div>`);
+  let why = null;
+  if (is_original(c.k)) why = "Please select an unlearned model to compare the attack results";
+  else if (c.retr == null) why = "This forget class has no retrained model to attack against";
+  else if (!c.comb || !c.rv || !c.mv) why = "No attack data for this model";
+  if (why) {
+    set_html(P.msg, `<div class="uc-empty">${esc(why)}</div>`);
+    P.msg.visible = true;
+    P.body.visible = false;
+    P.state = null;
+    P.dots.data = {x: [], y: [], color: [], key: [], inst: []};
+    P.cv.data = {thr: [], score: [], fpr: [], fnr: []};
+    P.hl.data = {x: [], y: []};
+    return;
+  }
+  P.msg.visible = false;
+  P.body.visible = true;
+  const t = S.atk.thr[ab];
+  const i = atk_nearest(c.comb, t);
+  const dir = c.comb.dir[i], score = c.comb.score[i];
+  const nb = Math.round((ax.hi - ax.lo) / ax.step);
+  const bin = (v) => clamp(Math.floor((atk_clip(v, ax) - ax.lo) / ax.step + 1e-9), 0, nb - 1);
+  const pred_model = (v) => (atk_clip(v, ax) >= t) === (dir === 0);
+  const F = c.rv.length, pos = forget_positions(S.fc);
+  const d = {x: new Float32Array(2 * F), y: new Float32Array(2 * F), color: new Uint32Array(2 * F),
+             key: new Array(2 * F), inst: new Int32Array(2 * F)};
+  const cnt = [new Int32Array(nb), new Int32Array(nb)];
+  const items = [];
+  let success = 0, max_count = 0;
+  for (const [side, vals] of [[0, c.rv], [1, c.mv]]) {
+    for (let j = 0; j < F; j++) {
+      const v = vals[j], b = bin(v), q = side * F + j;
+      const stack = cnt[side][b]++;
+      max_count = Math.max(max_count, stack + 1);
+      const pm = pred_model(v);
+      d.x[q] = side === 0 ? -(stack + 0.5) : stack + 0.5;
+      d.y[q] = ax.lo + (b + 0.5) * ax.step;
+      d.color[q] = rgba32(side === 0 ? (pm ? COL.retrained : COL.retrained_light) : (pm ? colour : light), pm ? 1 : 0.45);
+      d.key[q] = (side === 0 ? "r" : "m") + j;
+      d.inst[q] = pos[j];
+      const ok = side === 0 ? !pm : pm;
+      if (ok) success++;
+      items.push({key: d.key[q], inst: pos[j], side, ok, v});
+    }
+  }
+  P.dots.data = d;
+  P.hl.data = {x: [], y: []};
+  const half = Math.max(10, Math.min(max_count + 2, 60));
+  P.xr.setv({start: -half, end: half});
+  P.yaxis.axis_label = ax.label;
+  P.span_b.location = t;
+  P.span_c.location = t;
+  const above = dir === 0 ? name : "Retrained", below = dir === 0 ? "Retrained" : name;
+  P.up.setv({y: t, text: `\u2191 Pred as ${above}`});
+  P.dn.setv({y: t, text: `\u2193 Pred as ${below}`});
+  P.dim.setv(dir === 0 ? {bottom: ax.lo, top: t} : {bottom: t, top: ax.hi});
+  P.cv.data = {thr: c.comb.thr.slice(), score: c.comb.score.slice(), fpr: c.comb.fpr.slice(), fnr: c.comb.fnr.slice()};
+  const red = (cond) => (cond ? ' class="uc-red"' : "");
+  set_html(P.info, `<div class="uc-atk-info"><span${red(S.atk.strategy === 3)}>Threshold: <b>${t.toFixed(2)}</b></span>` +
+                   `<span${red(S.atk.strategy === 1)}>Attack Score: <b>${fmt(score)}</b></span>` +
+                   `<span>FPR: <b>${fmt(c.comb.fpr[i])}</b></span><span>FNR: <b>${fmt(c.comb.fnr[i])}</b></span></div>`);
+  set_html(P.ps, `<div class="uc-ps">Privacy Score = 1 \u2212 ${fmt(score)} = <b style="color:${colour}">${fmt(1 - score)}</b></div>`);
+  P.state = {items, success, total: 2 * F, retr: c.retr, k: c.k};
+  atk_grids(ab);
+}
+
+// the thumbnail grids are plain HTML: built only while the attack tab is shown (on showing it otherwise)
+function atk_grids(ab) {
+  const P = ATK[ab], st = P.state;
+  if (!st) return;
+  if (core_tabs.active !== 1) { P.grids_stale = true; return; }
+  P.grids_stale = false;
+  const size = Number(atk_size.value) || 20;
+  const show = new Set(atk_show.active);
+  const colour = ab === "a" ? COL.A : COL.B, light = ab === "a" ? COL.A_light : COL.B_light;
+  const cols = CFG.sprite_columns, rows = CFG.sprite_rows;
+  const img = CFG.thumbnails ? `--img:url('${CFG.thumbnails}');` : "";
+  const grid = (ok) => {
+    const parts = [];
+    let n = 0;
+    for (const it of st.items) {
+      if (it.ok !== ok) continue;
+      n++;
+      if (!show.has(it.side)) continue;
+      const border = it.side === 0 ? (ok ? COL.retrained_light : COL.retrained) : (ok ? colour : light);
+      const s = SUB.sprite[it.inst];
+      const where = s >= 0 ? `--c:${s % cols};--r:${Math.floor(s / cols)};` : "";
+      parts.push(`<span class="th${s < 0 ? " none" : ""}" data-p="${ab}" data-k="${it.key}" style="${where}border-color:${border}"></span>`);
+    }
+    const pct = st.total ? (100 * n / st.total).toFixed(1) : "0";
+    const head = `<div class="uc-grid-head${S.atk.strategy === 2 ? " uc-red" : ""}">${ok ? "Success" : "Failure"} ` +
+                 `<b>${pct}%</b> <span class="uc-small">(${n} of ${st.total})</span></div>`;
+    return head + `<div class="uc-grid" style="--s:${size}px;--cols:${cols};--rows:${rows};${img}">${parts.join("")}</div>`;
+  };
+  set_html(P.succ, grid(true));
+  set_html(P.fail, grid(false));
+}
+
+function atk_sync_widgets() {
+  const ax = ATK_AXIS[S.atk.metric];
+  if (atk_metric.active !== S.atk.metric) atk_metric.active = S.atk.metric;
+  if (atk_strategy.active !== S.atk.strategy) atk_strategy.active = S.atk.strategy;
+  atk_thr.setv({start: ax.lo, end: ax.hi, step: ax.step, value: S.atk.custom});
+}
+
+function atk_reset() {
+  S.atk.metric = 0;
+  S.atk.strategy = 0;
+  S.atk.custom = ATK_AXIS[0].dflt;
+  atk_sync_widgets();
+  atk_recompute();
+}
+
+function atk_set_metric(m) {
+  if (m === S.atk.metric) return;
+  S.atk.metric = m;
+  S.atk.custom = ATK_AXIS[m].dflt;
+  atk_sync_widgets();
+  atk_recompute();
+}
+
+function atk_set_strategy(s) {
+  if (s === S.atk.strategy) return;
+  S.atk.strategy = s;
+  atk_recompute();
+}
+
+function atk_set_custom(t) {
+  const ax = ATK_AXIS[S.atk.metric];
+  t = clamp(ax.lo + Math.round((t - ax.lo) / ax.step) * ax.step, ax.lo, ax.hi);
+  t = Number(t.toFixed(4));
+  if (S.atk.strategy !== 0 || t === S.atk.custom) return;
+  S.atk.custom = t;
+  if (atk_thr.value !== t) atk_thr.value = t;
+  atk_recompute();
+}
+
+function atk_worst(ab) {
+  const k = model_of(ab);
+  let best = {score: -1, metric: S.atk.metric};
+  for (const m of [0, 1]) {
+    const c = atk_combined(k, m);
+    if (!c) continue;
+    const s = c.score[argmax(c.score)];
+    if (s > best.score) best = {score: s, metric: m};
+  }
+  if (best.metric !== S.atk.metric) S.atk.custom = ATK_AXIS[best.metric].dflt;
+  S.atk.metric = best.metric;
+  S.atk.strategy = 1;
+  atk_sync_widgets();
+  atk_recompute();
+}
+
+// ---- linked hover between dots and thumbnails
+function atk_grid_el(ab, key) {
+  for (const div of [ATK[ab].succ, ATK[ab].fail]) {
+    const v = view_of(div);
+    const root = v && v.shadow_el;
+    const e = root ? root.querySelector(`[data-k="${key}"]`) : null;
+    if (e) return e;
+  }
+  return null;
+}
+
+function atk_hover_key(ab, key, cx, cy) {
+  const P = ATK[ab], st = P.state;
+  if (!st) return;
+  if (S.atk.hover && (S.atk.hover.ab !== ab || S.atk.hover.key !== key)) atk_unhover();
+  const q = P.dots.data.key.indexOf(key);
+  if (q < 0) return;
+  P.hl.data = {x: [P.dots.data.x[q]], y: [P.dots.data.y[q]]};
+  const e = atk_grid_el(ab, key);
+  if (e) {
+    e.classList.add("hl");
+    e.parentElement.classList.add("dim");
+  }
+  S.atk.hover = {ab, key, el: e};
+  const i = P.dots.data.inst[q], side = key[0] === "r" ? 0 : 1;
+  const it = st.items[q], ax = ATK_AXIS[S.atk.metric];
+  const who = side === 0 ? "Retrained" : `Model ${ab.toUpperCase()}`;
+  const extra = [[`${ax.label} (${who})`, fmt(it.v, 2)],
+                 [it.ok ? "Attack succeeds" : "Attack fails", it.ok ? "correctly attributed" : "misattributed",
+                  it.ok ? "#16A34A" : "#DC2626"]];
+  tip_show(cx, cy, i, [
+    {name: "Retrained", color: COL.retrained, probs: probs_of(st.retr, i), pred: pred_of(st.retr, i), emphasis: side === 0},
+    {name: `Model ${ab.toUpperCase()}`, color: ab === "a" ? COL.A : COL.B, probs: probs_of(st.k, i),
+     pred: pred_of(st.k, i), hatched: true, emphasis: side === 1},
+  ], extra);
+}
+
+function atk_unhover() {
+  const h = S.atk.hover;
+  if (h) {
+    ATK[h.ab].hl.data = {x: [], y: []};
+    if (h.el) {
+      h.el.classList.remove("hl");
+      if (h.el.parentElement) h.el.parentElement.classList.remove("dim");
+    }
+  }
+  S.atk.hover = null;
+  tip_hide();
+}
+
+function atk_hover_dot(ab, data) {
+  const idx = data.index.indices;
+  if (!idx.length) { atk_unhover(); return; }
+  const P = ATK[ab];
+  const q = Math.max(...idx);
+  const at = client_of_screen(ab === "a" ? atk_bfly_a : atk_bfly_b, data.geometry.sx, data.geometry.sy);
+  atk_hover_key(ab, P.dots.data.key[q], at ? at[0] : 0, at ? at[1] : 0);
+}
+
+function atk_grid_over(ev) {
+  const path = ev.composedPath ? ev.composedPath() : [];
+  const t = path.find((n) => n && n.dataset && n.dataset.k && n.dataset.p);
+  if (t) atk_hover_key(t.dataset.p, t.dataset.k, ev.clientX, ev.clientY);
+  else if (S.atk.hover && S.atk.hover.from_grid) atk_unhover();
+  if (t && S.atk.hover) S.atk.hover.from_grid = true;
+}

@@ -1,0 +1,123 @@
+// Embedding space: A | B panels, highlight modes, linked hover with a connecting line and a tooltip.
+
+const _emb_cache = {};
+
+// row order of emb_src for a forget class (forget instances last, so their crosses are drawn on top)
+// and the shared view box of all its models
+function emb_layout(fc) {
+  if (_emb_cache[fc] === undefined) {
+    const order = [];
+    for (let i = 0; i < N; i++) if (SUB.label[i] !== fc) order.push(i);
+    for (let i = 0; i < N; i++) if (SUB.label[i] === fc) order.push(i);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    const X = st_inst.data.x, Y = st_inst.data.y;
+    for (const k of fc_rows(fc)) {
+      const off = R.off_inst[k];
+      if (off < 0) continue;
+      for (let i = 0; i < N; i++) {
+        const x = X[off + i], y = Y[off + i];
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+    if (!Number.isFinite(x0)) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
+    const px = (x1 - x0) * 0.04 || 1, py = (y1 - y0) * 0.04 || 1;
+    _emb_cache[fc] = {order, box: [x0 - px, x1 + px, y0 - py, y1 + py]};
+  }
+  return _emb_cache[fc];
+}
+
+// is instance i (true class `label`, prediction `pred`) highlighted in the current mode?
+function emb_highlighted(mode, label, pred, fc) {
+  const f = label === fc;
+  switch (mode) {
+    case 1: return f;                              // Target to Forget
+    case 2: return f && pred !== label;            // Correctly Forgotten
+    case 3: return f && pred === label;            // Not Forgotten
+    case 4: return !f && pred >= 0 && pred !== label;  // Overly Forgotten
+    default: return true;
+  }
+}
+
+function emb_update(ranges) {
+  const fc = S.fc, lay = emb_layout(fc), order = lay.order, n = order.length;
+  const X = st_inst.data.x, Y = st_inst.data.y, P = st_inst.data.pred;
+  const d = {pos: new Int32Array(n), marker: new Array(n), size: new Float32Array(n)};
+  S.emb_on = {a: new Uint8Array(n), b: new Uint8Array(n)};
+  for (const ab of ["a", "b"]) {
+    const off = R.off_inst[model_of(ab)];
+    const xs = new Float32Array(n), ys = new Float32Array(n);
+    const fill = new Uint32Array(n), line = new Uint32Array(n), on = S.emb_on[ab];
+    for (let j = 0; j < n; j++) {
+      const i = order[j], label = SUB.label[i], f = label === fc;
+      let pred = -1;
+      if (off >= 0) {
+        xs[j] = X[off + i];
+        ys[j] = Y[off + i];
+        pred = P[off + i] === 255 ? -1 : P[off + i];
+      } else {
+        xs[j] = NaN;
+        ys[j] = NaN;
+      }
+      const colour = pred >= 0 ? CLASS_COLORS[pred] : "#9CA3AF";
+      const dark = pred >= 0 ? CLASS_DARK[pred] : "#4B5563";
+      const hl = emb_highlighted(S.emb_mode, label, pred, fc);
+      on[j] = hl ? 1 : 0;
+      const fa = hl ? (f || S.emb_mode === 4 ? 0.85 : 0.6) : 0.05;
+      const la = f ? (hl ? 1 : 0.05) : 0;
+      fill[j] = rgba32(colour, fa);
+      line[j] = rgba32(f ? dark : colour, la);
+    }
+    d[`${ab}x`] = xs;
+    d[`${ab}y`] = ys;
+    d[`${ab}_fill`] = fill;
+    d[`${ab}_line`] = line;
+  }
+  for (let j = 0; j < n; j++) {
+    const f = SUB.label[order[j]] === fc;
+    d.pos[j] = order[j];
+    d.marker[j] = f ? "x" : "circle";
+    d.size[j] = f ? 9 : 7;
+  }
+  emb_src.data = d;
+  if (ranges) {
+    const [x0, x1, y0, y1] = lay.box;
+    emb_xr.setv({start: x0, end: x1, reset_start: x0, reset_end: x1});
+    emb_yr.setv({start: y0, end: y1, reset_start: y0, reset_end: y1});
+  }
+  set_html(emb_a_title, `<div class="uc-panel-title">${model_tag("a", S.A)}</div>`);
+  set_html(emb_b_title, `<div class="uc-panel-title">${model_tag("b", S.B)}</div>`);
+  emb_clear();
+}
+
+function emb_hover(ab, data) {
+  const on = S.emb_on ? S.emb_on[ab] : null;
+  const idx = data.index.indices.filter((j) => on == null || on[j] === 1);
+  if (!idx.length) { emb_clear(); return; }
+  const j = Math.max(...idx);  // the last drawn is on top
+  const d = emb_src.data;
+  if (j !== S.emb_row) {
+    S.emb_row = j;
+    emb_hl.data = {ax: [d.ax[j]], ay: [d.ay[j]], bx: [d.bx[j]], by: [d.by[j]], marker: [d.marker[j]]};
+  }
+  link_show(client_xy(emb_fig_a, d.ax[j], d.ay[j]), client_xy(emb_fig_b, d.bx[j], d.by[j]));
+  const i = d.pos[j];
+  const at = client_of_screen(ab === "a" ? emb_fig_a : emb_fig_b, data.geometry.sx, data.geometry.sy);
+  if (at) {
+    tip_show(at[0], at[1], i, [
+      {name: "Model A", color: COL.A, probs: probs_of(S.A, i), pred: pred_of(S.A, i), emphasis: ab === "a"},
+      {name: "Model B", color: COL.B, probs: probs_of(S.B, i), pred: pred_of(S.B, i), hatched: true, emphasis: ab === "b"},
+    ]);
+  }
+}
+
+function emb_clear() {
+  if (S.emb_row !== -1 || emb_hl.data.ax.length) {
+    S.emb_row = -1;
+    emb_hl.data = {ax: [], ay: [], bx: [], by: [], marker: []};
+  }
+  link_hide();
+  tip_hide();
+}

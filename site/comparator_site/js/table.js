@@ -1,0 +1,40 @@
+// The experiments table: the current forget class's runs, the method filter, and the A/B radios.
+
+const TABLE_FIELDS = Object.keys(tbl_src.data);
+
+function table_update() {
+  const rows = fc_rows(S.fc).filter((k) => S.methods.size === 0 || R.method[k] === "" ||
+                                           R.type[k] === "original" || R.type[k] === "retrained" ||
+                                           S.methods.has(R.method[k]));
+  const d = {};
+  for (const f of TABLE_FIELDS) d[f] = new Array(rows.length);
+  rows.forEach((k, j) => {
+    for (const f of TABLE_FIELDS) {
+      if (f in R) d[f][j] = R[f][k];
+    }
+    d.idx[j] = k;
+    const ok = R.ok[k] === 1;
+    d.a_state[j] = k === S.A ? "on" : (!ok || k === S.B) ? "disabled" : "off";
+    d.b_state[j] = k === S.B ? "on" : (!ok || k === S.A) ? "disabled" : "off";
+  });
+  tbl_src.data = d;
+  // the DataTable redraws on its CDSView's change, which BokehJS emits only when the row count changes
+  tbl.view.change.emit();
+}
+
+function table_filter_changed() {
+  S.methods = new Set(tbl_filter.value.map((v) => method_ids[Number(v)]));
+  table_update();
+}
+
+// clicks on the radio cells (inside the table's shadow DOM: found through the event's composed path)
+function table_click(ev) {
+  const path = ev.composedPath ? ev.composedPath() : [];
+  const target = path.find((n) => n && n.dataset && n.dataset.ab);
+  if (!target) return;
+  const k = Number(target.dataset.run);
+  if (!Number.isInteger(k) || R.ok[k] !== 1 || R.fc[k] !== S.fc) return;
+  const ab = target.dataset.ab;
+  if (ab === "A" && k !== S.B) set_models(k, S.B);
+  if (ab === "B" && k !== S.A) set_models(S.A, k);
+}

@@ -1,0 +1,21 @@
+"""The page's JavaScript: the files in ``js/``, concatenated in dependency order into one CustomJS body.
+
+The files share one scope (a factory function run once per document, its result cached on the runs
+store model); ``main.js`` defines ``dispatch``, which every event of the page goes through. The only
+JavaScript written in Python is the one-line glue below.
+"""
+
+from __future__ import annotations
+
+from importlib import resources as ir
+
+JS_FILES = ("util.js", "state.js", "tooltip.js", "header.js", "table.js", "classwise.js", "matrix.js",
+            "embedding.js", "similarity.js", "attack.js", "main.js")
+
+GLUE = "const UC = (st_runs.__uc ??= (function () {\n%s\nreturn {dispatch};\n})());\nreturn UC.dispatch(cb_obj, cb_data, cb_context);"
+
+
+def app_code() -> str:
+    js = ir.files("comparator_site").joinpath("js")
+    body = "\n".join(f"// ---- {name}\n" + js.joinpath(name).read_text(encoding="utf-8") for name in JS_FILES)
+    return GLUE % body

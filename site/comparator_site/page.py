@@ -1,0 +1,181 @@
+"""Assemble the views into one Bokeh document and write the static site.
+
+All interaction runs in ONE ``CustomJS`` (``Page.app``) whose code is the concatenation of the files in
+``js/`` (see :func:`comparator_site.jsbundle.app_code`). Every widget, hover tool and plot event that the
+page reacts to is wired to it; the JavaScript dispatches on the triggering model's ``name``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from importlib import resources as ir
+from pathlib import Path
+from typing import Any
+
+from bokeh.core.templates import get_env
+from bokeh.document import Document
+from bokeh.embed import file_html
+from bokeh.events import DocumentReady
+from bokeh.layouts import column, row
+from bokeh.models import CustomJS, Div, InlineStyleSheet, Model
+from bokeh.resources import INLINE, Resources
+
+from . import colors, store
+from .data import SiteData, load
+from .jsbundle import app_code
+
+PACKAGE = ir.files("comparator_site")
+THUMBNAILS = "assets/thumbnails.png"
+
+
+def read_asset(*parts: str) -> str:
+    return PACKAGE.joinpath(*parts).read_text(encoding="utf-8")
+
+
+class Page:
+    """Collects the models the JavaScript needs (by name) and wires events to the one app callback."""
+
+    def __init__(self, data: SiteData, thumbnails_url: str | None) -> None:
+        self.data = data
+        self.thumbnails_url = thumbnails_url
+        self.app = CustomJS(code="")
+        self.args: dict[str, Any] = {}
+        self.widget_css = InlineStyleSheet(css=read_asset("css", "widgets.css"))
+
+    def first_models(self) -> dict[str, int]:
+        """The run rows shown as A and B when the page opens (the first forget class's defaults)."""
+        return config(self.data, None)["per_fc"][str(self.data.forget_classes[0])]
+
+    def add(self, name: str, model: Model) -> Model:
+        if name in self.args:
+            raise ValueError(f"two models named {name!r}")
+        if getattr(model, "name", None) is None:
+            model.name = name
+        self.args[name] = model
+        return model
+
+    def on_change(self, model: Model, *attrs: str) -> None:
+        for attr in attrs:
+            model.js_on_change(attr, self.app)
+
+    def on_event(self, model: Model, *events: str) -> None:
+        for event in events:
+            model.js_on_event(event, self.app)
+
+    def div(self, name: str | None = None, text: str = "", **kw: Any) -> Div:
+        """A Div styled by the page's widget stylesheet; ``text`` must already be escaped HTML."""
+        d = Div(text=text, stylesheets=[self.widget_css], disable_math=True, **kw)
+        if name:
+            self.add(name, d)
+        return d
+
+
+def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
+    """Static facts the JavaScript needs (shipped as a JSON string, parsed once)."""
+    runs = data.runs
+    per_fc: dict[str, Any] = {}
+    for fc in data.forget_classes:
+        rows = [k for k, r in enumerate(runs) if r["forget_class"] == fc]
+        ok = [k for k in rows if runs[k]["status"] == "ok"]
+        orig = next((k for k in ok if runs[k]["type"] == "original"), None)
+        retr = next((k for k in ok if runs[k]["type"] == "retrained"), None)
+        a = orig if orig is not None else ok[0]
+        b = retr if retr is not None and retr != a else next((k for k in ok if k != a), a)
+        per_fc[str(fc)] = {"rows": rows, "original": orig, "retrained": retr, "A": a, "B": b}
+    return {
+        "C": data.num_classes, "L": len(data.layers), "N": int(len(data.subset_index)), "T": data.thresholds,
+        "class_names": data.class_names, "layers": data.layers, "forget_classes": data.forget_classes,
+        "per_fc": per_fc, "class_colors": colors.class_colors(data.num_classes),
+        "colors": {"A": colors.MODEL_A, "A_light": colors.MODEL_A_LIGHT, "B": colors.MODEL_B,
+                   "B_light": colors.MODEL_B_LIGHT, "retrained": colors.RETRAINED,
+                   "retrained_light": colors.RETRAINED_LIGHT},
+        "thumbnails": thumbnails_url, "image_size": data.image_size, "sprite_columns": data.sprite_columns,
+        "sprite_rows": int(data.meta.get("sprite_rows") or -(-max(1, int(data.subset_sprite.max()) + 1) // data.sprite_columns)),
+    }
+
+
+def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> Document:
+    from .views import attack, classwise_accuracy, embedding, experiments_table, header, layer_similarity, prediction_matrix
+
+    page = Page(data, thumbnails_url if data.sprite_png is not None else None)
+    for name, src in store.build(data).items():
+        page.add(name, src)
+    top = header.build(page)
+    screen = experiments_table.build(page)
+    core = embedding.build(page)
+    atk = attack.build(page)
+    from bokeh.models import TabPanel, Tabs
+
+    tabs = page.add("core_tabs", Tabs(tabs=[TabPanel(child=core, title="Embedding Space"),
+                                            TabPanel(child=atk, title="Attack Simulation")],
+                                      stylesheets=[page.widget_css], css_classes=["uc-tabs"]))
+    page.on_change(tabs, "active")
+    metrics = column(
+        page.div(text='<div class="uc-section">Metrics View</div>', width=470),
+        classwise_accuracy.build(page),
+        prediction_matrix.build(page),
+        layer_similarity.build(page),
+        width=480,
+    )
+    layout = column(top, row(column(screen, tabs), metrics, spacing=16), spacing=8,
+                    stylesheets=[page.widget_css])
+    page.args["cfg"] = json.dumps(config(data, page.thumbnails_url))
+    page.app.args = page.args
+    page.app.code = app_code()
+    doc = Document()
+    doc.add_root(layout)
+    doc.title = data.title
+    doc.js_on_event(DocumentReady, page.app)
+    return doc
+
+
+def render_html(doc: Document, data: SiteData, bokeh_js: str = "inline") -> tuple[str, list[str]]:
+    """The page's HTML and the BokehJS files (relative paths) it loads from the site folder."""
+    if bokeh_js == "inline":
+        resources = INLINE
+    elif bokeh_js == "shared":
+        resources = Resources(mode="server", root_url="./")
+    else:
+        raise ValueError(f"bokeh_js must be 'inline' or 'shared', not {bokeh_js!r}")
+    template = get_env().from_string(read_asset("templates", "page.html"))
+    subtitle = " · ".join(x for x in (data.dataset_name, data.model_name) if x)
+    out = file_html(doc, resources, title=data.title, template=template,
+                    template_variables={"page_css": read_asset("css", "site.css"),
+                                        "noscript_title": html.escape(data.title),
+                                        "noscript_subtitle": html.escape(subtitle)})
+    files = re.findall(r'<script src="\./(static/js/[^"?]+)"', out) if bokeh_js == "shared" else []
+    return out, files
+
+
+def build_site(tables_dir: str | Path, out_dir: str | Path, bokeh_js: str = "inline") -> Path:
+    """Build ``out_dir/index.html`` (plus ``assets/``) from the tables in ``tables_dir``.
+
+    ``bokeh_js="inline"`` (the default) puts BokehJS inside index.html; ``"shared"`` writes one copy to
+    ``out_dir/static/js/`` and loads it with relative paths. benchmarks/site_benchmark.py measures both:
+    the same total weight, and inline renders a little sooner from file:// (one file to read, not four).
+    """
+    tables_dir, out_dir = Path(tables_dir), Path(out_dir)
+    data = load(tables_dir)
+    doc = build_document(data)
+    text, js_files = render_html(doc, data, bokeh_js)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for sub in ("static", "assets"):
+        if (out_dir / sub).exists():
+            shutil.rmtree(out_dir / sub)
+    if js_files:
+        static = Path(ir.files("bokeh")) / "server" / "static"
+        for rel in js_files:
+            dst = out_dir / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(static / Path(rel).relative_to("static"), dst)
+    if data.sprite_png is not None:
+        (out_dir / THUMBNAILS).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / THUMBNAILS).write_bytes(data.sprite_png)
+    (out_dir / ".nojekyll").write_text("")
+    tmp = out_dir / "index.html.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out_dir / "index.html")
+    return out_dir / "index.html"

@@ -1,0 +1,146 @@
+"""Attack simulation (§7.7): A and B each against the retrained model of the forget class.
+
+Per panel: the butterfly of per-instance values (retrained samples left in grey, the model's right in
+its colour, stacked dots binned by 0.05 entropy / 0.25 confidence), the attack score / FPR / FNR
+curves against the threshold (sharing the value axis), the privacy score at the threshold, and the
+success / failure thumbnail grids. The metric, the strategy (custom, max attack score, max success
+rate, common threshold), the worst-case buttons and the custom threshold (slider, or click / drag on
+either chart) are shared. All computation is in ``js/attack.js``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources as ir
+from typing import Any
+
+from bokeh.layouts import column, row
+from bokeh.models import (BoxAnnotation, Button, CheckboxGroup, ColumnDataSource, CustomJSTickFormatter, HoverTool,
+                          Label, RadioButtonGroup, Range1d, Select, Slider, Span, WheelPanTool)
+from bokeh.plotting import figure
+
+from .. import colors
+
+DOT_FIELDS = ["x", "y", "color", "key", "inst"]
+CURVE_FIELDS = ["thr", "score", "fpr", "fnr"]
+STRATEGIES = ["Custom Threshold", "Max Attack Score", "Max Success Rate", "Common Threshold"]
+SIZES = ["12", "16", "20", "24", "28", "42"]
+ATTACK_SCORE, FPR, FNR = "#DC2626", "#2563EB", "#16A34A"
+# dots: packed RGBA (uint32, alpha included), decoded by BokehJS without parsing CSS strings
+
+
+def dots_legend() -> str:
+    """The four colour classes of the butterfly's dots (origin × predicted side)."""
+    def dot(colour: str, alpha: float) -> str:
+        return f'<i class="uc-dot" style="background:{colour};opacity:{alpha}"></i>'
+    items = [(dot(colors.RETRAINED_LIGHT, 0.45), "From Retrained / Pred. Retrained"),
+             (dot(colors.MODEL_A_LIGHT, 0.45) + dot(colors.MODEL_B_LIGHT, 0.45), "From Model / Pred. Retrained"),
+             (dot(colors.RETRAINED, 1), "From Retrained / Pred. Model"),
+             (dot(colors.MODEL_A, 1) + dot(colors.MODEL_B, 1), "From Model / Pred. Model")]
+    return ('<div class="uc-legend">' + "".join(f'<span class="uc-legend-item">{d} {t}</span>' for d, t in items)
+            + '<span class="uc-small">Dots on the side the attack calls “model” are opaque.</span></div>')
+
+
+def curve_legend() -> str:
+    return ('<div class="uc-legend uc-curve-legend">' + "".join(
+        f'<span class="uc-legend-item"><span class="uc-line" style="border-top:2px solid {c}"></span>{w}</span>'
+        for c, w in ((ATTACK_SCORE, "Attack Score"), (FPR, "FPR"), (FNR, "FNR"))) + "</div>")
+
+
+def _abs_formatter() -> CustomJSTickFormatter:
+    code = ir.files("comparator_site").joinpath("js", "tick_abs.js").read_text(encoding="utf-8")
+    return CustomJSTickFormatter(code=code)
+
+
+def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> Any:
+    data = page.data
+    first = page.first_models()
+    k = first["A" if ab == "a" else "B"]
+    original = data.runs[k]["type"] == "original"  # the first view's state, so the first render needs no relayout
+    colour = colors.MODEL_A if ab == "a" else colors.MODEL_B
+    dots = page.add(f"atk_{ab}_dots", ColumnDataSource({k: [] for k in DOT_FIELDS}))
+    hl = page.add(f"atk_{ab}_hl", ColumnDataSource({"x": [], "y": []}))
+    curve = page.add(f"atk_{ab}_cv", ColumnDataSource({k: [] for k in CURVE_FIELDS}))
+    xr = page.add(f"atk_{ab}_xr", Range1d(-30, 30))
+    b = figure(width=420, height=380, x_range=xr, y_range=yr, tools=[WheelPanTool(dimension="width")],
+               toolbar_location=None, min_border_left=50)
+    page.add(f"atk_bfly_{ab}", b)
+    b.toolbar.active_scroll = b.tools[0]
+    b.grid.visible = False
+    b.xaxis.formatter = fmt
+    b.xaxis.axis_label = "Count"
+    b.xaxis.axis_label_text_font_size = b.yaxis.axis_label_text_font_size = "10px"
+    b.yaxis.axis_label = "Entropy"
+    page.add(f"atk_{ab}_yaxis", b.yaxis[0])
+    b.add_layout(Span(location=0, dimension="height", line_color="#D1D5DB"))
+    r = b.scatter("x", "y", size=6.6, fill_color="color", line_color=None, source=dots)
+    b.scatter("x", "y", size=11, fill_color=None, line_color="#000000", line_width=2, source=hl)
+    b.add_tools(HoverTool(renderers=[r], tooltips=None, callback=page.app, name=f"atk_hover_{ab}"))
+    span_b = page.add(f"atk_{ab}_span_b", Span(location=0, dimension="width", line_dash="dashed",
+                                                line_color="#111827", line_width=1.5))
+    b.add_layout(span_b)
+    for pos in ("up", "dn"):
+        b.add_layout(page.add(f"atk_{ab}_{pos}", Label(x=5, y=0, x_units="screen", text="", text_font_size="10px",
+                                                       text_color="#111827", y_offset=4 if pos == "up" else -14,
+                                                       background_fill_color="#ffffff", background_fill_alpha=0.7)))
+    c = figure(width=190, height=380, x_range=Range1d(0, 1.05), y_range=yr, tools="", toolbar_location=None,
+               min_border_left=6)
+    page.add(f"atk_curve_{ab}", c)
+    c.yaxis.major_label_text_font_size = "0px"
+    c.xaxis.ticker = [0, 0.5, 1]
+    for field, col in (("score", ATTACK_SCORE), ("fpr", FPR), ("fnr", FNR)):
+        c.line(field, "thr", line_color=col, line_width=2, source=curve)
+    c.add_layout(page.add(f"atk_{ab}_dim", BoxAnnotation(bottom=0, top=0, fill_color="#ffffff", fill_alpha=0.65,
+                                                          line_alpha=0, level="overlay")))
+    c.add_layout(page.add(f"atk_{ab}_span_c", Span(location=0, dimension="width", line_dash="dashed",
+                                                    line_color="#111827", line_width=1.5)))
+    for fig in (b, c):
+        page.on_event(fig, "tap", "pan", "mouseleave")
+    title = page.div(f"atk_{ab}_title", text="", width=620, height=22)
+    msg = page.div(f"atk_{ab}_msg", text='<div class="uc-empty">Please select an unlearned model to compare the '
+                                            'attack results</div>', width=620, visible=original)
+    info = page.div(f"atk_{ab}_info", text="", width=300, height=40)
+    ps = page.div(f"atk_{ab}_ps", text="", width=310, height=40)
+    caption = row(page.div(text=f'<div class="uc-caption">← Retrained Samples | '
+                                f'<span style="color:{colour}">Model {ab.upper()} Samples</span> →</div>', width=420, height=20),
+                  page.div(text=curve_legend(), width=200, height=20))
+    succ = page.div(f"atk_{ab}_succ", text="", width=305, height=200, css_classes=["uc-grid-host"])
+    fail = page.div(f"atk_{ab}_fail", text="", width=305, height=200, css_classes=["uc-grid-host"])
+    body = page.add(f"atk_{ab}_body", column(row(b, c, spacing=0), caption, row(ps, info), row(succ, fail, spacing=10),
+                                             spacing=2, visible=not original))
+    return column(title, msg, body, spacing=2, width=625)
+
+
+def build(page) -> Any:
+    yr = page.add("atk_yr", Range1d(0, 2.5))
+    fmt = _abs_formatter()
+    worst_a = page.add("atk_worst_a", Button(label="Model A Worst Case", width=150, height=30,
+                                             stylesheets=[page.widget_css], css_classes=["uc-btn-a"]))
+    worst_b = page.add("atk_worst_b", Button(label="Model B Worst Case", width=150, height=30,
+                                             stylesheets=[page.widget_css], css_classes=["uc-btn-b"]))
+    metric = page.add("atk_metric", RadioButtonGroup(labels=["Output Entropy", "Top-1 Confidence"], active=0,
+                                                     height=30, stylesheets=[page.widget_css]))
+    strategy = page.add("atk_strategy", RadioButtonGroup(labels=STRATEGIES, active=0, height=30,
+                                                         stylesheets=[page.widget_css]))
+    thr = page.add("atk_thr", Slider(start=0, end=2.5, step=0.05, value=1.25, title="Custom threshold", width=220,
+                                     stylesheets=[page.widget_css]))
+    show = page.add("atk_show", CheckboxGroup(labels=["retrained-model samples", "model samples"], active=[0, 1],
+                                              inline=True, stylesheets=[page.widget_css]))
+    size = page.add("atk_size", Select(title="", options=SIZES, value="20", width=70,
+                                       stylesheets=[page.widget_css]))
+    for w in (worst_a, worst_b):
+        page.on_event(w, "button_click")
+    page.on_change(metric, "active")
+    page.on_change(strategy, "active")
+    page.on_change(thr, "value")
+    page.on_change(show, "active")
+    page.on_change(size, "value")
+    info = page.div("atk_strategy_info", text="", width=560, height=30)
+    legend = page.div(text=dots_legend(), width=1280, height=24)
+    controls = column(row(worst_a, worst_b, metric, thr, spacing=8),
+                      row(strategy, info, spacing=8),
+                      row(page.div(text='<span class="uc-small">Instance grids show:</span>', width=130), show,
+                          page.div(text='<span class="uc-small">thumbnail size (px)</span>', width=120), size,
+                          spacing=6),
+                      legend,
+                      spacing=4)
+    return column(controls, row(_panel(page, "a", yr, fmt), _panel(page, "b", yr, fmt), spacing=40), spacing=6)

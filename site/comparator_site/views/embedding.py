@@ -1,0 +1,67 @@
+"""Embedding space (§7.6): A and B panels side by side on the aligned 2-D embedding.
+
+Circles are retain-class instances and crosses forget-class instances, filled with the predicted
+class's colour. Both panels plot the same source (one row per subset instance, A's and B's
+coordinates side by side), so hovering an instance in one panel marks it in the other; the line that
+joins the two positions and the tooltip (thumbnail from the sprite sheet, both models' probabilities)
+are drawn by ``js/embedding.js`` and ``js/tooltip.js`` over the page.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, HoverTool, PanTool, RadioButtonGroup, Range1d, ResetTool, WheelZoomTool
+from bokeh.plotting import figure
+
+from .. import colors
+from ..data import SiteData
+
+# colours are packed RGBA (uint32, alpha included): BokehJS decodes them without parsing CSS strings
+FIELDS = ["pos", "marker", "size", "ax", "ay", "bx", "by", "a_fill", "b_fill", "a_line", "b_line"]
+MODES = ["All", "Target to Forget", "Correctly Forgotten", "Not Forgotten", "Overly Forgotten"]
+
+
+def legend_html(data: SiteData) -> str:
+    cc = colors.class_colors(data.num_classes)
+    swatches = "".join(f'<span class="uc-swatch"><i style="background:{c}"></i>{html.escape(n)}</span>'
+                       for c, n in zip(cc, data.class_names))
+    return ('<div class="uc-emb-legend"><span class="uc-legend-item"><b>True Class</b> '
+            '<span class="uc-glyph-circle"></span> Retain <span class="uc-glyph-x">✖</span> Forget</span>'
+            f'<span class="uc-legend-item"><b>Predicted Class</b> <span class="uc-swatches">{swatches}</span></span></div>')
+
+
+def build(page) -> Any:
+    data: SiteData = page.data
+    src = page.add("emb_src", ColumnDataSource({k: [] for k in FIELDS}))
+    hl = page.add("emb_hl", ColumnDataSource({"ax": [], "ay": [], "bx": [], "by": [], "marker": []}))
+    xr = page.add("emb_xr", Range1d(0, 1))
+    yr = page.add("emb_yr", Range1d(0, 1))
+    figs = []
+    for ab in ("a", "b"):
+        wheel = WheelZoomTool()
+        p = figure(width=640, height=560, x_range=xr, y_range=yr, tools=[PanTool(), wheel, ResetTool()],
+                   toolbar_location="above", active_scroll=wheel)
+        p.name = f"emb_fig_{ab}"
+        p.toolbar.logo = None
+        p.axis.visible = False
+        p.grid.visible = False
+        p.outline_line_color = colors.MODEL_A if ab == "a" else colors.MODEL_B
+        p.outline_line_width = 2
+        r = p.scatter(f"{ab}x", f"{ab}y", marker="marker", size="size", fill_color=f"{ab}_fill",
+                      line_color=f"{ab}_line", line_width=1.6, source=src)
+        p.scatter(f"{ab}x", f"{ab}y", marker="marker", size=14, fill_color=None, line_color="#000000",
+                  line_width=2.5, source=hl)
+        p.add_tools(HoverTool(renderers=[r], tooltips=None, callback=page.app, name=f"emb_hover_{ab}"))
+        page.on_event(p, "mouseleave")
+        figs.append(p)
+        page.add(f"emb_fig_{ab}", p)
+    mode = page.add("emb_mode", RadioButtonGroup(labels=MODES, active=0, height=28, stylesheets=[page.widget_css]))
+    page.on_change(mode, "active")
+    legend = page.div(text=legend_html(data), width=760, height=44)
+    hl_label = page.div(text='<span class="uc-small"><b>Highlight</b></span>', width=64)
+    titles = row(page.div("emb_a_title", text="", width=640, height=22), page.div("emb_b_title", text="", width=640, height=22),
+                 spacing=10)
+    return column(row(legend, hl_label, mode, spacing=6), titles, row(*figs, spacing=10), spacing=2)

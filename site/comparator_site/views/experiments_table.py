@@ -1,0 +1,173 @@
+"""Screen: the experiments table (reference §7.4).
+
+One row per model of the current forget class: ID, type badge, method, epochs, batch size, lr, the
+colour-coded UA/RA/TUA/TRA/RTE/PS cells, MIA efficacy and Avg. Gap, and the Model A / Model B radio
+columns. Sorting is the DataTable's own (click a header); the method filter and the radio clicks are
+handled in ``js/table.js``. Every string from the tables is escaped by the cell templates (``<%- %>``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import numpy as np
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, DataTable, HTMLTemplateFormatter, MultiChoice, TableColumn
+
+from .. import colors
+from ..data import RUN_METRICS, SiteData, hyperparameters_text
+
+TYPE_LABEL = {"original": "Original", "retrained": "Retrained", "unlearned": "Unlearned", "external": "External"}
+FULL_NAME = {"UA": "Unlearning Accuracy (train, forget class)", "RA": "Retain Accuracy (train, other classes)",
+             "TUA": "Test Unlearning Accuracy", "TRA": "Test Retain Accuracy", "RTE": "Run time of the unlearning loop (s)",
+             "PS": "Privacy Score (1 − worst-case attack score)", "MIA_efficacy": "MIA efficacy (SalUn convention)",
+             "avg_gap": "Average gap to the retrained model over UA, RA, TUA, TRA, MIA"}
+HEADER = {"UA": "UA", "RA": "RA", "TUA": "TUA", "TRA": "TRA", "RTE": "RT", "PS": "PS", "MIA_efficacy": "MIA",
+          "avg_gap": "Avg. Gap"}
+TABLE_FIELDS = ["idx", "id", "type", "type_label", "badge_bg", "badge_fg", "method_name", "epochs", "epochs_txt",
+                "batch_size", "bs_txt", "lr", "lr_txt", "hp", "error", "tip"] + \
+               [f"{m}{s}" for m in RUN_METRICS for s in ("", "_txt", "_bg", "_fg")] + ["a_state", "b_state"]
+
+
+def _fmt(v: float, key: str) -> str:
+    if not math.isfinite(v):
+        return "-"
+    return f"{v:.1f}" if key == "RTE" else f"{v:.3f}"
+
+
+def _cell(key: str, v: float, tra_max: float) -> tuple[str, str]:
+    """(background, text colour) of a metric cell, as the original's table (reference §7.4)."""
+    if not math.isfinite(v):
+        return "transparent", "#111827"
+    white = "#ffffff"
+    dark = "#111827"
+    if key in ("UA", "TUA"):
+        return colors.cell(colors.GREENS, (0.2 - v) / 0.2), white if v <= 0.1 else dark
+    if key == "RA":
+        return colors.cell(colors.GREENS, (v - 0.8) / 0.2), white if v >= 0.92 else dark
+    if key == "TRA":
+        span = max(tra_max - 0.8, 1e-9)
+        return colors.cell(colors.GREENS, (v - 0.8) / span), white if v >= 0.92 * tra_max else dark
+    if key == "RTE":
+        return colors.cell(colors.BLUES, (160 - v) / 160), white if v <= 64 else dark
+    if key == "PS":
+        return colors.cell(colors.ORANGES, v), white if v >= 0.6 else dark
+    return "transparent", dark
+
+
+def runs_columns(data: SiteData) -> dict[str, Any]:
+    """The runs store: one row per run (all forget classes), with the table's display fields."""
+    runs = data.runs
+    tra_max: dict[int, float] = {}
+    for r in runs:
+        v = r.get("TRA")
+        if v is not None and math.isfinite(v):
+            tra_max[r["forget_class"]] = max(tra_max.get(r["forget_class"], 0.0), v)
+    cols: dict[str, list[Any]] = {k: [] for k in ("id", "type", "type_label", "badge_bg", "badge_fg", "ok",
+                                                   "method", "method_name", "epochs_txt", "bs_txt", "lr_txt",
+                                                   "hp", "error", "label", "tip")}
+    num: dict[str, list[float]] = {"epochs": [], "batch_size": [], "lr": []}
+    for m in RUN_METRICS:
+        num[m] = []
+        cols[f"{m}_txt"], cols[f"{m}_bg"], cols[f"{m}_fg"] = [], [], []
+    for r in runs:
+        failed = r["status"] != "ok"
+        kind = r["type"]
+        label = TYPE_LABEL.get(kind, str(kind).title())
+        cols["id"].append(str(r["run_id"]))
+        cols["type"].append(str(kind))
+        cols["type_label"].append("Failed" if failed else label)
+        bg, fg = colors.TYPE_BADGE["failed" if failed else kind] if (failed or kind in colors.TYPE_BADGE) else ("#9CA3AF", "#fff")
+        cols["badge_bg"].append(bg)
+        cols["badge_fg"].append(fg)
+        cols["ok"].append(0 if failed else 1)
+        cols["method"].append(str(r.get("method") or ""))
+        name = r.get("method_name") or r.get("method") or ("-" if kind in ("original", "retrained") else "")
+        cols["method_name"].append(str(name))
+        for key, txt, fmt in (("epochs", "epochs_txt", "{:d}"), ("batch_size", "bs_txt", "{:d}"), ("lr", "lr_txt", "{:g}")):
+            v = r.get(key)
+            num[key].append(float("nan") if v is None else float(v))
+            cols[txt].append("-" if v is None else fmt.format(v))
+        hp = hyperparameters_text(r)
+        cols["hp"].append(hp)
+        err = str(r.get("error") or "") if failed else ""
+        cols["error"].append(err)
+        cols["label"].append(f"{label}, {r['run_id']}")
+        cols["tip"].append(("failed: " + err) if failed else hp)
+        for m in RUN_METRICS:
+            v = r.get(m)
+            v = float("nan") if v is None or failed else float(v)
+            num[m].append(v)
+            cols[f"{m}_txt"].append(_fmt(v, m))
+            bgc, fgc = _cell(m, v, tra_max.get(r["forget_class"], 1.0))
+            cols[f"{m}_bg"].append(bgc)
+            cols[f"{m}_fg"].append(fgc)
+    out: dict[str, Any] = {k: v for k, v in cols.items()}
+    out["ok"] = np.asarray(cols["ok"], dtype=np.int8)
+    out["fc"] = np.asarray([r["forget_class"] for r in runs], dtype=np.int32)
+    for k, v in num.items():
+        out[k] = np.asarray(v, dtype=np.float64)
+    return out
+
+
+def _tmpl(text: str) -> HTMLTemplateFormatter:
+    return HTMLTemplateFormatter(template=text)
+
+
+def _metric_template(m: str, coloured: bool) -> str:
+    style = f'background:<%= {m}_bg %>;color:<%= {m}_fg %>' if coloured else ""
+    return f'<div class="uc-cell" style="{style}"><%- {m}_txt %></div>'
+
+
+def legend_html() -> str:
+    def bar(title: str, scheme: list[str], lo: str, hi: str) -> str:
+        return (f'<span class="uc-legend-item"><b>{title}</b> <span class="uc-tick">{lo}</span>'
+                f'<span class="uc-ramp" style="background:{colors.gradient_css(scheme)}"></span>'
+                f'<span class="uc-tick">{hi}</span></span>')
+    return ('<div class="uc-legend">' + bar("Accuracy", colors.GREENS, "Worst", "Best")
+            + bar("Efficiency", colors.BLUES, "Slow", "Fast") + bar("Privacy", colors.ORANGES, "0", "1") + "</div>")
+
+
+def build(page) -> Any:
+    data: SiteData = page.data
+    empty = {k: [] for k in TABLE_FIELDS}
+    src = page.add("tbl_src", ColumnDataSource(empty))
+    cols = [
+        TableColumn(field="id", title='<span title="Run id (hover it for the hyperparameters)">ID</span>', width=200,
+                    formatter=_tmpl('<span class="uc-id" title="<%- tip %>"><%- id %></span>')),
+        TableColumn(field="type", title="Type", width=80,
+                    formatter=_tmpl('<span class="uc-badge" style="background:<%= badge_bg %>;color:<%= badge_fg %>" '
+                                    'title="<%- error %>"><%- type_label %></span>')),
+        TableColumn(field="method_name", title="Method", width=120,
+                    formatter=_tmpl('<span class="uc-method" title="<%- tip %>"><%- method_name %></span>')),
+        TableColumn(field="epochs", title='<span title="Epochs">Epoch</span>', width=46,
+                    formatter=_tmpl('<div class="uc-num"><%- epochs_txt %></div>')),
+        TableColumn(field="batch_size", title='<span title="Batch Size">BS</span>', width=42,
+                    formatter=_tmpl('<div class="uc-num"><%- bs_txt %></div>')),
+        TableColumn(field="lr", title='<span title="Learning Rate">LR</span>', width=52,
+                    formatter=_tmpl('<div class="uc-num"><%- lr_txt %></div>')),
+    ]
+    for m in RUN_METRICS:
+        cols.append(TableColumn(field=m, title=f'<span title="{html.escape(FULL_NAME[m])}">{HEADER[m]}</span>',
+                                width=58, formatter=_tmpl(_metric_template(m, m not in ("MIA_efficacy", "avg_gap")))))
+    for ab in ("a", "b"):
+        cols.append(TableColumn(field="idx", title=f'<span class="uc-ab-head uc-{ab}">Model {ab.upper()}</span>',
+                                width=62, sortable=False,
+                                formatter=_tmpl(f'<span class="uc-radio uc-{ab} <%= {ab}_state %>" '
+                                                f'data-ab="{ab.upper()}" data-run="<%= idx %>"></span>')))
+    table = page.add("tbl", DataTable(source=src, columns=cols, width=1290, height=232, row_height=26,
+                                      index_position=None, sortable=True, reorderable=False, selectable=False,
+                                      autosize_mode="none", stylesheets=[page.widget_css], css_classes=["uc-table"]))
+    methods = sorted({(r.get("method") or "", r.get("method_name") or r.get("method") or "") for r in data.runs
+                      if r.get("method")}, key=lambda t: t[1].lower())
+    # MultiChoice (Choices.js) renders labels as HTML: escape them, and use opaque values
+    options = [(str(k), html.escape(name)) for k, (_mid, name) in enumerate(methods)]
+    page.args["method_ids"] = [mid for mid, _ in methods]
+    flt = page.add("tbl_filter", MultiChoice(options=options, value=[], placeholder="Filter by method (all)",
+                                             width=360, stylesheets=[page.widget_css]))
+    page.on_change(flt, "value")
+    title = page.div(text='<div class="uc-section">Model Screening</div>', width=200)
+    legend = page.div(text=legend_html(), width=700)
+    return column(row(title, legend, flt), table, spacing=2)

@@ -1,0 +1,400 @@
+"""The generated page in headless Chromium: it loads offline, every view follows A, B and the forget class,
+and the interactions work. Screenshots go to test-artifacts/ (look at them)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from comparator_site import build_site
+from site_fixtures import EVIL_NAME, EVIL_RUN, write_experiment
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run")
+
+
+def make_driver():
+    """Headless Chromium through selenium, with the browser and performance logs on."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing} not installed (CI=true: browser tests must run)")
+        pytest.skip(f"{missing} not installed: apt-get install chromium chromium-driver to run the browser tests")
+    selenium = pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    del selenium
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="uc-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument("--window-size=1850,1900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver._uc_profile = profile  # removed at teardown
+    return driver
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = make_driver()
+    yield d
+    d.quit()
+    shutil.rmtree(d._uc_profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    tables = write_experiment(tmp_path_factory.mktemp("tables"), forget_classes=3, models_per_class=7, per_class=40)
+    out = tmp_path_factory.mktemp("site")
+    build_site(tables, out)
+    return out
+
+
+def wait(driver, script, timeout=15.0, interval=0.05):
+    """Poll a JavaScript expression until it is truthy (CustomJS callbacks run asynchronously)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = driver.execute_script(f"return ({script});")
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {script}")
+
+
+def load(driver, url):
+    driver.get("about:blank")
+    driver.get_log("browser")
+    driver.get_log("performance")
+    driver.get(url)
+    wait(driver, "window.__uc_ready")
+
+
+def model(name):
+    return f"Bokeh.documents[0].get_model_by_name({json.dumps(name)})"
+
+
+def set_value(driver, name, attr, value):
+    driver.execute_script(f"{model(name)}.{attr} = arguments[0];", value)
+
+
+def requests(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def severe(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def shot(driver, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+# a short fingerprint of each plotted source, to see that it changed
+SIGNATURE = """
+const names = arguments[0];
+const out = {};
+for (const n of names) {
+  const d = Bokeh.documents[0].get_model_by_name(n).data;
+  out[n] = Object.keys(d).sort().map((k) => k + ':' + Array.from(d[k]).map(String).join(',')).join('|');
+}
+return out;
+"""
+A_VIEWS = ["tbl_src", "cw_src", "mx_a_cell", "mx_a_tri", "emb_src", "sim_src", "atk_a_dots", "atk_a_cv"]
+B_VIEWS = ["tbl_src", "cw_src", "mx_b_cell", "mx_b_tri", "emb_src", "sim_src", "atk_b_dots", "atk_b_cv"]
+
+
+def signatures(driver, names):
+    return driver.execute_script(SIGNATURE, names)
+
+
+def wait_changed(driver, names, before, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        now = signatures(driver, names)
+        if all(now[n] != before[n] for n in names):
+            return now
+        time.sleep(0.05)
+    unchanged = [n for n in names if signatures(driver, [n])[n] == before[n]]
+    raise AssertionError(f"views did not change: {unchanged}")
+
+
+def options(driver, name):
+    return driver.execute_script(f"return {model(name)}.options.map((o) => o[0]);")
+
+
+def test_page_loads_offline_without_errors(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    assert severe(driver) == []
+    urls = requests(driver)
+    assert urls, "the performance log recorded no requests"
+    bad = [u for u in urls if urlparse(u).scheme not in ("file", "data", "blob")]
+    assert bad == []
+    state = driver.execute_script("return window.__uc_state")
+    assert state["A"] == "fc0-original" and state["B"] == "fc0-retrained"
+    # escaped strings show as text, and nothing injected ran
+    assert driver.execute_script("return window.__xss") is None
+    header = driver.execute_script(f"return Bokeh.index.find_one({model('hdr_title')}).shadow_el.textContent")
+    assert 'Synthetic <b>experiment</b> & "friends"' in header
+    # every view has data; A is the original model, whose attack panel shows the message instead
+    for name in [v for v in A_VIEWS if not v.startswith("atk_a")] + ["mx_b_cell", "atk_b_dots", "atk_b_cv"]:
+        n = driver.execute_script(f"const d = {model(name)}.data; return d[Object.keys(d)[0]].length")
+        assert n > 0, name
+    assert driver.execute_script(f"return {model('atk_a_msg')}.visible && !{model('atk_a_body')}.visible")
+    msg = driver.execute_script(f"return Bokeh.index.find_one({model('atk_a_msg')}).shadow_el.textContent")
+    assert "Please select an unlearned model" in msg
+    shot(driver, "01-first-render")
+    set_value(driver, "core_tabs", "active", 1)
+    time.sleep(0.8)
+    shot(driver, "02-attack-tab")
+    set_value(driver, "core_tabs", "active", 0)
+
+
+def test_switching_a_b_and_forget_class_updates_every_view(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    before = signatures(driver, A_VIEWS)
+    runs = options(driver, "sel_a")
+    set_value(driver, "sel_a", "value", runs[2])
+    wait_changed(driver, A_VIEWS, before)
+    assert wait(driver, "window.__uc_state.A !== 'fc0-original' && window.__uc_state.A")
+    before = signatures(driver, B_VIEWS)
+    runs = options(driver, "sel_b")
+    set_value(driver, "sel_b", "value", runs[-1])
+    wait_changed(driver, B_VIEWS, before)
+    # a model chosen as A is not offered as B, and the other way round
+    a, b = driver.execute_script(f"return [{model('sel_a')}.value, {model('sel_b')}.value]")
+    assert a not in options(driver, "sel_b") and b not in options(driver, "sel_a")
+    # both selects changed before the (asynchronous) callbacks run: both choices stick
+    a2, b2 = options(driver, "sel_a")[1], options(driver, "sel_b")[3]
+    if a2 != b2:
+        driver.execute_script(f"{model('sel_a')}.value = arguments[0]; {model('sel_b')}.value = arguments[1];", a2, b2)
+        ids = driver.execute_script(f"return {model('st_runs')}.data.id")
+        wait(driver, f"window.__uc_state.A === {json.dumps(ids[int(a2)])} && window.__uc_state.B === {json.dumps(ids[int(b2)])}")
+    everything = sorted(set(A_VIEWS + B_VIEWS))
+    before = signatures(driver, everything)
+    set_value(driver, "fc_select", "active", 2)
+    wait_changed(driver, everything, before)
+    state = wait(driver, "window.__uc_state.fc === 2 && window.__uc_state")
+    assert (state["A"], state["B"]) == ("fc2-original", "fc2-retrained")
+    ids = driver.execute_script(f"return {model('tbl_src')}.data.id")
+    assert ids and all(i.startswith("fc2-") for i in ids)
+    assert severe(driver) == []
+    shot(driver, "03-forget-class-2")
+
+
+def test_run_ids_and_names_with_markup_show_as_text(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    ids = driver.execute_script(f"return {model('st_runs')}.data.id")
+    evil = next(k for k, i in enumerate(ids) if EVIL_RUN in i and i.startswith("fc0-"))
+    set_value(driver, "sel_a", "value", str(evil))
+    wait(driver, f"window.__uc_state.A === {json.dumps(ids[evil])}")
+    for div in ("emb_a_title", "cw_caption", "mx_a_cap", "sim_caption"):
+        shadow = f"Bokeh.index.find_one({model(div)}).shadow_el"
+        wait(driver, f"{shadow}.textContent.includes({json.dumps(ids[evil])})")
+        assert driver.execute_script(f"return {shadow}.querySelectorAll('.uc-caption b, .uc-panel-title b').length") == 0
+    label = driver.execute_script(f"return {model('sel_a')}.options.find((o) => o[0] === arguments[0])[1]", str(evil))
+    assert EVIL_NAME in label and ids[evil] in label
+    table = f"Bokeh.index.find_one({model('tbl')}).shadow_el"
+    assert driver.execute_script(f"return {table}.textContent.includes({json.dumps(EVIL_NAME)})")
+    assert driver.execute_script(f"return {table}.querySelectorAll('.slick-cell b, .slick-cell img, .slick-cell script').length") == 0
+    assert driver.execute_script("return window.__xss") is None
+    assert severe(driver) == []
+
+
+def test_table_radios_choose_a_and_b(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    def click_radio(ab, row):
+        xy = driver.execute_script("""
+          const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('tbl'));
+          const el = [...v.shadow_el.querySelectorAll('[data-ab="' + arguments[0] + '"]')]
+                       .find((e) => e.dataset.run === String(arguments[1]));
+          el.scrollIntoView({block: 'center'});
+          const r = el.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2];""", ab, row)
+        action = ActionBuilder(driver)
+        action.pointer_action.move_to_location(int(xy[0]), int(xy[1])).click()
+        action.perform()
+
+    rows = driver.execute_script(f"return {model('tbl_src')}.data.idx")
+    ok = driver.execute_script(f"return Array.from({model('st_runs')}.data.ok)")
+    candidates = [k for k in rows if ok[k] == 1][2:]
+    click_radio("B", candidates[0])
+    wait(driver, f"window.__uc_state.B === {model('st_runs')}.data.id[{candidates[0]}]")
+    click_radio("A", candidates[1])
+    wait(driver, f"window.__uc_state.A === {model('st_runs')}.data.id[{candidates[1]}]")
+    # a failed run cannot be chosen
+    failed = [k for k in rows if ok[k] == 0]
+    assert failed
+    state = driver.execute_script("return window.__uc_state")
+    click_radio("A", failed[0])
+    time.sleep(0.5)
+    assert driver.execute_script("return window.__uc_state")["A"] == state["A"]
+    states = driver.execute_script(f"return {model('tbl_src')}.data.a_state")
+    assert states[rows.index(failed[0])] == "disabled"
+    shot(driver, "04-table-radios")
+
+
+def test_method_filter_and_sorting(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    n_all = driver.execute_script(f"return {model('tbl_src')}.data.id.length")
+    labels = driver.execute_script(f"return {model('tbl_filter')}.options")
+    ga = next(v for v, label in labels if label == "Gradient Ascent")
+    set_value(driver, "tbl_filter", "value", [ga])
+    wait(driver, f"{model('tbl_src')}.data.id.length < {n_all}")
+    names = driver.execute_script(f"return {model('tbl_src')}.data.method_name")
+    assert set(names) <= {"Gradient Ascent", "-"}
+    set_value(driver, "tbl_filter", "value", [])
+    wait(driver, f"{model('tbl_src')}.data.id.length === {n_all}")
+
+
+def test_highlight_mode_filters_embedding_points(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    count = """
+      const d = Bokeh.documents[0].get_model_by_name('emb_src').data;
+      let n = 0; for (const c of d.a_fill) if ((c & 255) > 20) n++; return n;"""
+    total = driver.execute_script(f"return {model('emb_src')}.data.a_fill.length")
+    assert driver.execute_script(count) == total
+    set_value(driver, "emb_mode", "active", 1)  # Target to Forget
+    forget = driver.execute_script(f"return {model('emb_src')}.data.marker.filter((m) => m === 'x').length")
+    wait(driver, f"(() => {{ {count} }})() === {forget}")
+    set_value(driver, "emb_mode", "active", 2)  # Correctly Forgotten (for the original: almost none)
+    wait(driver, f"(() => {{ {count} }})() < {forget}")
+    shot(driver, "05-highlight")
+
+
+def test_embedding_hover_links_both_panels(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    set_value(driver, "sel_a", "value", options(driver, "sel_a")[2])
+    wait(driver, "window.__uc_state.A !== 'fc0-original'")
+    time.sleep(0.5)
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    xy = driver.execute_script("""
+      const m = Bokeh.documents[0].get_model_by_name('emb_fig_a');
+      const v = Bokeh.index.find_one(m);
+      const d = Bokeh.documents[0].get_model_by_name('emb_src').data;
+      const j = d.marker.lastIndexOf('x');
+      const r = v.canvas_view.el.getBoundingClientRect();
+      return [r.left + v.frame.x_scale.compute(d.ax[j]), r.top + v.frame.y_scale.compute(d.ay[j])];""")
+    action = ActionBuilder(driver)
+    action.pointer_action.move_to_location(int(xy[0]), int(xy[1]))
+    action.perform()
+    wait(driver, "document.getElementById('uc-link') && document.getElementById('uc-link').style.display === 'block'")
+    wait(driver, f"{model('emb_hl')}.data.ax.length === 1")
+    tip = driver.execute_script("return document.getElementById('uc-tip').innerText")
+    assert "True Class" in tip and "Model A" in tip and "Model B" in tip
+    shot(driver, "06-embedding-hover")
+    action = ActionBuilder(driver)
+    action.pointer_action.move_to_location(5, 5)
+    action.perform()
+    wait(driver, "document.getElementById('uc-link').style.display === 'none'")
+
+
+def test_threshold_changes_privacy_score(driver, site):
+    load(driver, (site / "index.html").as_uri())
+    set_value(driver, "core_tabs", "active", 1)
+    set_value(driver, "sel_a", "value", options(driver, "sel_a")[2])
+    wait(driver, "window.__uc_state.A !== 'fc0-original'")
+    ps = f"Bokeh.index.find_one({model('atk_a_ps')}).shadow_el.textContent"
+    wait(driver, f"{ps}.includes('Privacy Score')")
+    texts = {driver.execute_script(f"return {ps}")}
+    for t in (0.3, 0.8, 1.6, 2.2):
+        set_value(driver, "atk_thr", "value", t)
+        wait(driver, f"{model('atk_a_span_b')}.location === {t}")
+        texts.add(driver.execute_script(f"return {ps}"))
+    assert len(texts) >= 2, texts
+    # strategies and the worst-case button move the threshold without the slider
+    set_value(driver, "atk_strategy", "active", 1)
+    wait(driver, f"{model('atk_thr')}.disabled")
+    driver.execute_script(f"{model('atk_metric')}.active = 1")
+    wait(driver, f"{model('atk_yr')}.end === 10")
+    set_value(driver, "atk_strategy", "active", 0)
+    wait(driver, f"!{model('atk_thr')}.disabled")
+    driver.execute_script(f"Bokeh.index.find_one({model('atk_worst_a')}).shadow_el.querySelector('button').click()")
+    wait(driver, f"{model('atk_strategy')}.active === 1")
+    # hovering a thumbnail highlights its dot
+    key = driver.execute_script(f"""
+      const v = Bokeh.index.find_one({model('atk_a_succ')});
+      const el = v.shadow_el.querySelector('[data-k]') || Bokeh.index.find_one({model('atk_a_fail')}).shadow_el.querySelector('[data-k]');
+      el.dispatchEvent(new MouseEvent('mouseover', {{bubbles: true, composed: true, clientX: 100, clientY: 100}}));
+      return el.dataset.k;""")
+    assert key
+    wait(driver, f"{model('atk_a_hl')}.data.x.length === 1")
+    shot(driver, "07-attack-hover")
+    assert severe(driver) == []
+
+
+def test_shared_bokehjs_copy_loads_offline(driver, tmp_path):
+    """The other BokehJS mode: one copy in static/js/, loaded with relative paths."""
+    tables = write_experiment(tmp_path / "tables", forget_classes=2, models_per_class=4, per_class=10)
+    build_site(tables, tmp_path / "site", bokeh_js="shared")
+    load(driver, (tmp_path / "site" / "index.html").as_uri())
+    assert severe(driver) == []
+    urls = requests(driver)
+    assert any(u.endswith("static/js/bokeh.min.js") for u in urls)
+    assert all(urlparse(u).scheme in ("file", "data", "blob") for u in urls)
+
+
+class _SubPathHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site folder under /repo/ (as GitHub Pages serves a project site) and logs every path."""
+
+    seen: list[str] = []
+
+    def translate_path(self, path):
+        self.seen.append(path)
+        if not path.startswith("/repo/"):
+            return "/nonexistent"
+        return super().translate_path(path[len("/repo"):])
+
+    def log_message(self, *args):
+        pass
+
+
+def test_page_works_from_a_sub_path(driver, site):
+    handler = functools.partial(_SubPathHandler, directory=str(site))
+    _SubPathHandler.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/repo/"
+        load(driver, base)
+        set_value(driver, "core_tabs", "active", 1)
+        set_value(driver, "sel_a", "value", options(driver, "sel_a")[2])
+        wait(driver, "window.__uc_state.A !== 'fc0-original'")
+        time.sleep(1.0)  # let the thumbnails load
+        urls = [u for u in requests(driver) if not u.startswith(("data:", "blob:"))]
+        assert urls and all(u.startswith(base) for u in urls), urls
+        assert any(u.endswith("assets/thumbnails.png") for u in urls)
+        assert _SubPathHandler.seen and all(p.startswith("/repo/") for p in _SubPathHandler.seen)
+        assert severe(driver) == []
+        shot(driver, "08-sub-path")
+    finally:
+        server.shutdown()
+        set_value(driver, "core_tabs", "active", 0)
