@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(PIP_ARGS) $(TORCH_SPEC)
-	$(PY) -m pip install --quiet $(PIP_ARGS) -e '.[test]'
+	$(PY) -m pip install --quiet $(PIP_ARGS) -e '.[test,slurm]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -54,7 +54,9 @@ def write_config(path: Path, config: dict) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
-    """Run the repository's workflow with ``workdir`` as its working directory (results land there)."""
+    """Run the repository's workflow with ``workdir`` as its working directory (results land there).
+
+    Give targets first: ``--configfile`` and ``--forcerun`` take every following word as theirs."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
@@ -143,7 +145,7 @@ def read_tables(workdir: Path, name: str = "tiny") -> dict:
 def run_tiny(workdir: Path, *extra_args: str) -> dict:
     """Run the tiny workflow to its tables in ``workdir``; return the tables."""
     path = tiny_run_config(workdir)
-    result = snakemake(workdir, "--cores", "2", "--configfile", str(path), *extra_args, "tables")
+    result = snakemake(workdir, "tables", "--cores", "2", *extra_args, "--configfile", str(path))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert not os.path.exists("/tmp/uc-external-pwned")
     return read_tables(workdir)

@@ -8,9 +8,11 @@ plain batches. A hook on the feature module keeps the penultimate features of th
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from .data import ImageDataset, Split, normalize
 from .data.subsets import CkaPool
@@ -31,6 +33,32 @@ class ModelOutputs:
     features: torch.Tensor  # float32 (n_subset, D): penultimate features of the subset, in subset order
     grams: dict[str, list[dict[str, torch.Tensor]]] = field(default_factory=dict)  # split -> batches -> layer -> (n, n)
     layers: list[str] = field(default_factory=list)
+
+
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """Fold an eval-mode BatchNorm into the convolution before it (same outputs, one op fewer)."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    conv.weight = nn.Parameter(conv.weight.detach() * scale.view(-1, 1, 1, 1))
+    conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias.detach())
+
+
+def inference_copy(model: ClassifierNet) -> ClassifierNet:
+    """A copy of ``model`` with every BatchNorm folded into its convolution, for evaluation.
+
+    BatchNorm is a fifth of an evaluation pass on the CPU. A convolution whose own output is a
+    layer group (ResNet-18's ``conv1``) keeps its BatchNorm, so every hooked activation is unchanged.
+    """
+    model = copy.deepcopy(model).eval()
+    observed = {id(m) for _, m in model.layer_groups()}
+    for parent in model.modules():
+        children = list(parent.named_children())
+        for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and id(conv) not in observed \
+                    and bn.track_running_stats and bn.affine:
+                _fold(conv, bn)
+                setattr(parent, bn_name, nn.Identity())
+    return model
 
 
 class _Capture:
@@ -69,17 +97,20 @@ def forward_pass(
     batch_size: int,
     with_grams: bool = True,
 ) -> ModelOutputs:
-    """Run every image of ``data`` (on the model's device) through ``model`` once; see the module doc."""
-    model.eval()
+    """Run every image of ``data`` (on the model's device) through ``model`` once; see the module doc.
+
+    Results stay on the device until the pass is over (no per-batch synchronisation), then move to the CPU.
+    """
+    model = inference_copy(model)
     capture = _Capture(model)
     logits: dict[str, torch.Tensor] = {}
     grams: dict[str, list[dict[str, torch.Tensor]]] = {}
-    features: torch.Tensor | None = None
-    subset = plan.subset_positions.cpu()
+    train_features: torch.Tensor | None = None
     try:
         for split_name, split in (("train", data.train), ("test", data.test)):
+            device = split.labels.device
             n = len(split)
-            out = torch.empty((n, data.info.num_classes), dtype=torch.float32)
+            out = torch.empty((n, data.info.num_classes), dtype=torch.float32, device=device)
             pool = plan.cka_pools.get(split_name)
             batches: list[tuple[torch.Tensor, bool]] = []
             covered = torch.zeros(n, dtype=torch.bool)
@@ -91,31 +122,25 @@ def forward_pass(
             rest = (~covered).nonzero().flatten()
             batches += [(rest[i : i + batch_size], False) for i in range(0, len(rest), batch_size)]
             grams[split_name] = []
-            want_features = split_name == "train"
-            if want_features:
-                subset_lookup = torch.full((n,), -1, dtype=torch.long)
-                subset_lookup[subset] = torch.arange(len(subset))
             for positions, is_cka in batches:
                 capture.grams_on = is_cka
                 capture.grams = {}
-                device_positions = positions.to(split.labels.device)
-                batch_logits = model(normalize(split.images[device_positions], data.info))
-                out[positions] = batch_logits.float().cpu()
+                positions = positions.to(device, non_blocking=True)
+                out[positions] = model(normalize(split.images[positions], data.info)).float()
                 if is_cka:
-                    grams[split_name].append({k: v.cpu() for k, v in capture.grams.items()})
-                if want_features:
-                    slots = subset_lookup[positions]
-                    hit = slots >= 0
-                    if hit.any():
-                        feats = capture.features[hit.to(capture.features.device)].float().cpu()
-                        if features is None:
-                            features = torch.zeros((len(subset), feats.shape[1]), dtype=torch.float32)
-                        features[slots[hit]] = feats
-            logits[split_name] = out
+                    grams[split_name].append(dict(capture.grams))
+                if split_name == "train":
+                    if train_features is None:
+                        train_features = torch.empty((n, capture.features.shape[1]), dtype=torch.float32, device=device)
+                    train_features[positions] = capture.features.float()
+            logits[split_name] = out.cpu()
+            grams[split_name] = [{k: v.cpu() for k, v in batch.items()} for batch in grams[split_name]]
     finally:
         capture.close()
-    if features is None:
+    if train_features is None:
         features = torch.empty((0, 0))
+    else:
+        features = train_features[plan.subset_positions.to(train_features.device)].cpu()
     return ModelOutputs(logits, features, grams, [name for name, _ in model.layer_groups()])
 
 

@@ -84,17 +84,26 @@ def cka_matrices(reference: Blocks, model: Blocks) -> Iterator[tuple[str, str, n
         yield key[0], key[1], acc.result()
 
 
+SIMILARITY_COLUMNS = ("run_id", "reference", "split", "subset", "reference_layer", "layer", "cka")
+
+
+def append_matrix(rows: dict[str, list], run_id: str, reference: str, split: str, subset: str,
+                  reference_layers: list[str], layers: list[str], matrix) -> None:
+    """Append one layer x layer CKA matrix to ``rows`` (the columns of similarity.arrow), one row per pair."""
+    for i, ref_layer in enumerate(reference_layers):
+        for j, layer in enumerate(layers):
+            rows["run_id"].append(run_id)
+            rows["reference"].append(reference)
+            rows["split"].append(split)
+            rows["subset"].append(subset)
+            rows["reference_layer"].append(ref_layer)
+            rows["layer"].append(layer)
+            rows["cka"].append(float(matrix[i][j]))
+
+
 def similarity_rows(run_id: str, reference_name: str, reference: Blocks, reference_layers: list[str],
                     model: Blocks, model_layers: list[str]) -> dict[str, list]:
-    rows: dict[str, list] = {k: [] for k in ("run_id", "reference", "split", "subset", "reference_layer", "layer", "cka")}
+    rows: dict[str, list] = {k: [] for k in SIMILARITY_COLUMNS}
     for split, subset, matrix in cka_matrices(reference, model):
-        for i, ref_layer in enumerate(reference_layers):
-            for j, layer in enumerate(model_layers):
-                rows["run_id"].append(run_id)
-                rows["reference"].append(reference_name)
-                rows["split"].append(split)
-                rows["subset"].append(subset)
-                rows["reference_layer"].append(ref_layer)
-                rows["layer"].append(layer)
-                rows["cka"].append(float(matrix[i, j]))
+        append_matrix(rows, run_id, reference_name, split, subset, reference_layers, model_layers, matrix)
     return rows

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..similarity import append_matrix
 from ..tables import schemas, write_table
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -233,17 +234,8 @@ def convert(src_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
             for split in ("train", "test"):
                 for upstream_subset, subset in (("forget_class", "forget"), ("other_classes", "retain")):
                     matrix = ((cka.get(split) or {}).get(upstream_subset))
-                    if not matrix:
-                        continue
-                    for i, row in enumerate(matrix):
-                        for j, value in enumerate(row):
-                            sims["run_id"].append(run_id)
-                            sims["reference"].append(reference)
-                            sims["split"].append(split)
-                            sims["subset"].append(subset)
-                            sims["reference_layer"].append(names[i])
-                            sims["layer"].append(names[j])
-                            sims["cka"].append(float(value))
+                    if matrix:
+                        append_matrix(sims, run_id, reference, split, subset, names, names, matrix)
         # attack curves (the evaluation subset's forget instances)
         for key, curve in ((doc.get("attack") or {}).get("results") or {}).items():
             metric, _, direction = key.partition("_")
