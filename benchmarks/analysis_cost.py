@@ -5,7 +5,8 @@
 Needs a finished run of the config (its original and retrained models and one unlearned model). In one
 process, on one thread (as the workflow's jobs run), it times:
 
-* a plain forward pass over the training and test images (no hooks): the baseline;
+* a plain forward pass over the training and test images (no hooks): the baseline; also the same pass
+  with BatchNorm folded into the convolutions, which the evaluation does, to separate that gain;
 * the workflow's one-pass evaluation of an unlearned model (logits, penultimate features, CKA Grams);
 * its similarity against the stored reference Grams;
 * its share of the forget class's analysis: accuracies, prediction matrices, MIA efficacy, attack curves
@@ -29,7 +30,7 @@ import torch  # noqa: E402
 from unlearning_comparator.checkpoints import load_weights  # noqa: E402
 from unlearning_comparator.config import load_config  # noqa: E402
 from unlearning_comparator.embedding import UmapParams, aligned_layout, reference_layout  # noqa: E402
-from unlearning_comparator.evaluation import forward_pass, time_plain_forward  # noqa: E402
+from unlearning_comparator.evaluation import forward_pass, inference_copy, time_plain_forward  # noqa: E402
 from unlearning_comparator.jobs.common import evaluation_plan, load_data, new_model  # noqa: E402
 from unlearning_comparator.metrics import accuracy as acc  # noqa: E402
 from unlearning_comparator.metrics import mia, privacy  # noqa: E402
@@ -67,6 +68,8 @@ def main() -> int:
         return out, min(times)
 
     _, plain = best(lambda: time_plain_forward(model, data, batch))
+    folded_model = inference_copy(model)
+    _, plain_folded = best(lambda: time_plain_forward(folded_model, data, batch))
     outputs, evaluate = best(lambda: forward_pass(model, data, plan, batch))
     grams = stack_grams(outputs.grams, outputs.layers)
     refs = {name: load_grams(results / "evaluation" / path / "grams.pt")
@@ -110,6 +113,7 @@ def main() -> int:
     report = {
         "images": len(data.train) + len(data.test),
         "plain_forward_s": plain,
+        "plain_forward_batchnorm_folded_s": plain_folded,
         "one_pass_evaluation_s": evaluate,
         "similarity_s": similarity,
         "metrics_mia_attack_s": metric_seconds,
@@ -119,6 +123,7 @@ def main() -> int:
         "evaluation_over_plain": evaluate / plain,
         "evaluation_and_analysis_over_plain": (evaluate + similarity + metric_seconds + aligned) / plain,
         "analysis_overhead_over_plain": analysis / plain,
+        "evaluation_and_analysis_over_folded_plain": (evaluate + similarity + metric_seconds + aligned) / plain_folded,
     }
     for key, value in report.items():
         print(f"{key:38s} {value:.3f}" if isinstance(value, float) else f"{key:38s} {value}")
