@@ -51,6 +51,17 @@ def cell(scheme: list[str], t: float) -> str:
     return ramp(scheme, 0.03 + min(1.0, max(0.0, t)) * 0.72)
 
 
+def text_on(background: str, light: str = "#ffffff", dark: str = "#111827") -> str:
+    """Readable text colour on a ``#rrggbb`` background (white on dark shades, dark on light ones)."""
+    r, g, b = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    return light if luminance < 0.3 else dark
+
+
 def gradient_css(scheme: list[str], lo: float = 0.03, hi: float = 0.75, steps: int = 8) -> str:
     stops = ", ".join(ramp(scheme, lo + (hi - lo) * k / (steps - 1)) for k in range(steps))
     return f"linear-gradient(to right, {stops})"

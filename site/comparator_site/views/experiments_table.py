@@ -38,23 +38,26 @@ def _fmt(v: float, key: str) -> str:
 
 
 def _cell(key: str, v: float, tra_max: float) -> tuple[str, str]:
-    """(background, text colour) of a metric cell, as the original's table (reference §7.4)."""
+    """(background, text colour) of a metric cell, on the original's scales (reference §7.4).
+
+    The text colour follows the background's luminance rather than the original's fixed value thresholds,
+    which put white text on the lightest shade when, say, every TRA is below 0.8.
+    """
     if not math.isfinite(v):
         return "transparent", "#111827"
-    white = "#ffffff"
-    dark = "#111827"
     if key in ("UA", "TUA"):
-        return colors.cell(colors.GREENS, (0.2 - v) / 0.2), white if v <= 0.1 else dark
-    if key == "RA":
-        return colors.cell(colors.GREENS, (v - 0.8) / 0.2), white if v >= 0.92 else dark
-    if key == "TRA":
-        span = max(tra_max - 0.8, 1e-9)
-        return colors.cell(colors.GREENS, (v - 0.8) / span), white if v >= 0.92 * tra_max else dark
-    if key == "RTE":
-        return colors.cell(colors.BLUES, (160 - v) / 160), white if v <= 64 else dark
-    if key == "PS":
-        return colors.cell(colors.ORANGES, v), white if v >= 0.6 else dark
-    return "transparent", dark
+        background = colors.cell(colors.GREENS, (0.2 - v) / 0.2)
+    elif key == "RA":
+        background = colors.cell(colors.GREENS, (v - 0.8) / 0.2)
+    elif key == "TRA":
+        background = colors.cell(colors.GREENS, (v - 0.8) / max(tra_max - 0.8, 1e-9))
+    elif key == "RTE":
+        background = colors.cell(colors.BLUES, (160 - v) / 160)
+    elif key == "PS":
+        background = colors.cell(colors.ORANGES, v)
+    else:
+        return "transparent", "#111827"
+    return background, colors.text_on(background)
 
 
 def runs_columns(data: SiteData) -> dict[str, Any]:
