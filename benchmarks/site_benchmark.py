@@ -123,10 +123,18 @@ def first_render(driver, url, loads):
     return idle, ready
 
 
+def wait_built(driver, timeout=30.0):
+    """Wait until the page has built the panels it leaves out of the first render (js/main.js)."""
+    end = time.time() + timeout
+    while time.time() < end and not driver.execute_script("return !!window.__uc_built"):
+        time.sleep(0.02)
+
+
 def switches(driver, url, n, tab):
     driver.get("about:blank")
     driver.get(url)
     wait_ready(driver)
+    wait_built(driver)
     driver.execute_script(f"Bokeh.documents[0].get_model_by_name('core_tabs').active = {tab}")
     time.sleep(0.5)
     out = []
@@ -153,6 +161,7 @@ def fc_switches(driver, url, n):
     driver.get("about:blank")
     driver.get(url)
     wait_ready(driver)
+    wait_built(driver)
     nfc = driver.execute_script("return Bokeh.documents[0].get_model_by_name('fc_select').labels.length")
     if nfc < 2:
         return []

@@ -165,7 +165,9 @@ def test_page_loads_offline_without_errors(driver, site):
     for name in [v for v in A_VIEWS if not v.startswith("atk_a")] + ["mx_b_cell", "atk_b_dots", "atk_b_cv"]:
         n = driver.execute_script(f"const d = {model(name)}.data; return d[Object.keys(d)[0]].length")
         assert n > 0, name
-    assert driver.execute_script(f"return {model('atk_a_msg')}.visible && !{model('atk_a_body')}.visible")
+    # the panel is hidden with CSS (toggling Bokeh's `visible` would re-lay out the whole page)
+    assert driver.execute_script(f"return Bokeh.index.find_one({model('atk_a_body')}).el.style.visibility") == "hidden"
+    assert driver.execute_script(f"return Bokeh.index.find_one({model('atk_b_body')}).el.style.visibility") == ""
     msg = driver.execute_script(f"return Bokeh.index.find_one({model('atk_a_msg')}).shadow_el.textContent")
     assert "Please select an unlearned model" in msg
     shot(driver, "01-first-render")

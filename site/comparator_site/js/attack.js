@@ -151,16 +151,15 @@ function atk_panel(ab, c) {
   else if (!c.comb || !c.rv || !c.mv) why = "No attack data for this model";
   if (why) {
     set_html(P.msg, `<div class="uc-empty">${esc(why)}</div>`);
-    P.msg.visible = true;
-    P.body.visible = false;
+    set_shown(P.body, false);
     P.state = null;
     P.dots.data = {x: [], y: [], color: [], key: [], inst: []};
     P.cv.data = {thr: [], score: [], fpr: [], fnr: []};
     P.hl.data = {x: [], y: []};
     return;
   }
-  P.msg.visible = false;
-  P.body.visible = true;
+  set_html(P.msg, "");
+  set_shown(P.body, true);
   const t = S.atk.thr[ab];
   const i = atk_nearest(c.comb, t);
   const dir = c.comb.dir[i], score = c.comb.score[i];

@@ -47,7 +47,23 @@ function on_ready() {
   mx_encoding();
   update_models(true);
   // ready once the first full update has been painted
-  requestAnimationFrame(() => requestAnimationFrame(() => { window.__uc_ready = performance.now(); }));
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    window.__uc_ready = performance.now();
+    setTimeout(build_hidden_panels, 0);
+  }));
+}
+
+// The attack panel of an original model is not built for the first render; build it (hidden) right after
+// the page is ready, so that the first switch to an unlearned model does not pay for it.
+function build_hidden_panels() {
+  for (const ab of ["a", "b"]) {
+    const body = ATK[ab].body;
+    if (!body.visible) {
+      set_shown(body, true);
+      set_shown(body, false);
+    }
+  }
+  window.__uc_built = performance.now();
 }
 
 function event_key(obj) {

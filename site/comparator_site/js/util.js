@@ -99,6 +99,15 @@ function set_html(div, html) {
   }
 }
 
+// Show or hide a model's element with CSS: toggling Bokeh's `visible` re-lays out the whole document
+// (~200 ms); hidden this way the element keeps its place and its views stay built. A model that Bokeh has
+// not built yet (visible: false at load) is made visible once.
+function set_shown(model, shown) {
+  if (shown && !model.visible) model.visible = true;
+  const v = view_of(model);
+  if (v != null && v.el != null) v.el.style.visibility = shown ? "" : "hidden";
+}
+
 // packed RGBA (0xRRGGBBAA) for colour columns: BokehJS decodes integers without parsing CSS strings
 function rgba32(hex, alpha = 1) {
   const [r, g, b] = hex_rgb(hex);

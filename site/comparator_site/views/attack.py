@@ -96,8 +96,11 @@ def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> Any:
     for fig in (b, c):
         page.on_event(fig, "tap", "pan", "mouseleave")
     title = page.div(f"atk_{ab}_title", text="", width=620, height=22)
+    # The page shows or hides the panel with CSS (js/util.js set_shown): toggling Bokeh's `visible`
+    # re-lays out the whole document (~200 ms per switch to or from an original model). A panel hidden at
+    # first is built right after the page is ready (js/main.js), to keep it out of the first render.
     msg = page.div(f"atk_{ab}_msg", text='<div class="uc-empty">Please select an unlearned model to compare the '
-                                            'attack results</div>', width=620, visible=original)
+                                            'attack results</div>' if original else "", width=620)
     info = page.div(f"atk_{ab}_info", text="", width=300, height=40)
     ps = page.div(f"atk_{ab}_ps", text="", width=310, height=40)
     caption = row(page.div(text=f'<div class="uc-caption">← Retrained Samples | '
