@@ -100,3 +100,20 @@ def test_a_refused_config_fails_the_dry_run_before_any_job(tmp_path, case):
     assert key in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
     assert elapsed < 30, f"refusing a config took {elapsed:.1f} s"
+
+
+def test_near_equal_learning_rates_get_distinct_run_folders():
+    config = tiny_config()
+    config["methods"] = {"ga": {"epochs": [1], "lr": [0.0003, 0.00030000001, 1e-05], "batch_size": [8]}}
+    keys = [r.key for r in unlearning_runs(validate_config(config, METHODS_DIR), METHODS_DIR) if r.forget_class == 1]
+    assert keys == ["e1-lr0.0003-bs8", "e1-lr0.00030000001-bs8", "e1-lr1e-05-bs8"]
+
+
+def test_external_models_alone_and_their_forget_class(tmp_path):
+    checkpoint = tmp_path / "m.pt"
+    checkpoint.write_bytes(b"")
+    config = tiny_config(methods={})
+    config["external"] = {"theirs": {"checkpoint": str(checkpoint), "forget_class": 3}}
+    assert validate_config(config, METHODS_DIR)["methods"] == {}
+    config["external"]["theirs"]["forget_class"] = 5  # not among forget_classes [1, 3]: compared with nothing
+    assert "external.theirs.forget_class" in refusal(config)

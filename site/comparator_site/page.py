@@ -23,6 +23,8 @@ from bokeh.layouts import column, row
 from bokeh.models import CustomJS, Div, InlineStyleSheet, Model
 from bokeh.resources import INLINE, Resources
 
+from unlearning_comparator import atomic
+
 from . import colors, store
 from .data import SiteData, load
 from .jsbundle import app_code
@@ -162,20 +164,16 @@ def build_site(tables_dir: str | Path, out_dir: str | Path, bokeh_js: str = "inl
     doc = build_document(data)
     text, js_files = render_html(doc, data, bokeh_js)
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "index.html").unlink(missing_ok=True)  # until the new one is written, the folder is not a site
     for sub in ("static", "assets"):
         if (out_dir / sub).exists():
             shutil.rmtree(out_dir / sub)
     if js_files:
         static = Path(ir.files("bokeh")) / "server" / "static"
         for rel in js_files:
-            dst = out_dir / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(static / Path(rel).relative_to("static"), dst)
+            atomic.write_bytes(out_dir / rel, (static / Path(rel).relative_to("static")).read_bytes())
     if data.sprite_png is not None:
-        (out_dir / THUMBNAILS).parent.mkdir(parents=True, exist_ok=True)
-        (out_dir / THUMBNAILS).write_bytes(data.sprite_png)
-    (out_dir / ".nojekyll").write_text("")
-    tmp = out_dir / "index.html.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out_dir / "index.html")
+        atomic.write_bytes(out_dir / THUMBNAILS, data.sprite_png)
+    atomic.write_text(out_dir / ".nojekyll", "")
+    atomic.write_text(out_dir / "index.html", text)  # last: a complete index.html means a complete site
     return out_dir / "index.html"

@@ -13,9 +13,7 @@ def analysis_models(wc):
 
 def analysis_inputs(wc):
     files = {f"{e['run_id']}:{k}": e[k] for e in analysis_models(wc) for k in ("info", "logits", "features", "similarity")}
-    files["grams_original"] = rules.evaluate_original.output.grams
-    files["grams_retrained"] = f"{RESULTS}/evaluation/fc{wc.fc}/retrained/grams.pt"
-    return files
+    return {**files, **reference_grams(wc)}
 
 
 ANALYSIS_OUT = {t: f"{RESULTS}/analysis/fc{{fc}}/{t}.arrow" for t in TABLES}
@@ -37,7 +35,7 @@ rule analyze:
             analysis=config["analysis"],
         ),
         models=lambda wc: json.dumps(analysis_models(wc)),
-        references=lambda wc, input: json.dumps({"original": input.grams_original, "retrained": input.grams_retrained}),
+        references=reference_grams_json,
         out=lambda wc, output: json.dumps({t: getattr(output, t) for t in TABLES}),
     threads: 1
     shell:

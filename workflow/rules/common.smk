@@ -14,6 +14,7 @@ TABLES = ["runs", "instances", "predictions", "similarity", "attack"]
 
 try:
     _resolved = validate_config(config, METHODS_DIR)
+    _runs = unlearning_runs(_resolved, METHODS_DIR)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 config.clear()
@@ -21,7 +22,7 @@ config.update(_resolved)
 
 RESULTS = f"results/{config['name']}"
 FORGET_CLASSES = config["forget_classes"]
-RUNS = {(r.forget_class, r.method, r.key): r for r in unlearning_runs(config, METHODS_DIR)}
+RUNS = {(r.forget_class, r.method, r.key): r for r in _runs}
 EXTERNAL = config["external"]
 
 
@@ -58,6 +59,18 @@ def models_of(fc):
     entries += [(r.run_id, f"fc{fc}/{r.method}/{r.key}") for (c, _, _), r in RUNS.items() if c == fc]
     entries += [(f"fc{fc}-external-{n}", f"fc{fc}/external/{n}") for n, e in EXTERNAL.items() if e["forget_class"] == fc]
     return entries
+
+
+def reference_grams(wc):
+    """The Gram matrices of a forget class's reference models, which every other model is compared with."""
+    return {
+        "original": f"{RESULTS}/evaluation/original/grams.pt",
+        "retrained": f"{RESULTS}/evaluation/fc{wc.fc}/retrained/grams.pt",
+    }
+
+
+def reference_grams_json(wc, input):
+    return json.dumps({name: getattr(input, name) for name in ("original", "retrained")})
 
 
 def info_path(folder):

@@ -55,16 +55,9 @@ rule evaluate_retrained:
         EVALUATE + " --grams-out {output.grams:q} > {log:q} 2>&1"
 
 
-def compared_reference_grams(wc):
-    return {
-        "original": rules.evaluate_original.output.grams,
-        "retrained": f"{RESULTS}/evaluation/fc{wc.fc}/retrained/grams.pt",
-    }
-
-
 rule evaluate_compared:
     input:
-        unpack(compared_reference_grams),
+        unpack(reference_grams),
         model=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/model.pt",
         info=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/info.json",
     output:
@@ -77,7 +70,7 @@ rule evaluate_compared:
         spec=lambda wc: evaluation_spec(
             f"fc{wc.fc}-{wc.kind}-{wc.key}", int(wc.fc)
         ),
-        references=lambda wc, input: json.dumps({"original": input.original, "retrained": input.retrained}),
+        references=reference_grams_json,
     threads: 1
     resources:
         gpu=1,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,8 +130,9 @@ def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str
                 f"(classes 0..{num_classes - 1})"
             )
     for name, ext in resolved.get("external", {}).items():
-        if ext["forget_class"] >= num_classes:
-            raise ConfigError(f"config key external.{name}.forget_class: class {ext['forget_class']} is out of range (0..{num_classes - 1})")
+        if ext["forget_class"] not in resolved["forget_classes"]:
+            raise ConfigError(f"config key external.{name}.forget_class: class {ext['forget_class']} is not one of "
+                              f"forget_classes {resolved['forget_classes']} (the model would be compared with nothing)")
         if not Path(ext["checkpoint"]).is_file():
             raise ConfigError(f"config key external.{name}.checkpoint: file {ext['checkpoint']} does not exist")
     for key, value in resolved["methods"].items():
@@ -163,8 +163,8 @@ def format_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
-            return str(int(value)) if abs(value) >= 1 else f"{value:g}"
-        return f"{value:g}"
+            return str(int(value))
+        return repr(value)  # the shortest text that reads back as the same float: distinct values, distinct keys
     text = str(value)
     return "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in text)
 
@@ -220,10 +220,12 @@ def unlearning_runs(config: dict[str, Any], methods_dir: str | Path) -> list[Run
     for fc in config["forget_classes"]:
         for method, method_config in config["methods"].items():
             spec = registry[method]
-            for key, hp in method_grid(method_config, spec.own_defaults() if spec.ok else {}):
-                runs.append(RunSpec(method, fc, key, str(spec.path), tuple(sorted(hp.items()))))
+            points = method_grid(method_config, spec.own_defaults() if spec.ok else {})
+            keys = [key for key, _ in points]
+            if len(set(keys)) != len(keys):
+                twice = sorted({k for k in keys if keys.count(k) > 1})
+                raise ConfigError(f"config key methods.{method}: grid points {twice} would share a run folder; "
+                                  f"make the values of its lists distinct")
+            runs += [RunSpec(method, fc, key, str(spec.path), tuple(sorted(hp.items()))) for key, hp in points]
     return runs
 
-
-def hp_json(hp: dict[str, Any]) -> str:
-    return json.dumps(hp, sort_keys=True)

@@ -157,7 +157,3 @@ def time_plain_forward(model: ClassifierNet, data: ImageDataset, batch_size: int
             for i in range(0, len(split), batch_size):
                 model(normalize(split.images[i : i + batch_size], data.info))
     return time.perf_counter() - start
-
-
-def select_forget(split: Split, forget_class: int) -> torch.Tensor:
-    return (split.labels == forget_class).nonzero().flatten()

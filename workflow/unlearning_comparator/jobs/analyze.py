@@ -40,6 +40,10 @@ class ModelData:
         split = table.column("split").to_pylist()
         is_train = np.array([s == "train" for s in split])
         logits = table.column("logits").combine_chunks().flatten().to_numpy().reshape(len(table), -1)
+        if not np.isfinite(logits).all():  # finite weights can still overflow: the run failed, not the analysis
+            self.ok = False
+            self.info = {**self.info, "status": "failed", "error": "the model's outputs (logits) are not finite"}
+            return
         self.train_logits, self.test_logits = logits[is_train], logits[~is_train]
         feats = read_table(entry["features"])
         self.features = feats.column("features").combine_chunks().flatten().to_numpy().reshape(len(feats), -1)
@@ -48,8 +52,9 @@ class ModelData:
 
 def _curves(run_id: str, scope: str, model_vals: dict[str, np.ndarray], retrain_vals: dict[str, np.ndarray],
             attack_cfg: dict[str, Any]) -> tuple[dict[str, list], float]:
+    """attack.arrow rows of one model and scope, and the privacy score they give."""
     rows: dict[str, list] = {k: [] for k in ATTACK.names}
-    worst = 0.0
+    scores = []
     for metric in ("entropy", "confidence"):
         low, high = attack_cfg[f"{metric}_range"]
         sweep = privacy.threshold_sweep(model_vals[metric], retrain_vals[metric], low, high, attack_cfg["thresholds"])
@@ -61,8 +66,8 @@ def _curves(run_id: str, scope: str, model_vals: dict[str, np.ndarray], retrain_
             rows["direction"] += [direction] * n
             for key in ("threshold", "fpr", "fnr", "attack_score"):
                 rows[key] += np.asarray(curve[key], dtype=np.float64).tolist()
-            worst = max(worst, float(np.max(curve["attack_score"])))
-    return rows, worst
+            scores.append(curve["attack_score"])
+    return rows, privacy.privacy_score(scores)
 
 
 def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dict[str, str], out: dict[str, str]) -> None:
@@ -125,9 +130,9 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
                     "true": true.ravel().astype(np.int16), "pred": pred.ravel().astype(np.int16),
                     "proportion": proportion.ravel(), "mean_confidence": confidence.ravel(),
                 }))
-            rows, worst = _curves(m.run_id, "forget_set", attack_values(m.train_logits[forget_pos]), retrain_forget, spec["analysis"]["attack"])
+            rows, metrics["PS"] = _curves(m.run_id, "forget_set", attack_values(m.train_logits[forget_pos]), retrain_forget,
+                                          spec["analysis"]["attack"])
             attack_parts.append(pa.table(rows))
-            metrics["PS"] = 1.0 - worst
             rows, _ = _curves(m.run_id, "subset", attack_values(m.train_logits[subset_pos[subset_is_forget]]), retrain_subset, spec["analysis"]["attack"])
             attack_parts.append(pa.table(rows))
             # instances of the evaluation subset

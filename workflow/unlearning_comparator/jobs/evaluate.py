@@ -41,8 +41,8 @@ def logits_table(outputs, data) -> pa.Table:
 def features_table(outputs, data, plan) -> pa.Table:
     feats = outputs.features.numpy()
     return pa.table({
-        "index": data.train.indices[plan.subset_positions].numpy().astype(np.int32),
-        "features": pa.FixedSizeListArray.from_arrays(pa.array(feats.ravel(), pa.float32()), max(1, feats.shape[1])),
+        "index": data.train.indices.cpu()[plan.subset_positions].numpy().astype(np.int32),
+        "features": pa.FixedSizeListArray.from_arrays(pa.array(feats.ravel(), pa.float32()), feats.shape[1]),
     })
 
 
@@ -81,10 +81,14 @@ def run(
 
     tables = []
     start_time = time.perf_counter()
+    def on_device(g):  # the centring and products run where the model ran (on the GPU when there is one)
+        return {split: [t.to(ctx.device) for t in batches] for split, batches in g.items()}
+
     if reference_grams:
-        mine = centered_blocks(grams, plan.cka_pools, forget_class)
+        mine = centered_blocks(on_device(grams), plan.cka_pools, forget_class)
     for reference_name, path in (reference_grams or {}).items():
         reference, reference_layers = load_grams(path)
+        reference = on_device(reference)
         rows = similarity_rows(run_id, reference_name, centered_blocks(reference, plan.cka_pools, forget_class),
                                reference_layers, mine, outputs.layers)
         tables.append(pa.table(rows))

@@ -15,6 +15,7 @@ from .. import atomic
 from ..checkpoints import CheckpointError, load_weights, save_state_dict
 from ..data import DATASETS
 from ..models import create_model
+from ..unlearning.api import all_finite
 from .common import log
 
 
@@ -28,6 +29,8 @@ def run(spec: dict[str, Any], checkpoint: str, model_out: str, info_out: str) ->
     }
     try:
         model = load_weights(create_model(spec["model"], info.num_classes, info.channels), checkpoint)
+        if not all_finite(model):
+            raise CheckpointError(f"checkpoint {checkpoint} holds non-finite weights (NaN or Inf)")
     except CheckpointError as exc:
         log(f"FAILED: {exc}")
         with atomic.atomic_path(model_out) as tmp:

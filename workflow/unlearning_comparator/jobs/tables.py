@@ -9,11 +9,8 @@ from typing import Any
 
 from ..data import DATASETS
 from ..models import create_model
-from ..tables import concat, read_table, write_table
-from ..tables.schema import ATTACK, PREDICTIONS, SIMILARITY, instances_schema, runs_schema
+from ..tables import concat, read_table, schemas, write_table
 from .common import log
-
-TABLES = ("runs", "instances", "predictions", "similarity", "attack")
 
 
 def experiment_description(spec: dict[str, Any], subset_meta: dict[bytes, bytes], umap_meta: bytes | None) -> dict[str, Any]:
@@ -44,15 +41,13 @@ def experiment_description(spec: dict[str, Any], subset_meta: dict[bytes, bytes]
 
 
 def run(spec: dict[str, Any], fragments: dict[str, list[str]], subset_table: str, out: dict[str, str]) -> None:
-    C = DATASETS[spec["dataset"]].num_classes
-    schemas = {"runs": runs_schema(C), "instances": instances_schema(C), "predictions": PREDICTIONS,
-               "similarity": SIMILARITY, "attack": ATTACK}
-    parts = {name: [read_table(p) for p in fragments[name]] for name in TABLES}
+    table_schemas = schemas(DATASETS[spec["dataset"]].num_classes)
+    parts = {name: [read_table(p) for p in paths] for name, paths in fragments.items()}
     umap_meta = next(((t.schema.metadata or {}).get(b"umap") for t in parts["instances"] if t.schema.metadata), None)
     subset_meta = read_table(subset_table).schema.metadata or {}
     description = experiment_description(spec, subset_meta, umap_meta)
-    for name in TABLES:
-        table = concat(parts[name], schemas[name])
+    for name in parts:
+        table = concat(parts[name], table_schemas[name])
         if name == "runs":
             table = table.replace_schema_metadata({b"experiment": json.dumps(description).encode()})
         elif name == "instances" and umap_meta:
