@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import shutil
 import time
 
 import pytest
+from snakemake.cli import parse_config
+from snakemake.utils import update_config
 
-from conftest import METHODS_DIR, snakemake, tiny_config, write_config
+from conftest import METHODS_DIR, ROOT, snakemake, tiny_config, write_config
 from unlearning_comparator.config import ConfigError, method_grid, unlearning_runs, validate_config
 
 
@@ -34,6 +38,7 @@ BAD_CONFIGS = {
     "name with spaces": (lambda c: c.update(name="my experiment"), "name"),
     "unknown method key": (lambda c: c["methods"]["scrub"].update(alpah=0.5), "methods.scrub.alpah"),
     "bad method key value": (lambda c: c["methods"]["salun"].update(saliency_threshold="high"), "methods.salun.saliency_threshold"),
+    "NaN learning rate": (lambda c: c["methods"]["ga"].update(lr=[math.nan]), "methods.ga.lr[0]: nan is not a finite number"),
 }
 
 
@@ -87,7 +92,8 @@ def test_the_default_config_is_valid():
     assert set(config["methods"]) >= {"ft", "ga", "rl", "scrub", "salun"}
 
 
-@pytest.mark.parametrize("case", ["forget class out of range", "unknown method", "non-numeric seed", "name with a slash"])
+@pytest.mark.parametrize("case", ["forget class out of range", "unknown method", "non-numeric seed", "name with a slash",
+                                  "NaN learning rate"])
 def test_a_refused_config_fails_the_dry_run_before_any_job(tmp_path, case):
     change, key = BAD_CONFIGS[case]
     config = tiny_config()
@@ -117,3 +123,121 @@ def test_external_models_alone_and_their_forget_class(tmp_path):
     assert validate_config(config, METHODS_DIR)["methods"] == {}
     config["external"]["theirs"]["forget_class"] = 5  # not among forget_classes [1, 3]: compared with nothing
     assert "external.theirs.forget_class" in refusal(config)
+
+
+# ------------------------------------------------------------------------------- non-finite numbers
+
+NON_FINITE_KEYS = {
+    # key named in the error: where the value goes (JSON-schema bounds compare false with NaN)
+    "seed": lambda c, v: c.update(seed=v),
+    "methods.ga.lr[1]": lambda c, v: c["methods"]["ga"].update(lr=[0.1, v]),
+    "training.lr": lambda c, v: c["training"].update(lr=v),
+    "analysis.umap.min_dist": lambda c, v: c["analysis"]["umap"].update(min_dist=v),
+    "analysis.attack.entropy_range[1]": lambda c, v: c["analysis"].update(attack={"entropy_range": [0.0, v]}),
+    "methods.scrub.alpha": lambda c, v: c["methods"]["scrub"].update(alpha=v),  # a method module's own key
+    "methods.salun.saliency_threshold[0]": lambda c, v: c["methods"]["salun"].update(saliency_threshold=[v, 0.5]),
+}
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("key", sorted(NON_FINITE_KEYS))
+def test_non_finite_numbers_are_refused_naming_the_key(key, value):
+    config = tiny_config()
+    NON_FINITE_KEYS[key](config, value)
+    assert f"config key {key}: {value!r} is not a finite number" in refusal(config)
+
+
+def test_every_non_finite_key_is_listed_at_once():
+    config = tiny_config()
+    for key, put in NON_FINITE_KEYS.items():
+        put(config, math.nan)
+    message = refusal(config)
+    assert all(f"config key {key}: nan" in message for key in NON_FINITE_KEYS), message
+
+
+# ------------------------------------------------------------------ values from `snakemake --config`
+
+
+def with_overrides(*entries: str) -> dict:
+    """The tiny config updated with ``--config`` entries exactly as Snakemake parses and merges them."""
+    config = tiny_config()
+    update_config(config, parse_config(list(entries)))
+    return config
+
+
+def test_command_line_text_becomes_the_numbers_the_schema_asks_for():
+    config = validate_config(with_overrides(
+        "forget_classes=[4, 8]",
+        "methods={ga: {lr: [0.1, 1e-3], epochs: [2]}, scrub: {alpha: [0.3, 0.9]}, salun: {use_random_labels: false}}",
+        "data={train_per_class: 7, test_per_class: null}",
+        "analysis={attack: {entropy_range: [0, 2.5]}}",
+    ), METHODS_DIR)
+    assert config["forget_classes"] == [4, 8]
+    assert config["methods"]["ga"]["lr"] == [0.1, 0.001] and config["methods"]["ga"]["epochs"] == [2]
+    assert config["methods"]["ga"]["batch_size"] == [64]  # a nested override changes only the keys it names
+    assert config["methods"]["scrub"]["alpha"] == [0.3, 0.9]  # a method module's key: anyOf scalar or list
+    assert config["methods"]["salun"]["use_random_labels"] is False
+    assert config["data"]["train_per_class"] == 7 and config["data"]["test_per_class"] is None  # [integer, null]
+    assert config["analysis"]["attack"]["entropy_range"] == [0, 2.5]
+
+
+def test_text_is_kept_where_the_schema_wants_text():
+    config = tiny_config(name="007", title="1e3")
+    resolved = validate_config(config, METHODS_DIR)
+    assert (resolved["name"], resolved["title"]) == ("007", "1e3")
+
+
+COMMAND_LINE_REFUSALS = {
+    # --config entry: text the error must contain
+    "seed=abc": "config key seed: 'abc' is not of type 'integer'",
+    "forget_classes=[4.5]": "config key forget_classes[0]: '4.5' is not of type 'integer'",
+    "forget_classes=[x]": "config key forget_classes[0]: 'x' is not of type 'integer'",
+    "seed=nan": "config key seed: nan is not a finite number",
+    "methods={ga: {lr: [inf]}}": "config key methods.ga.lr[0]: inf is not a finite number",
+    "training={lr: .nan}": "config key training.lr: nan is not a finite number",
+    "methods={scrub: {alpha: -inf}}": "config key methods.scrub.alpha: -inf is not a finite number",
+    "name=123": "config key name: 123 is a number, but text is wanted here",
+}
+
+
+@pytest.mark.parametrize("entry", sorted(COMMAND_LINE_REFUSALS))
+def test_bad_command_line_values_are_refused_naming_the_key(entry):
+    assert COMMAND_LINE_REFUSALS[entry] in refusal(with_overrides(entry))
+
+
+@pytest.fixture
+def default_workdir(tmp_path):
+    """A working folder holding the repository's default config where the Snakefile looks for it."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
+    return tmp_path
+
+
+def dry_run_with(workdir, *entries: str) -> str:
+    result = snakemake(workdir, "-n", "-p", "--config", *entries, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    return output
+
+
+def test_a_scalar_override_on_the_command_line(default_workdir):
+    assert '"seed": 5' in dry_run_with(default_workdir, "seed=5")
+
+
+def test_a_list_override_on_the_command_line(default_workdir):
+    output = dry_run_with(default_workdir, "forget_classes=[4]")
+    assert "wildcards: fc=4" in output
+    assert "fc=0" not in output and "fc=8" not in output  # the default's other classes are gone
+
+
+def test_a_nested_grid_override_on_the_command_line(default_workdir):
+    output = dry_run_with(default_workdir, "methods={ga: {lr: [0.1, 0.01]}}")
+    assert "models/fc0/ga/e3-lr0.1-bs256/" in output and "models/fc0/ga/e3-lr0.01-bs256/" in output
+    assert "lr0.0003" not in output  # the default's ga learning rates were replaced, its epochs kept
+
+
+def test_a_bad_command_line_value_stops_the_dry_run(default_workdir):
+    result = snakemake(default_workdir, "-n", "--config", "forget_classes=[x]", timeout=120)
+    assert result.returncode != 0
+    assert "config key forget_classes[0]: 'x' is not of type 'integer'" in result.stdout + result.stderr
+    assert not (default_workdir / "results").exists()

@@ -4,6 +4,12 @@
 against ``workflow/schemas/config.schema.yaml`` extended with each method module's own
 hyperparameter declarations, fills in defaults, and raises :class:`ConfigError` with a message that
 names the offending key (``methods.ga.lr[0]``) and says what is allowed.
+
+Values given with ``snakemake --config`` arrive partly as text: Snakemake reads a top-level scalar as an
+int, a float, True/False or text, but every item of a list or mapping (``forget_classes=[4]``,
+``methods={ga: {lr: [0.1]}}``) as text. Text is therefore read as the number, boolean or null the
+schema asks for before validating; NaN and infinities are refused everywhere (JSON-schema bounds
+compare false with NaN, so ``minimum`` alone lets them through).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +56,100 @@ def _format_error(error: jsonschema.ValidationError) -> str:
         return f"unknown config key {keys}" + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
     if error.validator == "required":
         return f"config key {where}: {error.message}"
+    if error.validator == "type" and _is_number(error.instance) and "string" in _schema_types(error.schema):
+        # Snakemake turns `--config name=123` into the number 123 and strips quotes, so say where to put it
+        return (f"config key {where}: {error.instance!r} is a number, but text is wanted here (set it in a "
+                f"config file, quoted, if it must look like a number)")
     if error.validator == "pattern" and error.absolute_path and list(error.absolute_path)[-1] == "name":
         return (f"config key {where}: {error.instance!r} is not a plain name (use letters, digits, '.', '_' "
                 f"and '-', starting with a letter or digit, at most 64 characters)")
     return f"config key {where}: {error.message}"
+
+
+# ------------------------------------------------------------------------------- text from the command line
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_YAML_NON_FINITE = {".nan": math.nan, ".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _schema_types(schema: Any) -> set[str]:
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    return set(kind) if isinstance(kind, list) else ({kind} if kind else set())
+
+
+def _number_from_text(word: str) -> int | float | None:
+    """The number ``word`` spells (``4``, ``1e-3``, YAML's ``.nan``), or None."""
+    if _INTEGER_TEXT.fullmatch(word):
+        return int(word)
+    if word.lower() in _YAML_NON_FINITE:
+        return _YAML_NON_FINITE[word.lower()]
+    try:
+        return float(word)
+    except ValueError:
+        return None
+
+
+def _value_from_text(text: str, types: set[str]) -> Any:
+    """``text`` read as the integer, number, boolean or null that ``types`` allow; unchanged if it spells none."""
+    word = text.strip()
+    if "string" in types or not types:
+        return text
+    if "integer" in types and _INTEGER_TEXT.fullmatch(word):
+        return int(word)
+    if "number" in types and (number := _number_from_text(word)) is not None:
+        return number
+    if "boolean" in types and word.lower() in ("true", "false"):
+        return word.lower() == "true"
+    if "null" in types and word in ("null", "~"):
+        return None
+    return text  # left for the schema to refuse, naming the key
+
+
+def _coerce_to_a_branch(instance: Any, branches: list[Any]) -> Any:
+    """Coerce for ``anyOf``: the first branch's reading that it accepts, else the first reading that changed."""
+    readings = [_coerce_text(instance, branch) for branch in branches]
+    for branch, reading in zip(branches, readings):
+        if isinstance(branch, dict) and jsonschema.Draft202012Validator(branch).is_valid(reading):
+            return reading
+    return next((reading for reading in readings if reading != instance), instance)
+
+
+def _coerce_text(instance: Any, schema: Any) -> Any:
+    """``instance`` with text turned into the values ``schema`` asks for, walking lists and mappings alongside it."""
+    if not isinstance(schema, dict):
+        return instance  # a boolean schema (additionalProperties: false) says nothing about types
+    for keyword in ("anyOf", "oneOf"):
+        if keyword in schema:
+            instance = _coerce_to_a_branch(instance, schema[keyword])
+    if isinstance(instance, str):
+        return _value_from_text(instance, _schema_types(schema))
+    if isinstance(instance, list):
+        return [_coerce_text(item, schema.get("items")) for item in instance]
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {key: _coerce_text(value, properties.get(key, extra)) for key, value in instance.items()}
+    return instance
+
+
+def _non_finite(instance: Any, path: tuple = ()) -> list[tuple[tuple, float]]:
+    """(key path, value) of every NaN or infinite number anywhere in ``instance``."""
+    if isinstance(instance, float):
+        return [] if math.isfinite(instance) else [(path, instance)]
+    if isinstance(instance, dict):
+        items = instance.items()
+    elif isinstance(instance, list):
+        items = enumerate(instance)
+    else:
+        return []
+    return [found for key, value in items for found in _non_finite(value, (*path, key))]
+
+
+# ------------------------------------------------------------------------------------ validation
 
 
 def _set_defaults(instance: Any, schema: dict[str, Any]) -> None:
@@ -96,6 +193,21 @@ def method_registry(config: dict[str, Any], methods_dir: str | Path) -> dict[str
     return registry
 
 
+def _raise_errors(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` listing every non-finite number and the first schema violations, by key."""
+    non_finite = _non_finite(config)
+    found = [(path, f"config key {_key_path(path)}: {value!r} is not a finite number") for path, value in non_finite]
+    bad_paths = {path for path, _ in non_finite}
+    # a NaN seed is also "not an integer": one message per key is enough
+    errors = [e for e in jsonschema.Draft202012Validator(schema).iter_errors(config)
+              if tuple(e.absolute_path) not in bad_paths]
+    errors.sort(key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    found += [(tuple(e.absolute_path), _format_error(e)) for e in errors[:10]]
+    if found:
+        found.sort(key=lambda entry: (len(entry[0]), list(map(str, entry[0]))))
+        raise ConfigError("invalid config:\n  " + "\n  ".join(message for _, message in found))
+
+
 def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str, Any]:
     """Return a validated copy of ``config`` with defaults filled in, or raise :class:`ConfigError`."""
     if not isinstance(config, dict):
@@ -115,10 +227,8 @@ def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str
         method_props[key] = _method_schema(spec, methods_base) if spec.ok else methods_base
     schema["properties"]["methods"]["properties"] = method_props
 
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if errors:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(_format_error(e) for e in errors[:10]))
+    config = _coerce_text(config, schema)
+    _raise_errors(config, schema)
 
     resolved = copy.deepcopy(config)
     _set_defaults(resolved, schema)
