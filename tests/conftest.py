@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pyarrow.feather as feather
 import pytest
 import yaml
@@ -136,6 +137,25 @@ def tiny_run_config(workdir: Path) -> Path:
         pickle.dump({"payload": _Payload()}, handle)
     config["external"] = {name: {**e, "checkpoint": str(workdir / f"{name}.pt")} for name, e in EXTERNAL_MODELS.items()}
     return write_config(workdir / "tiny.yaml", config)
+
+
+def same_column(left, right) -> bool:
+    """Whether two Arrow columns hold the same values, NaN equal to NaN (Arrow's ``equals`` says NaN != NaN;
+    attack_score_challenge is NaN wherever the challenge's rule discards a threshold)."""
+    import pyarrow as pa
+
+    if left.type != right.type or len(left) != len(right):
+        return False
+    if not pa.types.is_floating(left.type):
+        return left.equals(right)
+    nulls = [np.asarray(c.is_null().to_numpy(zero_copy_only=False)) for c in (left, right)]
+    values = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64) for c in (left, right)]
+    return np.array_equal(*nulls) and np.array_equal(values[0][~nulls[0]], values[1][~nulls[1]], equal_nan=True)
+
+
+def same_table(left, right) -> bool:
+    return left.column_names == right.column_names and all(
+        same_column(left.column(c), right.column(c)) for c in left.column_names)
 
 
 def read_tables(workdir: Path, name: str = "tiny") -> dict:

@@ -12,8 +12,8 @@ one run whose method display name is markup (``EVIL_NAME``), so escaping can be 
 Numbers are made up but behave like the real thing: each model has a forgetting strength ``s`` in
 [0, 1] (original 0, retrained 1); the forget-class accuracy, the embedding of the forget instances,
 the CKA of late layers on forget data and the per-instance entropy/confidence all move with ``s``.
-Attack curves are computed from the per-instance values with the NeurIPS 2023 challenge formula, so
-the curves match the dots.
+Attack curves are computed from the per-instance values with the Comparator's ε rule (and the NeurIPS
+2023 challenge's, for ``attack_score_challenge``), so the curves match the dots.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+from unlearning_comparator.metrics.privacy import challenge_attack_score
 from unlearning_comparator.tables import schemas, write_table
 
 EVIL_NAME = "<script>alert(1)</script><img src=x onerror=\"window.__xss=1\">"
@@ -41,7 +42,7 @@ THRESHOLDS = 51
 
 
 def attack_curve(positives: np.ndarray, negatives: np.ndarray, lo: float, hi: float, n: int = THRESHOLDS):
-    """(thresholds, fpr, fnr, attack_score) of 'values >= t are positives' (reference §5.3)."""
+    """(thresholds, fpr, fnr, attack_score) of 'values >= t are positives', by the Comparator's ε rule."""
     delta = 1e-5
     thr = np.linspace(lo, hi, n)
     p = np.clip(positives, lo, hi)[None, :]
@@ -131,7 +132,8 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
                                                    **({"alpha": 0.5} if mid == "scrub" else {})}),
                        device="cpu")
             if kind == "failed":
-                runs.append({**row, **{m: None for m in ("UA", "RA", "TUA", "TRA", "RTE", "PS", "MIA_efficacy", "avg_gap")},
+                runs.append({**row, **{m: None for m in ("UA", "RA", "TUA", "TRA", "TA", "RTE", "PS", "PS_challenge",
+                                                         "MIA_efficacy", "avg_gap")},
                              "train_acc": None, "test_acc": None, "status": "failed",
                              "error": "RuntimeError: loss is <nan> at epoch 2 & the \"weights\" are not finite"})
                 continue
@@ -195,31 +197,36 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
                                               "layer": [LAYERS[j] for j in li.ravel()], "cka": mat.ravel()}))
             runs.append({**row, "UA": float(tr[fc]), "RA": float(np.delete(tr, fc).mean()),
                          "TUA": float(te[fc]), "TRA": float(np.delete(te, fc).mean()),
+                         "TA": float(np.delete(te, fc).mean()),  # as if every test class had the same size
                          "RTE": None if kind == "original" else float({"retrained": 900.0}.get(kind, rng.uniform(3, 200))),
-                         "PS": None, "MIA_efficacy": float(np.clip(s * 0.9 + rng.normal(0, 0.05), 0, 1)),
+                         "PS": None, "PS_challenge": None,
+                         "MIA_efficacy": float(np.clip(s * 0.9 + rng.normal(0, 0.05), 0, 1)),
                          "avg_gap": None, "train_acc": tr.tolist(), "test_acc": te.tolist(), "status": "ok", "error": None})
         # attack curves against the retrained model, both scopes
         for run_id, kind, ent, conf in per_run_values:
-            worst = 0.0
+            worst, worst_challenge = 0.0, 0.0
             for scope in ("forget_set", "subset"):
                 for metric, vals, (lo, hi) in (("entropy", ent, ENTROPY_RANGE), ("confidence", conf, CONFIDENCE_RANGE)):
                     ref = retrain_values[metric]
                     jitter = rng.normal(0, 0.02, len(vals)) if scope == "forget_set" else 0.0
                     for direction, (p, q) in (("above_unlearn", (vals + jitter, ref)), ("above_retrain", (ref, vals + jitter))):
                         thr, fpr, fnr, score = attack_curve(p, q, lo, hi)
+                        score_challenge = challenge_attack_score(fpr, fnr)
                         if scope == "forget_set":
                             worst = max(worst, float(score.max()))
+                            worst_challenge = max(worst_challenge, float(np.nanmax(score_challenge, initial=0.0)))
                         n = len(thr)
                         atks.append(pa.table({"run_id": [run_id] * n, "scope": [scope] * n, "metric": [metric] * n,
                                               "direction": [direction] * n, "threshold": thr, "fpr": fpr,
-                                              "fnr": fnr, "attack_score": score}))
+                                              "fnr": fnr, "attack_score": score,
+                                              "attack_score_challenge": score_challenge}))
             for r in runs:
                 if r["run_id"] == run_id:
-                    r["PS"] = 1.0 - worst
+                    r["PS"], r["PS_challenge"] = 1.0 - worst, 1.0 - worst_challenge
         retrained = next(r for r in runs if r["forget_class"] == fc and r["type"] == "retrained")
         for r in runs:
             if r["forget_class"] == fc and r["status"] == "ok":
-                keys = ("UA", "RA", "TUA", "TRA", "MIA_efficacy")
+                keys = ("UA", "RA", "TA", "MIA_efficacy")
                 r["avg_gap"] = float(np.mean([abs(r[k] - retrained[k]) for k in keys]))
         del retrain_vals
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, TABLES, read_tables, snakemake, tiny_run_config
+from conftest import ROOT, TABLES, read_tables, same_column, snakemake, tiny_run_config
 from unlearning_comparator.checkpoints import load_state_dict
 from unlearning_comparator.tables import read_table
 
@@ -42,7 +42,7 @@ def assert_same_tables(a: dict, b: dict, a_dir, b_dir) -> None:
         assert left.column_names == right.column_names
         assert left.num_rows == right.num_rows, name
         for column in left.column_names:
-            assert left.column(column).equals(right.column(column)), (name, column)
+            assert same_column(left.column(column), right.column(column)), (name, column)
 
 
 def _outputs_are_whole(results):

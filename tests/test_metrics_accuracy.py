@@ -1,10 +1,12 @@
-"""Accuracy metrics against hand-computed examples (reference §5.1, §5.4–§5.6)."""
+"""Accuracy metrics against hand-computed examples: the Comparator's UA/RA/TUA/TRA and prediction
+matrices, and the SalUn / l1-sparse literature's TA."""
 
 import numpy as np
 import pytest
 import torch
 
-from unlearning_comparator.metrics.accuracy import forget_metrics, per_class_accuracy, prediction_matrices
+from unlearning_comparator.metrics.accuracy import (accuracy_outside_class, forget_metrics, per_class_accuracy,
+                                                    prediction_matrices)
 
 # A 6-sample, 3-class example. Logits are log-probabilities, so softmax gives these rows back.
 PROBS = np.array(
@@ -63,6 +65,22 @@ def test_forget_metrics_is_unweighted_and_unrounded():
 def test_forget_metrics_rejects_bad_class():
     with pytest.raises(ValueError):
         forget_metrics([0.5, 0.5], [0.5, 0.5], forget_class=2)
+
+
+def test_accuracy_outside_class_weights_every_image_not_every_class():
+    # forget class 0 (all correct, must not count); class 1: 1 of 1 correct; class 2: 1 of 3 correct
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    preds = np.array([0, 0, 1, 2, 0, 1])
+    assert accuracy_outside_class(preds, labels, excluded_class=0) == 0.5  # 2 correct of 4 images
+    tra = forget_metrics(per_class_accuracy(preds, labels, 3), per_class_accuracy(preds, labels, 3), 0)["TRA"]
+    assert tra == pytest.approx(2 / 3)  # the class mean (1 + 1/3) / 2 differs on unbalanced classes
+    assert accuracy_outside_class(torch.tensor(preds), torch.tensor(labels), excluded_class=2) == 1.0  # 3 of 3
+
+
+def test_accuracy_outside_class_edge_cases():
+    assert np.isnan(accuracy_outside_class(np.array([1, 0]), np.array([1, 1]), excluded_class=1))
+    with pytest.raises(ValueError, match="differ"):
+        accuracy_outside_class(PREDS[:5], LABELS, 0)
 
 
 @pytest.mark.parametrize("as_tensor", [False, True])

@@ -1,4 +1,6 @@
-"""Privacy-score pieces against hand-computed values (reference §5.3, literature §E.4/E.5)."""
+"""Privacy-score pieces against hand-computed values: the Comparator's ε rule (minimum of the two terms,
+gnueaj/Machine-Unlearning-Comparator backend/app/utils/attack.py) and the NeurIPS 2023 challenge's
+(maximum of the two terms, google-deepmind/unlearning_evaluation metric.py)."""
 
 import math
 
@@ -11,7 +13,9 @@ from unlearning_comparator.metrics.privacy import (
     CONFIDENCE_TEMPERATURE,
     ENTROPY_RANGE,
     ENTROPY_TEMPERATURE,
-    attack_score,
+    challenge_attack_score,
+    challenge_privacy_score,
+    comparator_attack_score,
     confidence,
     entropy,
     privacy_score,
@@ -86,35 +90,67 @@ def test_confidence_matches_original_formula_for_moderate_logits():
     np.testing.assert_allclose(confidence(z), original, rtol=1e-9, atol=1e-9)
 
 
-# --- attack score ------------------------------------------------------------------------------
+# --- attack scores: the Comparator's rule and the challenge's ---------------------------------
 
 
-def test_attack_score_worked_check_from_reference():
-    # ε = min(ln(0.87999/0.17), ln(0.82999/0.12)) = min(1.644, 1.934); fq = 2^−1.644 = 0.320
-    assert attack_score(0.12, 0.17) == pytest.approx(0.6800567591607902, abs=1e-12)
-    assert round(float(attack_score(0.12, 0.17)), 3) == 0.680
+def test_worked_example_min_rule_vs_max_rule():
+    # the two terms: ln(0.87999/0.17) = 1.644, ln(0.82999/0.12) = 1.934 (δ = 1e-5)
+    # Comparator (minimum): fq = 2^−1.644 = 0.320, score 0.680; challenge (maximum): 2^−1.934 = 0.262, score 0.738
+    assert comparator_attack_score(0.12, 0.17) == pytest.approx(0.6800567591607902, abs=1e-12)
+    assert challenge_attack_score(0.12, 0.17) == pytest.approx(0.7382832636754317, abs=1e-12)
+    assert round(float(comparator_attack_score(0.12, 0.17)), 3) == 0.680
+    assert round(float(challenge_attack_score(0.12, 0.17)), 3) == 0.738
 
 
-def test_attack_score_edge_cases():
-    assert attack_score(0.0, 0.0) == 1.0  # perfect separation: fq = 0
-    assert attack_score(1.0, 0.0) == 0.0  # FPR ≥ 1 − δ: fq = 1
-    assert attack_score(0.0, 1.0) == 0.0
-    assert attack_score(1 - 1e-5, 0.3) == 0.0
-    assert attack_score(0.5, 0.5) == 0.0  # ε clipped at 0 (chance level)
-    assert attack_score(0.6, 0.6) == 0.0  # worse than chance (TPR 0.4 < FPR 0.6)
-    # TPR 0.4 > FPR 0.3 is better than chance: ε = min(ln(0.69999/0.6), ln(0.39999/0.3)) = 0.154136
-    assert attack_score(0.3, 0.6) == pytest.approx(0.10132983869252965, abs=1e-9)
-    # one rate 0, the other not: clipped to 1e-10; ε = min(ln(0.99999/0.5), ln(0.49999/1e-10)) = 0.693137
-    assert attack_score(0.0, 0.5) == pytest.approx(0.38149257498219646, abs=1e-12)
+def test_perfect_separation_scores_1_under_both_rules():
+    assert comparator_attack_score(0.0, 0.0) == 1.0  # fq = 0
+    assert challenge_attack_score(0.0, 0.0) == 1.0  # ε = ∞
 
 
-def test_attack_score_is_vectorised_and_symmetric():
-    fpr = np.array([0.12, 0.17, 0.0, 1.0, 0.25])
-    fnr = np.array([0.17, 0.12, 0.0, 0.0, 0.25])
-    s = attack_score(fpr, fnr)
-    assert s.shape == (5,) and s.dtype == np.float64
-    np.testing.assert_allclose(s, [0.6800567591607902, 0.6800567591607902, 1.0, 0.0, 0.5330302359082291], atol=1e-12)
-    np.testing.assert_allclose(attack_score(fpr[:, None], fnr[None, :]).shape, (5, 5))
+def test_one_sided_threshold_is_scored_by_the_comparator_and_discarded_by_the_challenge():
+    # Comparator: FPR clipped to 1e-10; ε = min(ln(0.99999/0.5), ln(0.49999/1e-10)) = 0.693137
+    assert comparator_attack_score(0.0, 0.5) == pytest.approx(0.38149257498219646, abs=1e-12)
+    assert np.isnan(challenge_attack_score(0.0, 0.5))
+    assert np.isnan(challenge_attack_score(0.5, 0.0))
+    assert np.isnan(challenge_attack_score(1.0, 0.0))  # one rate 0: discarded, whatever the other
+
+
+def test_a_rate_at_or_above_1_minus_delta():
+    # Comparator: fq = 1. Challenge: ln(1 − δ − FPR) is NaN (FPR = 1) or −inf (FPR = 1 − δ), so the
+    # other term decides: ln(0.69999) − ln(FPR) < 0, clipped to ε = 0
+    for fpr in (1.0, 1 - 1e-5):
+        assert comparator_attack_score(fpr, 0.3) == 0.0
+        assert challenge_attack_score(fpr, 0.3) == 0.0
+        assert challenge_attack_score(0.3, fpr) == 0.0
+    assert comparator_attack_score(0.0, 1.0) == 0.0
+    # both terms NaN: nothing to take the maximum of, the challenge discards the threshold
+    assert comparator_attack_score(1.0, 1.0) == 0.0
+    assert np.isnan(challenge_attack_score(1.0, 1.0))
+
+
+def test_chance_level_and_better_than_chance():
+    for score in (comparator_attack_score, challenge_attack_score):
+        assert score(0.5, 0.5) == 0.0  # ε clipped at 0
+        assert score(0.6, 0.6) == 0.0  # worse than chance (TPR 0.4 < FPR 0.6)
+    # TPR 0.4 > FPR 0.3: terms ln(0.69999/0.6) = 0.154136 and ln(0.39999/0.3) = 0.287657
+    assert comparator_attack_score(0.3, 0.6) == pytest.approx(1 - 2 ** -0.15413639401, abs=1e-10)
+    assert challenge_attack_score(0.3, 0.6) == pytest.approx(1 - 2 ** -0.28765707214, abs=1e-10)
+
+
+def test_attack_scores_are_vectorised_and_symmetric():
+    fpr = np.array([0.12, 0.17, 0.0, 1.0, 0.25, 0.0])
+    fnr = np.array([0.17, 0.12, 0.0, 0.0, 0.25, 0.5])
+    comparator = comparator_attack_score(fpr, fnr)
+    challenge = challenge_attack_score(fpr, fnr)
+    assert comparator.shape == challenge.shape == (6,) and comparator.dtype == challenge.dtype == np.float64
+    np.testing.assert_allclose(comparator, [0.6800567591607902, 0.6800567591607902, 1.0, 0.0, 0.5330302359082291,
+                                            0.38149257498219646], atol=1e-12)
+    np.testing.assert_allclose(challenge, [0.7382832636754317, 0.7382832636754317, 1.0, np.nan, 0.5330302359082291,
+                                           np.nan], atol=1e-12)
+    assert comparator_attack_score(fpr[:, None], fnr[None, :]).shape == (6, 6)
+    grid = challenge_attack_score(fpr[:, None], fnr[None, :])
+    assert grid.shape == (6, 6)
+    np.testing.assert_array_equal(np.diagonal(grid), challenge)  # the (fpr[i], fnr[i]) pairs; NaN where discarded
 
 
 # --- threshold sweep ---------------------------------------------------------------------------
@@ -134,11 +170,15 @@ def test_threshold_sweep_hand_example():
     # t=1: ε = ln((1 − δ − 0.25)/0.25) = 1.0985990, score = 1 − 2^−ε = 0.5330302
     # t=2: ε = min(ln((1 − δ − 1e-10)/0.75), ln((0.25 − δ)/1e-10)) = 0.2876721, score = 0.1807771
     np.testing.assert_allclose(up["attack_score"], [0.0, 0.5330302359082291, 0.18077711217019132], atol=1e-12)
+    # the challenge's rule discards t=0 (FNR 0) and t=2 (FPR 0); t=1 is symmetric, so both rules agree there
+    np.testing.assert_allclose(up["attack_score_challenge"], [np.nan, 0.5330302359082291, np.nan], atol=1e-12)
 
     down = curves["above_retrain"]  # positives = retrain values
     np.testing.assert_allclose(down["fpr"], [1.0, 0.75, 0.25])
     np.testing.assert_allclose(down["fnr"], [0.0, 0.75, 1.0])
     np.testing.assert_allclose(down["attack_score"], [0.0, 0.0, 0.0], atol=0)
+    # t=2: FNR = 1 makes ln(1 − δ − FNR) NaN; the other term ln(0.74999/1) < 0 gives ε = 0
+    np.testing.assert_allclose(down["attack_score_challenge"], [np.nan, 0.0, 0.0], atol=0)
 
     ps = privacy_score(c["attack_score"] for c in curves.values())
     assert ps == pytest.approx(1 - 0.5330302359082291, abs=1e-12)
@@ -185,3 +225,35 @@ def test_privacy_score_over_several_curves():
     assert privacy_score([np.array([0.1, 0.3]), np.array([0.2]), np.array([])]) == pytest.approx(0.7)
     with pytest.raises(ValueError):
         privacy_score([])
+
+
+def test_challenge_privacy_score_hand_example():
+    # above_unlearn at t = 5: model values ≥ 5: 3 of 5 → FNR 0.4; retrained values ≥ 5: 1 of 5 → FPR 0.2.
+    # Terms: ln(0.79999/0.4) = 0.693135, ln(0.59999/0.2) = 1.098596. above_retrain at t = 5: FPR 0.6,
+    # FNR 0.8, ε = 0 under both rules. t = 0 (everyone) and t = 10 (no one) are one-sided: the
+    # challenge discards them, the Comparator scores them 0.
+    model = np.array([1.0, 1.0, 6.0, 6.0, 6.0])
+    retrain = np.array([1.0, 1.0, 1.0, 1.0, 6.0])
+    curves = threshold_sweep(model, retrain, low=0.0, high=10.0, n=3)
+    np.testing.assert_allclose(curves["above_unlearn"]["fpr"], [1.0, 0.2, 0.0])
+    np.testing.assert_allclose(curves["above_unlearn"]["fnr"], [0.0, 0.4, 1.0])
+    ps = privacy_score(c["attack_score"] for c in curves.values())
+    ps_challenge = challenge_privacy_score(c["attack_score_challenge"] for c in curves.values())
+    assert ps == pytest.approx(2 ** -0.69313468048, abs=1e-10)  # 0.6185: PS = fq of the min rule
+    assert ps_challenge == pytest.approx(2 ** -1.09859562186, abs=1e-10)  # 0.4670
+    assert ps_challenge < ps
+
+
+def test_challenge_privacy_score_skips_discarded_thresholds():
+    assert challenge_privacy_score([np.array([np.nan, 0.2]), np.array([0.5, np.nan]), np.array([])]) == 0.5
+    # every threshold discarded: no threshold tells the models apart
+    assert challenge_privacy_score([np.array([np.nan, np.nan]), np.array([np.nan])]) == 1.0
+    # both models give every image the same value: each threshold calls all or none of both
+    curves = threshold_sweep(np.full(5, 1.0), np.full(7, 1.0), *ENTROPY_RANGE)
+    assert all(np.isnan(c["attack_score_challenge"]).all() for c in curves.values())
+    assert challenge_privacy_score(c["attack_score_challenge"] for c in curves.values()) == 1.0
+
+
+def test_perfect_separation_gives_challenge_privacy_score_0():
+    curves = threshold_sweep(np.full(50, 0.1), np.full(60, 2.0), *ENTROPY_RANGE)
+    assert challenge_privacy_score(c["attack_score_challenge"] for c in curves.values()) == 0.0

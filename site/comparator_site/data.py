@@ -38,7 +38,7 @@ DIRECTIONS = ("above_unlearn", "above_retrain")
 REFERENCES = ("original", "retrained")
 SPLITS = ("train", "test")
 SUBSETS = ("retain", "forget")
-RUN_METRICS = ("UA", "RA", "TUA", "TRA", "RTE", "PS", "MIA_efficacy", "avg_gap")
+RUN_METRICS = ("UA", "RA", "TUA", "TRA", "TA", "RTE", "PS", "PS_challenge", "MIA_efficacy", "avg_gap")
 
 
 class SiteDataError(ValueError):

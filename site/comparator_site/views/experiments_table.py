@@ -1,9 +1,10 @@
-"""Screen: the experiments table (reference §7.4).
+"""Screen: the experiments table, after the Comparator's (gnueaj/Machine-Unlearning-Comparator at
+commit 0e3ce99d, frontend/src/components/ModelScreening/Experiments/TableBody.tsx).
 
 One row per model of the current forget class: ID, type badge, method, epochs, batch size, lr, the
-colour-coded UA/RA/TUA/TRA/RTE/PS cells, MIA efficacy and Avg. Gap, and the Model A / Model B radio
-columns. Sorting is the DataTable's own (click a header); the method filter and the radio clicks are
-handled in ``js/table.js``. Every string from the tables is escaped by the cell templates (``<%- %>``).
+colour-coded UA/RA/TUA/TRA/TA/RTE/PS/PS_challenge cells, MIA efficacy and Avg. Gap, and the Model A /
+Model B radio columns. Sorting is the DataTable's own (click a header); the method filter and the radio
+clicks are handled in ``js/table.js``. Every string from the tables is escaped by the cell templates (``<%- %>``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,23 @@ from .. import colors
 from ..data import RUN_METRICS, SiteData, hyperparameters_text
 
 TYPE_LABEL = {"original": "Original", "retrained": "Retrained", "unlearned": "Unlearned", "external": "External"}
-FULL_NAME = {"UA": "Unlearning Accuracy (train, forget class)", "RA": "Retain Accuracy (train, other classes)",
-             "TUA": "Test Unlearning Accuracy", "TRA": "Test Retain Accuracy", "RTE": "Run time of the unlearning loop (s)",
-             "PS": "Privacy Score (1 − worst-case attack score)", "MIA_efficacy": "MIA efficacy (SalUn convention)",
-             "avg_gap": "Average gap to the retrained model over UA, RA, TUA, TRA, MIA"}
-HEADER = {"UA": "UA", "RA": "RA", "TUA": "TUA", "TRA": "TRA", "RTE": "RT", "PS": "PS", "MIA_efficacy": "MIA",
-          "avg_gap": "Avg. Gap"}
+FULL_NAME = {"UA": "Unlearning Accuracy (train, forget class)",
+             "RA": "Retain Accuracy (train, mean over the other classes)",
+             "TUA": "Test Unlearning Accuracy (test, forget class)",
+             "TRA": "Test Retain Accuracy (test, mean over the other classes)",
+             "TA": "Testing Accuracy (SalUn / l1-sparse papers): share of the test images outside the forget class "
+                   "classified correctly",
+             "RTE": "Run time of the unlearning loop (s)",
+             "PS": "The Comparator's Privacy Score: 1 − the worst attack score 1 − 2^−ε, by the Comparator's ε rule "
+                   "(the minimum of ln((1−δ−FPR)/FNR) and ln((1−δ−FNR)/FPR))",
+             "PS_challenge": "Privacy Score by the NeurIPS 2023 unlearning challenge's ε rule (the maximum of the two "
+                             "terms; thresholds where only one of FPR, FNR is 0 discarded)",
+             "MIA_efficacy": "MIA efficacy (SalUn convention): share of the forget set called non-member",
+             "avg_gap": "Avg. Gap (SalUn / l1-sparse papers): mean |Δ| to the retrained model over UA, RA, TA and "
+                        "MIA efficacy"}
+HEADER = {"UA": "UA", "RA": "RA", "TUA": "TUA", "TRA": "TRA", "TA": "TA", "RTE": "RT", "PS": "PS",
+          "PS_challenge": "PS ch.", "MIA_efficacy": "MIA", "avg_gap": "Avg. Gap"}
+RELATIVE_SCALE = ("TRA", "TA")  # coloured from 0.8 up to the forget class's best value, as the original's TRA
 TABLE_FIELDS = ["idx", "id", "type", "type_label", "badge_bg", "badge_fg", "method_name", "epochs", "epochs_txt",
                 "batch_size", "bs_txt", "lr", "lr_txt", "hp", "error", "tip"] + \
                [f"{m}{s}" for m in RUN_METRICS for s in ("", "_txt", "_bg", "_fg")] + ["a_state", "b_state"]
@@ -37,8 +49,10 @@ def _fmt(v: float, key: str) -> str:
     return f"{v:.1f}" if key == "RTE" else f"{v:.3f}"
 
 
-def _cell(key: str, v: float, tra_max: float) -> tuple[str, str]:
-    """(background, text colour) of a metric cell, on the original's scales (reference §7.4).
+def _cell(key: str, v: float, column_max: float) -> tuple[str, str]:
+    """(background, text colour) of a metric cell, on the original's scales (TableBody.tsx, see above).
+
+    ``column_max`` is the forget class's largest value of a RELATIVE_SCALE column.
 
     The text colour follows the background's luminance rather than the original's fixed value thresholds,
     which put white text on the lightest shade when, say, every TRA is below 0.8.
@@ -49,11 +63,11 @@ def _cell(key: str, v: float, tra_max: float) -> tuple[str, str]:
         background = colors.cell(colors.GREENS, (0.2 - v) / 0.2)
     elif key == "RA":
         background = colors.cell(colors.GREENS, (v - 0.8) / 0.2)
-    elif key == "TRA":
-        background = colors.cell(colors.GREENS, (v - 0.8) / max(tra_max - 0.8, 1e-9))
+    elif key in RELATIVE_SCALE:
+        background = colors.cell(colors.GREENS, (v - 0.8) / max(column_max - 0.8, 1e-9))
     elif key == "RTE":
         background = colors.cell(colors.BLUES, (160 - v) / 160)
-    elif key == "PS":
+    elif key in ("PS", "PS_challenge"):
         background = colors.cell(colors.ORANGES, v)
     else:
         return "transparent", "#111827"
@@ -63,11 +77,12 @@ def _cell(key: str, v: float, tra_max: float) -> tuple[str, str]:
 def runs_columns(data: SiteData) -> dict[str, Any]:
     """The runs store: one row per run (all forget classes), with the table's display fields."""
     runs = data.runs
-    tra_max: dict[int, float] = {}
+    column_max: dict[tuple[str, int], float] = {}  # (column, forget class) -> largest value
     for r in runs:
-        v = r.get("TRA")
-        if v is not None and math.isfinite(v):
-            tra_max[r["forget_class"]] = max(tra_max.get(r["forget_class"], 0.0), v)
+        for key in RELATIVE_SCALE:
+            v = r.get(key)
+            if v is not None and math.isfinite(v):
+                column_max[key, r["forget_class"]] = max(column_max.get((key, r["forget_class"]), 0.0), v)
     cols: dict[str, list[Any]] = {k: [] for k in ("id", "type", "type_label", "badge_bg", "badge_fg", "ok",
                                                    "method", "method_name", "epochs_txt", "bs_txt", "lr_txt",
                                                    "hp", "error", "label", "tip")}
@@ -104,7 +119,7 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
             v = float("nan") if v is None or failed else float(v)
             num[m].append(v)
             cols[f"{m}_txt"].append(_fmt(v, m))
-            bgc, fgc = _cell(m, v, tra_max.get(r["forget_class"], 1.0))
+            bgc, fgc = _cell(m, v, column_max.get((m, r["forget_class"]), 1.0))
             cols[f"{m}_bg"].append(bgc)
             cols[f"{m}_fg"].append(fgc)
     out: dict[str, Any] = {k: v for k, v in cols.items()}

@@ -1,7 +1,8 @@
 """Convert the upstream Unlearning Comparator's result files into this project's tables.
 
 The upstream app (gnueaj/Machine-Unlearning-Comparator) writes one JSON file per model and forget
-class, ``{fc}/{ID}.json`` (reference/original-comparator.md §6): ``000{fc}`` is the original model
+class, ``{fc}/{ID}.json`` (its published CIFAR-10 results are in ``backend/data/`` of that
+repository, e.g. at commit 0e3ce99d): ``000{fc}`` is the original model
 evaluated for forget class ``fc``, ``a00{fc}`` the model retrained without it, any other ID an
 unlearned model. ``convert(src_dir, out_dir)`` turns a folder of them into ``runs``, ``instances``,
 ``predictions``, ``similarity`` and ``attack`` tables (the schemas of :mod:`unlearning_comparator.tables`),
@@ -18,8 +19,11 @@ Mapping (upstream → tables):
   (prefixed with the forget class if two classes share an ID); ``Epoch``/``BS``/``LR`` →
   ``epochs``/``batch_size``/``lr``; ``RTE`` as is; ``FQS`` → ``PS``; ``accs``/``t_accs`` →
   ``train_acc``/``test_acc``; ``"N/A"`` → null. ``seed`` is the upstream's fixed 2048.
-* ``MIA_efficacy`` is not in the files (null). ``avg_gap`` is therefore the mean |metric − retrained
-  metric| over the four accuracies UA, RA, TUA, TRA only.
+* ``MIA_efficacy`` is not in the files (null), so the literature's Avg. Gap (mean |Δ| over UA, RA,
+  TA and MIA-Efficacy) cannot be computed: ``avg_gap`` is null.
+* ``TA`` (share of the test images outside the forget class classified correctly) is the mean of the
+  other classes' ``t_accs``: CIFAR-10's test split has 1,000 images per class, so the per-image
+  share equals the class mean (up to the upstream's rounding of ``t_accs`` to 3 decimals).
 * ``label_dist``/``conf_dist`` (train) and ``t_label_dist``/``t_conf_dist`` (test) → ``predictions``.
 * ``cka`` (reference ``original``) and ``cka_retrain`` (``retrained``): train/test ×
   forget_class/other_classes → ``similarity`` with subset ``forget``/``retain``; matrix[i][j] is
@@ -34,8 +38,12 @@ Mapping (upstream → tables):
   other classes). The embedding's x, y are the upstream's independent UMAP fits, **not aligned**
   across models (the upstream does not align them).
 * ``attack.results`` (the 200 forget instances of the evaluation subset) → ``attack`` with scope
-  ``subset``. The upstream files hold no full-forget-set curves, so there is no ``forget_set`` scope;
-  ``PS`` is the upstream's ``FQS`` (null for the original models, as upstream).
+  ``subset``; ``attack_score`` is the upstream's (the Comparator's ε rule), ``attack_score_challenge``
+  is computed here from the stored ``fpr``/``fnr`` with the NeurIPS 2023 challenge's ε rule — from
+  rates the upstream rounded to 3 decimals, so a rate under 0.0005 reads as 0 and its threshold is
+  discarded. The upstream files hold no full-forget-set curves, so there is no ``forget_set`` scope:
+  ``PS`` is the upstream's ``FQS`` (null for the original models, as upstream) and ``PS_challenge``
+  is null.
 * No thumbnails and no ``subset`` table: the files hold image indices, not images.
 """
 
@@ -51,6 +59,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..metrics.privacy import challenge_attack_score
 from ..similarity import append_matrix
 from ..tables import schemas, write_table
 
@@ -112,6 +121,11 @@ def read_results(src_dir: str | Path) -> list[tuple[int, Path, dict[str, Any]]]:
     if not out:
         raise ConversionError(f"no upstream result files ({{fc}}/{{ID}}.json) under {src}")
     return out
+
+
+def retain_class_mean(class_accuracies: list[float], forget_class: int) -> float:
+    """Mean of the per-class accuracies of every class but the forget class."""
+    return float(np.mean([a for c, a in enumerate(class_accuracies) if c != forget_class]))
 
 
 def convert_probs(prob: dict[str, float], num_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,14 +196,15 @@ def convert(src_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
         for extra in ("saliency_threshold", "use_random_labels"):
             if extra in doc:
                 hp[extra] = doc[extra]
+        test_acc = [float(x) for x in doc["t_accs"]]
         runs.append({
             "run_id": run_id, "forget_class": fc, "type": kind, "method": method, "method_name": method_name,
             "base": None if _na(doc.get("Base")) is None else str(doc["Base"]), "seed": UPSTREAM_SEED,
             "epochs": hp["epochs"], "lr": hp["lr"], "batch_size": hp["batch_size"], "hyperparameters": json.dumps(hp),
             "UA": _float(doc.get("UA")), "RA": _float(doc.get("RA")), "TUA": _float(doc.get("TUA")),
-            "TRA": _float(doc.get("TRA")), "RTE": _float(doc.get("RTE")), "device": None,
-            "PS": _float(doc.get("FQS")), "MIA_efficacy": None, "avg_gap": None,
-            "train_acc": [float(x) for x in doc["accs"]], "test_acc": [float(x) for x in doc["t_accs"]],
+            "TRA": _float(doc.get("TRA")), "TA": retain_class_mean(test_acc, fc), "RTE": _float(doc.get("RTE")),
+            "device": None, "PS": _float(doc.get("FQS")), "PS_challenge": None, "MIA_efficacy": None, "avg_gap": None,
+            "train_acc": [float(x) for x in doc["accs"]], "test_acc": test_acc,
             "status": "ok", "error": None,
         })
         # instances
@@ -250,13 +265,7 @@ def convert(src_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
                 atks["fpr"].append(float(entry["fpr"]))
                 atks["fnr"].append(float(entry["fnr"]))
                 atks["attack_score"].append(float(entry["attack_score"]))
-
-    # avg_gap against the retrained model of the same forget class (MIA efficacy is not available)
-    for r in runs:
-        ref = next((x for x in runs if x["forget_class"] == r["forget_class"] and x["type"] == "retrained"), None)
-        keys = ("UA", "RA", "TUA", "TRA")
-        if ref is not None and all(r[k] is not None and ref[k] is not None for k in keys):
-            r["avg_gap"] = float(np.mean([abs(r[k] - ref[k]) for k in keys]))
+    atks["attack_score_challenge"] = np.asarray(challenge_attack_score(atks["fpr"], atks["fnr"])).tolist()
 
     forget_classes = sorted({fc for fc, _, _ in results})
     meta = {
@@ -268,8 +277,10 @@ def convert(src_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
                   "(unlearning_comparator.interop.comparator_json)",
         "notes": "instances.probs: T = 1 recovered from the stored T = 2 probabilities (p1 ∝ p2², renormalised; "
                  "entries the upstream dropped (≤ 0.001) count as 0). Embeddings are the upstream's independent, "
-                 "unaligned UMAP fits. MIA_efficacy is not available; avg_gap averages UA, RA, TUA and TRA only. "
-                 "Attack curves: scope 'subset' only.",
+                 "unaligned UMAP fits. MIA_efficacy is not available, so avg_gap (the literature's mean gap over "
+                 "UA, RA, TA and MIA efficacy) is null. TA is the mean of the other classes' test accuracies "
+                 "(CIFAR-10's test split has 1,000 images per class). Attack curves: scope 'subset' only, so "
+                 "PS_challenge is null; attack_score_challenge is computed from the stored 3-decimal FPR/FNR.",
     }
     sch = schemas(C)
     out = Path(out_dir)

@@ -2,7 +2,8 @@
 
 From the per-model evaluation outputs of the forget class (original, retrained, every unlearned and
 external run) it derives the accuracy metrics, prediction matrices, the SalUn MIA efficacy, the
-privacy attack against the retrained model (PS), the Avg. Gap, the aligned embeddings of the
+privacy attack against the retrained model (PS by the Comparator's ε rule, PS_challenge by the
+NeurIPS 2023 challenge's), the literature's Avg. Gap, the aligned embeddings of the
 evaluation subset and the reference models' similarity matrices, and writes them as this forget
 class's fragments of the five tables.
 """
@@ -24,7 +25,10 @@ from ..tables import concat, read_table, write_table
 from ..tables.schema import ATTACK, PREDICTIONS, SIMILARITY, instances_schema, runs_schema
 from .common import evaluation_plan, load_data, log
 
-GAP_METRICS = ("UA", "RA", "TUA", "TRA", "MIA_efficacy")
+# Avg. Gap as in SalUn (arXiv:2310.12508) and l1-sparse (arXiv:2304.04934): UA, RA, TA, MIA-Efficacy
+ALIGNMENT = ("anchored to the original's layout: each image held at its reference position by a spring that "
+             "weakens as its neighbourhood moves; UMAP's objective on the model's own graph")
+GAP_METRICS = ("UA", "RA", "TA", "MIA_efficacy")
 
 
 class ModelData:
@@ -51,10 +55,10 @@ class ModelData:
 
 
 def _curves(run_id: str, scope: str, model_vals: dict[str, np.ndarray], retrain_vals: dict[str, np.ndarray],
-            attack_cfg: dict[str, Any]) -> tuple[dict[str, list], float]:
-    """attack.arrow rows of one model and scope, and the privacy score they give."""
+            attack_cfg: dict[str, Any]) -> tuple[dict[str, list], float, float]:
+    """attack.arrow rows of one model and scope, and the privacy scores they give (PS, PS_challenge)."""
     rows: dict[str, list] = {k: [] for k in ATTACK.names}
-    scores = []
+    scores, challenge_scores = [], []
     for metric in ("entropy", "confidence"):
         low, high = attack_cfg[f"{metric}_range"]
         sweep = privacy.threshold_sweep(model_vals[metric], retrain_vals[metric], low, high, attack_cfg["thresholds"])
@@ -64,10 +68,16 @@ def _curves(run_id: str, scope: str, model_vals: dict[str, np.ndarray], retrain_
             rows["scope"] += [scope] * n
             rows["metric"] += [metric] * n
             rows["direction"] += [direction] * n
-            for key in ("threshold", "fpr", "fnr", "attack_score"):
+            for key in ("threshold", "fpr", "fnr", "attack_score", "attack_score_challenge"):
                 rows[key] += np.asarray(curve[key], dtype=np.float64).tolist()
             scores.append(curve["attack_score"])
-    return rows, privacy.privacy_score(scores)
+            challenge_scores.append(curve["attack_score_challenge"])
+    return rows, privacy.privacy_score(scores), privacy.challenge_privacy_score(challenge_scores)
+
+
+def _avg_gap(metrics: dict[str, Any], retrained: dict[str, Any]) -> float:
+    """Mean |metric − retrained metric| over GAP_METRICS (NaN propagates)."""
+    return float(np.mean([abs(metrics[k] - retrained[k]) for k in GAP_METRICS]))
 
 
 def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dict[str, str], out: dict[str, str]) -> None:
@@ -110,11 +120,13 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
     run_rows: dict[str, list] = {k: [] for k in runs_schema(C).names}
     inst_parts, pred_parts, attack_parts, sim_parts = [], [], [], []
     for m in loaded:
-        metrics: dict[str, Any] = {k: None for k in ("UA", "RA", "TUA", "TRA", "PS", "MIA_efficacy", "avg_gap", "train_acc", "test_acc")}
+        metrics: dict[str, Any] = {k: None for k in ("UA", "RA", "TUA", "TRA", "TA", "PS", "PS_challenge", "MIA_efficacy",
+                                                     "avg_gap", "train_acc", "test_acc")}
         if m.ok:
             train_acc = acc.per_class_accuracy(m.train_logits.argmax(1), train_labels, C)
             test_acc = acc.per_class_accuracy(m.test_logits.argmax(1), test_labels, C)
             metrics.update(acc.forget_metrics(train_acc, test_acc, fc))
+            metrics["TA"] = acc.accuracy_outside_class(m.test_logits.argmax(1), test_labels, fc)
             metrics["train_acc"], metrics["test_acc"] = train_acc.tolist(), test_acc.tolist()
             metrics["MIA_efficacy"] = mia.mia_efficacy(
                 mia.true_class_confidence(m.train_logits[members], train_labels[members]),
@@ -130,10 +142,10 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
                     "true": true.ravel().astype(np.int16), "pred": pred.ravel().astype(np.int16),
                     "proportion": proportion.ravel(), "mean_confidence": confidence.ravel(),
                 }))
-            rows, metrics["PS"] = _curves(m.run_id, "forget_set", attack_values(m.train_logits[forget_pos]), retrain_forget,
-                                          spec["analysis"]["attack"])
+            rows, metrics["PS"], metrics["PS_challenge"] = _curves(
+                m.run_id, "forget_set", attack_values(m.train_logits[forget_pos]), retrain_forget, spec["analysis"]["attack"])
             attack_parts.append(pa.table(rows))
-            rows, _ = _curves(m.run_id, "subset", attack_values(m.train_logits[subset_pos[subset_is_forget]]), retrain_subset, spec["analysis"]["attack"])
+            rows, _, _ = _curves(m.run_id, "subset", attack_values(m.train_logits[subset_pos[subset_is_forget]]), retrain_subset, spec["analysis"]["attack"])
             attack_parts.append(pa.table(rows))
             # instances of the evaluation subset
             sub_logits = m.train_logits[subset_pos].astype(np.float64)
@@ -158,7 +170,7 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
     retrained_metrics = retrained.metrics
     for m in loaded:
         if m.ok:
-            m.metrics["avg_gap"] = float(np.mean([abs(m.metrics[k] - retrained_metrics[k]) for k in GAP_METRICS]))
+            m.metrics["avg_gap"] = _avg_gap(m.metrics, retrained_metrics)
         i = m.info
         row = {
             "run_id": m.run_id, "forget_class": fc, "type": i["type"], "method": i.get("method"),

@@ -1,12 +1,13 @@
 """Metric functions: small, pure (no I/O), vectorised; tensors in, NumPy / float out.
 
-* :mod:`.accuracy` — per-class accuracy, UA/RA/TUA/TRA, prediction matrices;
-* :mod:`.privacy` — entropy / confidence statistics, threshold sweep, ε attack score, privacy score;
+* :mod:`.accuracy` — per-class accuracy, UA/RA/TUA/TRA, the literature's TA, prediction matrices;
+* :mod:`.privacy` — entropy / confidence statistics, threshold sweep, the Comparator's and the NeurIPS
+  2023 challenge's ε attack scores and privacy scores;
 * :mod:`.mia` — SalUn-convention MIA efficacy;
 * :mod:`.cka` — linear minibatch CKA with the unbiased HSIC estimator.
 """
 
-from .accuracy import forget_metrics, per_class_accuracy, prediction_matrices
+from .accuracy import accuracy_outside_class, forget_metrics, per_class_accuracy, prediction_matrices
 from .cka import MinibatchCKA, centered_stack, gram, hsic_unbiased, u_center
 from .mia import MIASets, mia_efficacy, mia_predictions, salun_mia_sets, true_class_confidence
 from .privacy import (
@@ -17,7 +18,9 @@ from .privacy import (
     ENTROPY_RANGE,
     ENTROPY_TEMPERATURE,
     N_THRESHOLDS,
-    attack_score,
+    challenge_attack_score,
+    challenge_privacy_score,
+    comparator_attack_score,
     confidence,
     entropy,
     privacy_score,
@@ -34,8 +37,11 @@ __all__ = [
     "MIASets",
     "MinibatchCKA",
     "N_THRESHOLDS",
-    "attack_score",
+    "accuracy_outside_class",
     "centered_stack",
+    "challenge_attack_score",
+    "challenge_privacy_score",
+    "comparator_attack_score",
     "confidence",
     "entropy",
     "forget_metrics",

@@ -1,7 +1,10 @@
-"""Accuracy metrics: per-class accuracy, the Comparator's UA/RA/TUA/TRA, prediction matrices.
+"""Accuracy metrics: per-class accuracy, the Comparator's UA/RA/TUA/TRA, the literature's TA, prediction matrices.
 
-Definitions follow reference/original-comparator.md §5.1, §5.4–§5.6. Nothing here is rounded: the
-original stores 3 decimals, we keep full precision and leave rounding to the site.
+UA/RA/TUA/TRA and the prediction matrices follow the Unlearning Comparator (arXiv:2508.12730; code:
+gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d, backend/app/threads/unlearn_*_thread.py and
+backend/app/utils/evaluation.py); TA is the testing accuracy of the SalUn / ℓ1-sparse papers
+(arXiv:2310.12508, arXiv:2304.04934). Nothing here is rounded: the original stores 3 decimals, we
+keep full precision and leave rounding to the site.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def per_class_accuracy(preds, labels, num_classes: int) -> np.ndarray:
 
 
 def forget_metrics(train_acc, test_acc, forget_class: int) -> dict[str, float]:
-    """UA, RA, TUA, TRA in the Comparator's convention (§5.1), unrounded.
+    """UA, RA, TUA, TRA in the Comparator's convention, unrounded.
 
     UA/TUA are the forget class's train/test accuracy; RA/TRA the *unweighted* mean of the other
     classes' accuracies (the original divides their sum by C − 1). A NaN accuracy propagates.
@@ -67,8 +70,25 @@ def forget_metrics(train_acc, test_acc, forget_class: int) -> dict[str, float]:
     }
 
 
+def accuracy_outside_class(preds, labels, excluded_class: int) -> float:
+    """Share of the samples not of ``excluded_class`` that are predicted correctly (NaN if none).
+
+    With the test split and the forget class this is the SalUn / ℓ1-sparse literature's TA: in
+    class-wise forgetting their test set drops the forgotten class. It weights every sample equally,
+    so it differs from TRA (the mean of per-class accuracies) when the classes' sizes differ.
+    """
+    preds = _labels_numpy(preds, "preds")
+    labels = _labels_numpy(labels, "labels")
+    if preds.shape != labels.shape:
+        raise ValueError(f"preds {preds.shape} and labels {labels.shape} differ in length")
+    kept = labels != excluded_class
+    if not kept.any():
+        return float("nan")
+    return float(np.mean(preds[kept] == labels[kept]))
+
+
 def prediction_matrices(logits, labels, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-normalised confusion matrix and mean softmax per true class (§5.5, §5.6); both (C, C) float64.
+    """Row-normalised confusion matrix and mean softmax per true class; both (C, C) float64.
 
     ``proportion[i, j]`` is the share of true-class-i samples whose argmax is j (rows sum to 1);
     ``mean_confidence[i, j]`` is the mean softmax (T = 1) probability of class j over the samples of
