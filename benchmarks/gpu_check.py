@@ -1,6 +1,7 @@
 """Check the CUDA path end to end on a small experiment and measure GPU throughput.
 
     python benchmarks/gpu_check.py [--data-root resources/data] [--out gpu_check.json] [--train-per-class N]
+                                   [--precision float32|bf16]
 
 Runs the workflow's own job entry points (the code the Snakemake rules call), in order, on the device
 the workflow chooses (CUDA when present): subsets, the original model, a retrained model, every
@@ -67,13 +68,16 @@ def main() -> int:
     parser.add_argument("--data-root", default=str(ROOT / "resources" / "data"))
     parser.add_argument("--out", default="gpu_check.json")
     parser.add_argument("--train-per-class", type=int, help="only this many images per class (a quick CPU try)")
+    parser.add_argument("--precision", choices=devices.EVALUATION_PRECISIONS, default="float32",
+                        help="evaluation.precision of the evaluation passes (default float32)")
     args = parser.parse_args()
     cfg = config(args.data_root, args.train_per_class)
     device = devices.select_device("auto")
     report: dict = {"device": devices.describe(device), "torch": torch.__version__, "cuda": torch.version.cuda,
-                    "python": platform.python_version(), "stages": {}}
+                    "python": platform.python_version(), "evaluation_precision": args.precision, "stages": {}}
     stages = report["stages"]
-    print(f"device: {report['device']} (torch {torch.__version__}, CUDA {torch.version.cuda})", flush=True)
+    print(f"device: {report['device']} (torch {torch.__version__}, CUDA {torch.version.cuda}); "
+          f"evaluation precision {args.precision}", flush=True)
     base = {k: cfg[k] for k in ("name", "dataset", "model", "seed", "device", "data")}
     work = Path(tempfile.mkdtemp(prefix="uc-gpu-check-"))
     fc = 0
@@ -102,7 +106,8 @@ def main() -> int:
         info = json.loads((folder / "info.json").read_text())
         stages[f"unlearn {r.method}"] = {"seconds": s, "rte": info["rte"], "status": info["status"], "error": info["error"]}
         models[r.method] = (folder, fc)
-    eval_spec = {**base, "evaluation": {"batch_size": cfg["evaluation"]["batch_size"]}, "analysis": analysis}
+    eval_spec = {**base, "evaluation": {"batch_size": cfg["evaluation"]["batch_size"], "precision": args.precision},
+                 "analysis": analysis}
     references = {"original": str(work / "original" / "grams.pt"), "retrained": str(work / "retrained" / "grams.pt")}
     entries = []
     for name, (folder, _) in models.items():
@@ -123,7 +128,7 @@ def main() -> int:
                                                "analysis": cfg["analysis"]}, entries, references, out_tables))
     stages["analyze (metrics, attack, UMAP, reference CKA; CPU)"] = {"seconds": s}
     _, s = clocked(device, lambda: tables.run({**base, "title": None, "forget_classes": [fc], "analysis": cfg["analysis"],
-                                              "training": cfg["training"]},
+                                              "training": cfg["training"], "evaluation": {"precision": args.precision}},
                                              {t: [out_tables[t]] for t in TABLES}, str(work / "subset.arrow"),
                                              {t: str(work / "tables" / f"{t}.arrow") for t in TABLES}))
     stages["tables"] = {"seconds": s}
@@ -132,7 +137,7 @@ def main() -> int:
     on_device = data.to(device)
     model = new_model(base, on_device, device)
     model.load_state_dict(load_state_dict(work / "original" / "model.pt"))
-    plain = time_plain_forward(model, on_device, cfg["evaluation"]["batch_size"])
+    plain = time_plain_forward(model, on_device, cfg["evaluation"]["batch_size"], args.precision)
     stages["plain forward pass, both splits (baseline)"] = {"seconds": plain, "images_per_s": (n_train + n_test) / plain}
 
     # ---- the same seed twice: bit-identical weights on this device
@@ -159,8 +164,8 @@ def main() -> int:
                                                          device, 0, log=lambda m: None))
     stages["ResNet-18 training (CIFAR-shaped, bf16 on CUDA)"] = {"images_per_s": len(cifar.train) / history.seconds}
     plan = evaluation_plan({"seed": 0, "analysis": {"subset_per_class": 50, "cka": cfg["analysis"]["cka"]}}, cifar)
-    cplain = time_plain_forward(net, cifar, 1000)
-    _, s = clocked(device, lambda: forward_pass(net, cifar, plan, 1000))
+    cplain = time_plain_forward(net, cifar, 1000, args.precision)
+    _, s = clocked(device, lambda: forward_pass(net, cifar, plan, 1000, precision=args.precision))
     n_images = len(cifar.train) + len(cifar.test)
     stages["ResNet-18 one-pass evaluation"] = {"seconds": s, "images_per_s": n_images / s, "ratio_to_plain_forward": s / cplain}
     stages["ResNet-18 plain forward"] = {"seconds": cplain, "images_per_s": n_images / cplain}

@@ -59,6 +59,7 @@ rule tables:
             forget_classes=FORGET_CLASSES,
             analysis=config["analysis"],
             training=config["training"],
+            evaluation={"precision": config["evaluation"]["precision"]},
         ),
         fragments=json.dumps(
             {t: [f"{RESULTS}/analysis/fc{fc}/{t}.arrow" for fc in FORGET_CLASSES] for t in TABLES}

@@ -44,7 +44,8 @@ def evaluation_spec(run_id, forget_class=None):
     return spec(
         run_id=run_id,
         forget_class=forget_class,
-        evaluation={"batch_size": config["evaluation"]["batch_size"]},
+        # precision is a param so that changing it reruns every evaluation (and what depends on them)
+        evaluation={"batch_size": config["evaluation"]["batch_size"], "precision": config["evaluation"]["precision"]},
         analysis={
             "subset_per_class": config["analysis"]["subset_per_class"],
             "cka": config["analysis"]["cka"],

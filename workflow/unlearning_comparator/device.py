@@ -5,6 +5,11 @@ to use (it does not set ``CUDA_VISIBLE_DEVICES``). :func:`select_device` therefo
 each job takes an exclusive lock file for one device index and keeps it for its lifetime, so two
 concurrent jobs never share a card. Where a scheduler has already chosen (SLURM sets
 ``CUDA_VISIBLE_DEVICES``), that choice is respected.
+
+Precision is decided here too, per purpose rather than per process: training and unlearning allow
+TF32 and bfloat16 autocast on CUDA (:func:`allow_tf32`, :func:`autocast`); the evaluation's forward
+pass runs inside :func:`evaluation_precision`, which makes the config's ``evaluation.precision`` the
+only thing that decides how logits, features and Gram matrices are computed.
 """
 
 from __future__ import annotations
@@ -61,8 +66,6 @@ def select_device(prefer: str = "auto") -> torch.device:
     else:
         device = torch.device("cuda", torch.cuda.current_device())
     torch.backends.cudnn.benchmark = False  # deterministic algorithm choice: same config, same numbers
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
     return device
 
 
@@ -78,6 +81,46 @@ def set_threads(threads: int) -> None:
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+EVALUATION_PRECISIONS = ("float32", "bf16")  # the schema's evaluation.precision; float32 is the default
+
+
+def tf32_flags() -> tuple[bool, bool]:
+    """(CUDA matmuls, cuDNN convolutions) may use TF32 (a 10-bit mantissa) for float32 inputs."""
+    return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+
+def set_tf32(matmul: bool, convolution: bool) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = matmul
+    torch.backends.cudnn.allow_tf32 = convolution
+
+
+@contextlib.contextmanager
+def allow_tf32(enabled: bool = True) -> Iterator[None]:
+    """TF32 for CUDA float32 matmuls and convolutions inside the block (training's speed trade); restored after."""
+    before = tf32_flags()
+    set_tf32(enabled, enabled)
+    try:
+        yield
+    finally:
+        set_tf32(*before)
+
+
+@contextlib.contextmanager
+def evaluation_precision(device: torch.device, precision: str = "float32") -> Iterator[None]:
+    """The evaluation's forward pass: no autograd, no TF32, and autocast only if ``precision`` asks for it.
+
+    ``float32``: true IEEE single precision on every device (TF32 off for matmuls and cuDNN
+    convolutions, autocast off even inside an enclosing autocast block). ``bf16``: bfloat16 autocast
+    on CUDA and on the CPU alike. Every flag it changes is restored on exit.
+    """
+    if precision not in EVALUATION_PRECISIONS:
+        raise ValueError(f"evaluation precision {precision!r}: use one of {', '.join(EVALUATION_PRECISIONS)}")
+    bf16 = precision == "bf16"
+    with allow_tf32(False), torch.inference_mode(), \
+            torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        yield
 
 
 def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:

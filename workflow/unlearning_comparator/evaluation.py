@@ -4,10 +4,15 @@ Each split is passed through the model exactly once. The CKA pool's mixed mini-b
 forward batches of their own, with hooks on the layer groups that turn each group's activations into
 the batch's Gram matrix on the spot (activations are never kept); the remaining images follow in
 plain batches. A hook on the feature module keeps the penultimate features of the evaluation subset.
+
+The pass runs in the config's ``evaluation.precision`` (:func:`.device.evaluation_precision`): IEEE
+float32 by default, or bfloat16 autocast. Either way the Gram matrices are formed from the activations
+in float32 or float64 (:func:`.metrics.cka.gram`), outside autocast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 
@@ -16,6 +21,7 @@ from torch import nn
 
 from .data import ImageDataset, Split, normalize
 from .data.subsets import CkaPool
+from .device import evaluation_precision
 from .models import ClassifierNet
 
 
@@ -43,22 +49,41 @@ def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias.detach())
 
 
-def inference_copy(model: ClassifierNet) -> ClassifierNet:
+def inference_copy(model: ClassifierNet, probe: torch.Tensor | None = None) -> ClassifierNet:
     """A copy of ``model`` with every BatchNorm folded into its convolution, for evaluation.
 
     BatchNorm is a fifth of an evaluation pass on the CPU. A convolution whose own output is a
     layer group (ResNet-18's ``conv1``) keeps its BatchNorm, so every hooked activation is unchanged.
+    Folding pairs each BatchNorm with the convolution registered just before it, which is the order
+    they run in for every model of the registry; for a model where it is not, the folded copy would
+    compute something else. Given ``probe`` (a few normalised images), the copy is checked against the
+    model on them, in float32, and an unfolded copy is returned if their logits differ.
     """
-    model = copy.deepcopy(model).eval()
-    observed = {id(m) for _, m in model.layer_groups()}
-    for parent in model.modules():
+    folded = copy.deepcopy(model).eval()
+    observed = {id(m) for _, m in folded.layer_groups()}
+    for parent in folded.modules():
         children = list(parent.named_children())
         for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and id(conv) not in observed \
                     and bn.track_running_stats and bn.affine:
                 _fold(conv, bn)
                 setattr(parent, bn_name, nn.Identity())
-    return model
+    if probe is not None and not _same_logits(model, folded, probe):
+        return copy.deepcopy(model).eval()
+    return folded
+
+
+def _same_logits(model: nn.Module, folded: nn.Module, probe: torch.Tensor) -> bool:
+    """Whether two models give the same float32 logits on ``probe`` (up to float32 rounding)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), evaluation_precision(probe.device, "float32"):
+            expected, got = model(probe).float(), folded(probe).float()
+    finally:
+        model.train(was_training)
+    scale = expected.abs().max().clamp_min(1.0)
+    return bool(((expected - got).abs().max() <= 1e-4 * scale).item())
 
 
 class _Capture:
@@ -77,7 +102,9 @@ class _Capture:
     def _group_hook(self, name: str):
         def hook(module, inputs, output):
             if self.grams_on:
-                self.grams[name] = self._gram(output)
+                # outside autocast: on the CPU it would turn the Gram's float32 matmul into bfloat16
+                with torch.autocast(output.device.type, enabled=False):
+                    self.grams[name] = self._gram(output)
 
         return hook
 
@@ -96,17 +123,19 @@ def forward_pass(
     plan: EvaluationPlan,
     batch_size: int,
     with_grams: bool = True,
+    precision: str = "float32",
 ) -> ModelOutputs:
     """Run every image of ``data`` (on the model's device) through ``model`` once; see the module doc.
 
-    Results stay on the device until the pass is over (no per-batch synchronisation), then move to the CPU.
+    ``precision`` is ``evaluation.precision`` (float32 or bf16). Results stay on the device until the
+    pass is over (no per-batch synchronisation), then move to the CPU.
     """
-    model = inference_copy(model)
-    capture = _Capture(model)
+    model = inference_copy(model, probe=normalize(data.train.images[:16], data.info))
     logits: dict[str, torch.Tensor] = {}
     grams: dict[str, list[dict[str, torch.Tensor]]] = {}
     train_features: torch.Tensor | None = None
-    try:
+    model_device = next(model.parameters()).device
+    with contextlib.closing(_Capture(model)) as capture, evaluation_precision(model_device, precision):
         for split_name, split in (("train", data.train), ("test", data.test)):
             device = split.labels.device
             n = len(split)
@@ -135,8 +164,6 @@ def forward_pass(
                     train_features[positions] = capture.features.float()
             logits[split_name] = out.cpu()
             grams[split_name] = [{k: v.cpu() for k, v in batch.items()} for batch in grams[split_name]]
-    finally:
-        capture.close()
     if train_features is None:
         features = torch.empty((0, 0))
     else:
@@ -144,14 +171,16 @@ def forward_pass(
     return ModelOutputs(logits, features, grams, [name for name, _ in model.layer_groups()])
 
 
-def time_plain_forward(model: ClassifierNet, data: ImageDataset, batch_size: int) -> float:
-    """Seconds of a bare forward pass over both splits (no hooks): the baseline analysis costs are compared with."""
+def time_plain_forward(model: ClassifierNet, data: ImageDataset, batch_size: int, precision: str = "float32") -> float:
+    """Seconds of a bare forward pass over both splits (no hooks), in the evaluation's ``precision``:
+    the baseline analysis costs are compared with."""
     import time
 
     from .device import synchronized
 
     model.eval()
-    with torch.inference_mode(), synchronized(next(model.parameters()).device):
+    device = next(model.parameters()).device
+    with evaluation_precision(device, precision), synchronized(device):
         start = time.perf_counter()
         for split in (data.train, data.test):
             for i in range(0, len(split), batch_size):

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .data import DatasetInfo, Split, normalize
 from .data.augment import random_crop_flip
-from .device import autocast, synchronized
+from .device import allow_tf32, autocast, synchronized
 from .models import ClassifierNet
 
 
@@ -71,7 +71,17 @@ def train_classifier(
     test: Split | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainingHistory:
-    """Train ``model`` in place on ``train`` (already on ``device``) with ``recipe``; return the history."""
+    """Train ``model`` in place on ``train`` (already on ``device``) with ``recipe``; return the history.
+
+    TF32 is allowed for the loop on CUDA (bf16 autocast covers most of it anyway), whoever calls it."""
+    with allow_tf32(True):
+        return _train(model, train, info, recipe, device, seed, test, log)
+
+
+def _train(
+    model: ClassifierNet, train: Split, info: DatasetInfo, recipe: dict[str, Any], device: torch.device, seed: int,
+    test: Split | None, log: Callable[[str], None],
+) -> TrainingHistory:
     generator = torch.Generator().manual_seed(seed)
     batch_size = recipe["batch_size"]
     steps_per_epoch = -(-len(train) // batch_size)

@@ -30,9 +30,13 @@ class JobContext:
         return devices.describe(self.device)
 
 
-def start(spec: dict[str, Any], threads: int = 1) -> JobContext:
+def start(spec: dict[str, Any], threads: int = 1, trains: bool = True) -> JobContext:
+    """Threads and device for a job. A job that ``trains`` (training, unlearning: the methods' loops are
+    their own code) lets CUDA use TF32 throughout, as training always has; the evaluation job does not,
+    and sets the precision of its forward pass itself (:func:`..device.evaluation_precision`)."""
     devices.set_threads(threads)
     device = devices.select_device(spec.get("device", "auto"))
+    devices.set_tf32(trains, trains)
     log(f"device: {devices.describe(device)}")
     return JobContext(spec, device)
 

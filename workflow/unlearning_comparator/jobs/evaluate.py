@@ -4,7 +4,8 @@ Writes the model's logits (every training and test image), the evaluation subset
 features and, for the reference models (original, retrained), the CKA Gram matrices that every other
 model of the forget class is compared with; a compared model's similarity rows are computed here,
 against the stored reference Grams. Metrics are derived from the logits by the forget class's
-analysis job.
+analysis job. The forward pass runs in the spec's ``evaluation.precision`` (float32 when absent), which
+the summary records.
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ def run(
     reference_grams: dict[str, str] | None = None, threads: int = 1,
 ) -> None:
     """``grams_out`` for reference models; ``reference_grams`` ({'original': path, 'retrained': path}) for the others."""
-    ctx = start(spec, threads)
+    ctx = start(spec, threads, trains=False)
     info = json.load(open(run_info))
     run_id, forget_class = spec["run_id"], spec.get("forget_class")
-    summary: dict[str, Any] = {"run_id": run_id, "status": info["status"], "device": ctx.device_name}
+    precision = spec["evaluation"].get("precision", "float32")
+    summary: dict[str, Any] = {"run_id": run_id, "status": info["status"], "device": ctx.device_name,
+                               "precision": precision}
     if info["status"] != "ok":
         log(f"{run_id} failed upstream; nothing to evaluate")
         empty = pa.table({"run_id": pa.array([], pa.string())})
@@ -71,7 +74,7 @@ def run(
     plan = evaluation_plan(spec, data)
     model = load_weights(new_model(spec, data, ctx.device), model_path)
     start_time = time.perf_counter()
-    outputs = forward_pass(model, data, plan, spec["evaluation"]["batch_size"])
+    outputs = forward_pass(model, data, plan, spec["evaluation"]["batch_size"], precision=precision)
     summary["forward_seconds"] = time.perf_counter() - start_time
     grams = stack_grams(outputs.grams, outputs.layers)
     write_table(logits_table(outputs, data), logits_out)

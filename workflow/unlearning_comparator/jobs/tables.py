@@ -37,7 +37,14 @@ def experiment_description(spec: dict[str, Any], subset_meta: dict[bytes, bytes]
         "training": spec["training"],
         "versions": {p: version(p) for p in ("torch", "torchvision", "umap-learn", "scikit-learn", "pyarrow")}
         | {"python": platform.python_version()},
+        **_evaluation_precision(spec),
     }
+
+
+def _evaluation_precision(spec: dict[str, Any]) -> dict[str, str]:
+    """The evaluation's arithmetic (config evaluation.precision), recorded when the job's spec carries it."""
+    precision = (spec.get("evaluation") or {}).get("precision")
+    return {"evaluation_precision": precision} if precision else {}
 
 
 def run(spec: dict[str, Any], fragments: dict[str, list[str]], subset_table: str, out: dict[str, str]) -> None:
