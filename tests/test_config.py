@@ -55,8 +55,8 @@ def test_defaults_are_filled_in():
     config = tiny_config()
     del config["analysis"]
     resolved = validate_config(config, METHODS_DIR)
-    assert resolved["analysis"]["umap"] == {"n_neighbors": 9, "min_dist": 0.45, "n_epochs": 500, "aligned_epochs": 100,
-                                            "aligned_learning_rate": 0.1}
+    assert resolved["analysis"]["umap"] == {"n_neighbors": 9, "min_dist": 0.45, "n_epochs": 500, "aligned_epochs": 200,
+                                            "anchor_stiffness": 3.0}
     assert resolved["analysis"]["attack"]["thresholds"] == 51
     assert resolved["device"] == "auto"
     # method-specific keys take the module's defaults (the original's constants)

@@ -105,16 +105,16 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
     retrain_forget = attack_values(retrained.train_logits[forget_pos])
     retrain_subset = attack_values(retrained.train_logits[subset_pos[subset_is_forget]])
 
-    # --- embeddings: the original's layout is the frame every other model is aligned to
+    # --- embeddings: the original's layout is the frame every other model is anchored to
     umap_cfg = spec["analysis"]["umap"]
     params = UmapParams(umap_cfg["n_neighbors"], umap_cfg["min_dist"], umap_cfg["n_epochs"], umap_cfg["aligned_epochs"],
-                        spec["seed"], umap_cfg["aligned_learning_rate"])
+                        spec["seed"], umap_cfg["anchor_stiffness"])
     t0 = time.perf_counter()
     reference = reference_layout(original.features, params)
     layouts = {original.run_id: reference}
     for m in loaded:
         if m.ok and m.run_id not in layouts:
-            layouts[m.run_id] = aligned_layout(m.features, reference, params)
+            layouts[m.run_id] = aligned_layout(m.features, original.features, reference, params)
     umap_seconds = time.perf_counter() - t0
 
     run_rows: dict[str, list] = {k: [] for k in runs_schema(C).names}
@@ -193,7 +193,7 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
             sim_parts.append(pa.table(similarity_rows(model_run.run_id, ref_name, blocks[ref_name], layers[ref_name],
                                                       blocks[model_name], layers[model_name])))
 
-    meta = {b"umap": json.dumps({**params.__dict__, "umap_version": umap_version(), "alignment": "init from the original's layout + Procrustes"}).encode()}
+    meta = {b"umap": json.dumps({**params.__dict__, "umap_version": umap_version(), "alignment": ALIGNMENT}).encode()}
     write_table(pa.table(run_rows), out["runs"], runs_schema(C))
     write_table(concat(inst_parts, instances_schema(C)).replace_schema_metadata(meta), out["instances"])
     write_table(concat(pred_parts, PREDICTIONS), out["predictions"])
