@@ -1,6 +1,8 @@
 """Fine-Tuning (FT): continue training on the retain set only, so that the forget class fades.
 
-Recipe (reference/original-comparator.md §3.2; constants §3.1, UI defaults §3.11):
+Recipe, as the original Comparator runs it (gnueaj/Machine-Unlearning-Comparator@0e3ce99d,
+backend/app/services/unlearn_FT.py and backend/app/threads/unlearn_FT_thread.py; constants in
+backend/app/config/settings.py, front-end defaults in frontend/src/utils/config/unlearning.ts):
 
 * each epoch, for every shuffled retain mini-batch: minimise CE(model(x), y), no gradient clipping;
   the forget data is never read;
@@ -14,8 +16,13 @@ UI default lr 0.01 the learning rate is therefore constant, and with lr < 0.01 t
 the rate towards 0.01 over the epochs. It is the hyperparameter ``eta_min`` (default 0.01) so that a
 config can set e.g. 0 for an ordinary decaying cosine schedule.
 
-Deviations: none in the recipe. Only the retain loop is timed (RTE); the loss is computed under
-bfloat16 autocast on CUDA (a no-op on the CPU).
+Deviations (docs/differences-from-the-original.md §3.1, §3.2, §2.3), none in the recipe:
+
+* the batch order comes from ``task.generator`` (the run's seed), not from torch's global generator
+  seeded with 2048;
+* RTE times the retain loop alone: the original's timer also covers an evaluation of the whole forget
+  set after every epoch (in eval mode, so it changes neither weights nor BatchNorm statistics);
+* on CUDA the loss is computed under bfloat16 autocast; the original, like the CPU path here, uses float32.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Gradient Ascent (GA): maximise the cross-entropy of the forget set.
 
-Recipe (reference/original-comparator.md §3.3; constants §3.1, UI defaults §3.11):
+Recipe, as the original Comparator runs it (gnueaj/Machine-Unlearning-Comparator@0e3ce99d,
+backend/app/services/unlearn_GA.py and backend/app/threads/unlearn_GA_thread.py; constants in
+backend/app/config/settings.py, front-end defaults in frontend/src/utils/config/unlearning.ts):
 
 * each epoch, for every shuffled forget mini-batch: loss = −CE(model(x), y); backward; clip the
   gradient norm to ``grad_clip`` (the original's MAX_GRAD_NORM = 100); SGD step. The retain data is
@@ -11,7 +13,14 @@ Recipe (reference/original-comparator.md §3.3; constants §3.1, UI defaults §3
   statistics and its running statistics drift towards the forget class;
 * images are never augmented.
 
-Deviations: none. Only the epoch loop is timed (RTE); bfloat16 autocast on CUDA.
+Deviations (docs/differences-from-the-original.md §3.1, §3.3, §2.3), none in the recipe:
+
+* the batch order comes from ``task.generator`` (the run's seed), not from torch's global generator
+  seeded with 2048;
+* on CUDA the loss is computed under bfloat16 autocast; the original, like the CPU path here, uses float32.
+
+RTE covers the same work as the original's: only the epoch loop is timed, and the original's GA thread
+runs no extra evaluation inside its timer.
 """
 
 from __future__ import annotations

@@ -1,17 +1,31 @@
 """Random Labeling (RL): train on retain ∪ forget where every forget image carries a wrong label.
 
-Recipe (reference/original-comparator.md §3.4; constants §3.1, UI defaults §3.11):
+Recipe, as the original Comparator runs it (gnueaj/Machine-Unlearning-Comparator@0e3ce99d,
+backend/app/services/unlearn_RL.py and backend/app/threads/unlearn_RL_thread.py; constants in
+backend/app/config/settings.py, front-end defaults in frontend/src/utils/config/unlearning.ts):
 
 * one loader over the concatenation of the retain and the forget set, shuffled, ``batch_size`` images
   per batch;
 * in every batch, each forget-class image gets a label drawn uniformly from the other C − 1 classes,
   drawn anew every batch; minimise CE on the mixed batch; no gradient clipping;
-* SGD(lr, momentum 0.9, weight decay 5e-4); MultiStepLR([80, 120], gamma 0.2) per epoch;
+* SGD(lr, momentum 0.9, weight decay 5e-4);
 * train mode; images never augmented.
 
-Deliberate deviation: the original seeds each batch's label draw from ``time.time_ns()``, so no two
-runs agree (reference §1.5). Here the labels come from ``task.generator``: the same seed gives the
-same run, bit for bit on the same machine.
+Deviations (docs/differences-from-the-original.md §3.1, §3.4, §2.3):
+
+* learning-rate schedule: here MultiStepLR([80, 120], gamma 0.2) is stepped once per epoch, as in the
+  other methods. The original's service builds that scheduler but its RL thread never steps it, so its
+  rate stays constant. Identical for runs of up to 80 epochs (the UI default is 3); from the 81st epoch
+  on, the rate here is 0.2 × lr;
+* random labels: the original re-seeds torch's global generator from ``time.time_ns()`` in every batch
+  with forget images (so no two runs agree, and the loader's later shuffles depend on the clock too) and
+  draws from the classes other than the forget class. Here each image's label is drawn from the classes
+  other than its own label, from ``task.generator``: the same distribution (every relabelled image is of
+  the forget class), and the same seed gives the same run, bit for bit on the same machine. The batch
+  order comes from ``task.generator`` as well;
+* RTE times the epoch loop alone: the original's timer also covers an evaluation of the whole forget
+  set after every epoch (in eval mode, so it changes neither weights nor BatchNorm statistics);
+* on CUDA the loss is computed under bfloat16 autocast; the original, like the CPU path here, uses float32.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
-"""SalUn (Fan et al., ICLR 2024) as the Comparator runs it: random labelling restricted to the weights
-that are most salient for the forget set.
+"""SalUn as the Comparator runs it: random labelling restricted to the weights that are most salient
+for the forget set.
 
-Recipe (reference/original-comparator.md §3.6; literature.md §A.2; constants §3.1, UI defaults §3.11):
+SalUn: C. Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both
+Image Classification and Generation", ICLR 2024 (arXiv:2310.12508). Recipe, as the original Comparator
+runs it (gnueaj/Machine-Unlearning-Comparator@0e3ce99d, backend/app/services/unlearn_SalUn.py and
+backend/app/threads/unlearn_SalUn_thread.py; constants in backend/app/config/settings.py, front-end
+defaults in frontend/src/utils/config/unlearning.ts):
 
 * saliency mask, a pre-step *outside* RTE: with the model in eval mode, over the first
   ``saliency_batches`` (5) shuffled forget batches, accumulate |∇θ(−CE)| per weight and divide by the
@@ -9,26 +13,40 @@ Recipe (reference/original-comparator.md §3.6; literature.md §A.2; constants �
   k = ⌊``saliency_threshold`` · N⌋ (0.75: roughly the top 75 % of weights are updatable);
   mask = saliency ≥ threshold;
 * each epoch, in train mode:
-  - forget phase: every forget batch gets *all* its labels replaced by labels drawn uniformly from the
-    other C − 1 classes (``use_random_labels``, default true); minimise CE;
-  - retain phase: CE with the true labels on every retain batch (the full retain set, see §D.6);
+  - forget phase: every forget batch gets *all* its labels replaced by random labels of another class
+    (``use_random_labels``, default true); minimise CE;
+  - retain phase: CE with the true labels on every retain batch (the full retain set every epoch);
   - in both phases, after backward: multiply the gradients by the mask, clip their norm to
     ``grad_clip`` (100), step;
   - MultiStepLR([80, 120], 0.2) step;
 * SGD(lr, momentum 0.9, weight decay 5e-4).
 
-Deliberate deviations:
+Deliberate deviations (docs/differences-from-the-original.md §3.1, §3.6, §2.3):
 
-* fix #33 of the SalUn repository (Feb 2026, literature.md §A.2): zeroing the masked gradients alone
-  lets SGD's weight decay and momentum still move the "frozen" weights (the original's quirk). Here
-  the masked-out weights are restored after every step and their momentum is cleared
-  (:class:`~unlearning_comparator.unlearning.toolkit.FrozenWeights`), so they stay bit-identical to
-  the base model. BatchNorm running statistics are buffers, not weights, and are updated as usual;
-* the original runs an extra forward pass after every step, inside RTE, only to track accuracy; it
-  affects nothing but the timing, so it is left out and RTE measures the unlearning alone;
-* the random labels come from ``task.generator`` (seeded), not from torch's global generator;
-* ``use_random_labels: false`` (a switch the original declares but never turns off) makes the forget
-  phase gradient ascent, −CE with the true labels, under the same mask.
+* frozen weights stay frozen: zeroing the masked gradients alone lets SGD's weight decay and momentum
+  still move the "frozen" weights (the original's behaviour). Here the masked-out weights are restored
+  after every step and their momentum is cleared
+  (:class:`~unlearning_comparator.unlearning.toolkit.FrozenWeights`), so they stay bit-identical to the
+  base model, as the SalUn authors fixed in their own code (OPTML-Group/Unlearn-Saliency, pull request
+  #33, Feb 2026). BatchNorm running statistics are buffers, not weights, and are updated as usual;
+* no accuracy-tracking pass: after every optimisation step (forget and retain batches) the original
+  passes the same batch through the model again, in train mode under ``no_grad``, only to count correct
+  predictions. That pass does not change the weights, but in train mode it updates BatchNorm's running
+  mean and variance a second time per batch (with the post-step weights), so the original's running
+  statistics average over roughly half as many recent batches and every eval-mode metric differs
+  slightly; it also runs inside the original's RTE (about a third more compute per step). Here it is
+  left out: BatchNorm sees each batch once and RTE measures the unlearning alone. The original's
+  evaluation of the forget set after every epoch (eval mode, inside its RTE) is left out too;
+* random labels: the original draws every forget label uniformly from the classes other than the forget
+  class, with torch's global generator (seeded with 2048); here from the classes other than each image's
+  own label (:func:`~unlearning_comparator.unlearning.toolkit.random_other_labels`), with
+  ``task.generator``. For whole-class forgetting both mean "any class but the forget class"; the batch
+  order comes from ``task.generator`` as well;
+* ``use_random_labels: false`` makes the forget phase gradient ascent, −CE with the true labels, under
+  the same mask. In the original the flag is a constant (true); were it false, the original would keep
+  the true labels and minimise CE on them, i.e. train on the forget set;
+* on CUDA the forward passes, including the saliency pre-step's, run under bfloat16 autocast; the
+  original, like the CPU path here, uses float32.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""SCRUB (Kurmanji et al., NeurIPS 2023) as the Comparator runs it: a student moves away from a frozen
-teacher on the forget set and stays close to it (and to the labels) on the retain set.
+"""SCRUB as the Comparator runs it: a student moves away from a frozen teacher on the forget set and
+stays close to it (and to the labels) on the retain set.
 
-Recipe (reference/original-comparator.md §3.5; constants §3.1, UI defaults §3.11), written from that
-description (the SCRUB authors' code is non-commercial and was not used):
+SCRUB: M. Kurmanji et al., "Towards Unbounded Machine Unlearning", NeurIPS 2023 (arXiv:2302.09880).
+Recipe, as the original Comparator runs it (gnueaj/Machine-Unlearning-Comparator@0e3ce99d,
+backend/app/services/unlearn_SCRUB.py and backend/app/threads/unlearn_SCRUB_thread.py; constants in
+backend/app/config/settings.py, front-end defaults in frontend/src/utils/config/unlearning.ts), written
+from a description of that behaviour (the SCRUB authors' code is non-commercial and was not used):
 
 * teacher: a frozen copy of the base model; student: the model being unlearned;
 * KD(s, t) = KL(softmax(t/T) ‖ softmax(s/T)), batch mean, × T², with T = ``kd_temperature`` (2.0);
@@ -17,15 +20,21 @@ description (the SCRUB authors' code is non-commercial and was not used):
   - MultiStepLR([80, 120], 0.2) step;
 * one SGD(lr, momentum 0.9, weight decay 5e-4) for both phases; alpha 0.5, gamma 1.0 (beta 0 unused).
 
-Train/eval modes (a choice the description leaves partly open): the teacher stays in eval mode
-throughout (fixed BatchNorm statistics, so its targets are those of the base model and do not depend
-on the batch's composition). The student is in train mode in both phases, as in SCRUB's own recipe
-and the Comparator's: in the forget phase its BatchNorm layers therefore see single-class batches and
-their running statistics drift towards the forget class; the retain phase that follows, far longer,
-re-estimates them from retain data (momentum 0.1: the forget phase's share decays as 0.9^n).
+Train/eval modes, as in the original: the teacher stays in eval mode throughout (fixed BatchNorm
+statistics, so its targets are those of the base model and do not depend on the batch's
+composition). The student is in train mode in both phases: in the forget phase its BatchNorm layers
+therefore see single-class batches and their running statistics drift towards the forget class; the
+retain phase that follows, far longer, re-estimates them from retain data (momentum 0.1: the forget
+phase's share decays as 0.9^n).
 
-Deviations: none in the recipe. Only the two phases are timed (RTE); bfloat16 autocast on CUDA, with
-the KD and CE terms computed in float32.
+Deviations (docs/differences-from-the-original.md §3.1, §3.5, §2.3), none in the recipe:
+
+* the batch order comes from ``task.generator`` (the run's seed), not from torch's global generator
+  seeded with 2048;
+* RTE times the two phases alone: the original's timer also covers an evaluation of the whole forget
+  set after every epoch (in eval mode, so it changes neither weights nor BatchNorm statistics);
+* on CUDA the forward passes run under bfloat16 autocast, with the KD and CE terms computed in float32;
+  the original, like the CPU path here, uses float32 throughout.
 """
 
 from __future__ import annotations
