@@ -204,7 +204,11 @@ function atk_panel(ab, c) {
   set_html(P.info, `<div class="uc-atk-info"><span${red(S.atk.strategy === 3)}>Threshold: <b>${t.toFixed(2)}</b></span>` +
                    `<span${red(S.atk.strategy === 1)}>Attack Score: <b>${fmt(score)}</b></span>` +
                    `<span>FPR: <b>${fmt(c.comb.fpr[i])}</b></span><span>FNR: <b>${fmt(c.comb.fnr[i])}</b></span></div>`);
-  set_html(P.ps, `<div class="uc-ps">Privacy Score = 1 \u2212 ${fmt(score)} = <b style="color:${colour}">${fmt(1 - score)}</b></div>`);
+  // this view scores the evaluation subset's forget images at one threshold; the table's PS is the worst
+  // threshold over every forget-class training image: both are shown, so that the two numbers are not confused
+  set_html(P.ps, `<div class="uc-ps">Privacy Score = 1 \u2212 ${fmt(score)} = <b style="color:${colour}">${fmt(1 - score)}</b></div>` +
+                 `<div class="uc-small" title="The experiments table's PS: the worst threshold over every forget-class training image">` +
+                 `Table PS (all forget images, worst threshold): <b>${fmt(R.PS[c.k])}</b></div>`);
   P.state = {items, success, total: 2 * F, retr: c.retr, k: c.k};
   atk_grids(ab);
 }

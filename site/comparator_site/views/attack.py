@@ -101,8 +101,8 @@ def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> Any:
     # first is built right after the page is ready (js/main.js), to keep it out of the first render.
     msg = page.div(f"atk_{ab}_msg", text='<div class="uc-empty">Please select an unlearned model to compare the '
                                             'attack results</div>' if original else "", width=620)
-    info = page.div(f"atk_{ab}_info", text="", width=300, height=40)
-    ps = page.div(f"atk_{ab}_ps", text="", width=310, height=40)
+    info = page.div(f"atk_{ab}_info", text="", width=300, height=56)
+    ps = page.div(f"atk_{ab}_ps", text="", width=310, height=56)
     caption = row(page.div(text=f'<div class="uc-caption">← Retrained Samples | '
                                 f'<span style="color:{colour}">Model {ab.upper()} Samples</span> →</div>', width=420, height=20),
                   page.div(text=curve_legend(), width=200, height=20))
