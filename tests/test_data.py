@@ -145,7 +145,7 @@ def test_evaluation_subset_is_deterministic_and_class_ordered(fmnist_small):
 def test_cka_pool_mixes_classes_in_every_batch(fmnist_small):
     labels = fmnist_small.train.labels
     per_class = default_cka_per_class(labels, "train")
-    assert per_class == 20  # a tenth of each class (reference §5.8)
+    assert per_class == 20  # a tenth of each class, as the original Comparator
     pool = cka_pool(labels, per_class, 5)
     assert pool.num_batches == 4
     for k in range(4):
@@ -153,3 +153,17 @@ def test_cka_pool_mixes_classes_in_every_batch(fmnist_small):
     # the first images of each class, in index order
     first_of_3 = (labels == 3).nonzero().flatten()[:20]
     assert set(pool.positions[pool.labels == 3].tolist()) == set(first_of_3.tolist())
+
+
+def test_a_short_last_cka_batch_joins_the_one_before(fmnist_small):
+    """The unbiased HSIC estimator needs 4 images per block: a last batch of 2 per class would leave a forget
+    block that the CKA must drop while the retain block (18 images) is kept."""
+    labels = fmnist_small.train.labels
+    pool = cka_pool(labels, 22, 5)  # 4 batches of 5 and 2 left over per class
+    assert pool.num_batches == 4
+    sizes = [torch.bincount(pool.labels[pool.batch == k], minlength=10).tolist() for k in range(4)]
+    assert sizes == [[5] * 10, [5] * 10, [5] * 10, [7] * 10]
+    pool = cka_pool(labels, 24, 5)  # 4 left over per class: a batch of its own
+    assert pool.num_batches == 5
+    assert torch.bincount(pool.labels[pool.batch == 4], minlength=10).tolist() == [4] * 10
+    assert len(pool.positions) == len(set(pool.positions.tolist())) == 240

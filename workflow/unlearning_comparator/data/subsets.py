@@ -51,6 +51,9 @@ def default_cka_per_class(labels: torch.Tensor, split: str) -> int:
     return int(counts.min()) // divisor
 
 
+MIN_BATCH_PER_CLASS = 4  # the unbiased HSIC estimator's minimum batch size
+
+
 def cka_pool(labels: torch.Tensor, per_class: int, batch_per_class: int) -> CkaPool:
     """The first ``per_class`` images of every class, in mixed batches of ``batch_per_class`` per class."""
     labels = labels.cpu()
@@ -62,10 +65,15 @@ def cka_pool(labels: torch.Tensor, per_class: int, batch_per_class: int) -> CkaP
             raise ValueError(f"class {c} has {len(members)} images, fewer than the {per_class} CKA needs")
         firsts.append(members)
     positions, batches = [], []
-    num_batches = -(-per_class // batch_per_class)
+    # A last batch with fewer than MIN_BATCH_PER_CLASS images of a class joins the one before: the unbiased
+    # HSIC estimator needs 4 images per block, and a forget block that small would otherwise be dropped
+    # while its retain block (9 classes' worth) is kept, so the two subsets would cover different batches.
+    num_batches = max(1, per_class // batch_per_class if per_class % batch_per_class < MIN_BATCH_PER_CLASS
+                      else -(-per_class // batch_per_class))
     for k in range(num_batches):
+        end = per_class if k == num_batches - 1 else (k + 1) * batch_per_class
         for c in range(num_classes):
-            part = firsts[c][k * batch_per_class : (k + 1) * batch_per_class]
+            part = firsts[c][k * batch_per_class : end]
             positions.append(part)
             batches.append(torch.full_like(part, k))
     positions_t = torch.cat(positions)
