@@ -173,13 +173,23 @@ def run_tiny(workdir: Path, *extra_args: str) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """One complete tiny run shared by the tests that inspect its tables: (working folder, tables)."""
+    """One complete tiny run shared by the tests that inspect its tables: (working folder, tables).
+
+    For fast iteration, set the environment variable ``UC_TINY_RUN_DIR`` to a folder that holds a
+    finished tiny run (its ``results/tiny/tables/*.arrow``, as this fixture leaves them, e.g. a copy
+    of an earlier run's working folder): the fixture then returns that folder and its tables, read
+    from it, instead of running the workflow. Unset (the default), it runs the workflow as before.
+    The folder must come from this config (``tiny_run_config``) and the code under test; tests that
+    run the workflow in the returned folder (the site of a run) write into it, so point the variable
+    at a copy you can spare.
+    """
+    given = os.environ.get("UC_TINY_RUN_DIR")
+    if given:
+        workdir = Path(given).resolve()
+        missing = [t for t in TABLES if not (workdir / "results" / "tiny" / "tables" / f"{t}.arrow").is_file()]
+        if missing:
+            pytest.fail(f"UC_TINY_RUN_DIR={given} does not hold a finished tiny run: "
+                        f"results/tiny/tables/{{{','.join(missing)}}}.arrow missing")
+        return workdir, read_tables(workdir)
     workdir = tmp_path_factory.mktemp("tiny")
     return workdir, run_tiny(workdir)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return run_tiny(tmp_path_factory.mktemp("tiny"))
-
-

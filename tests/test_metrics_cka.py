@@ -112,7 +112,11 @@ def test_invariances_and_symmetry():
     assert cka_of([x], [x @ q]) == pytest.approx(1.0, abs=1e-6)  # orthogonal transform
     assert cka_of([x], [3.5 * x]) == pytest.approx(1.0, abs=1e-6)  # isotropic scaling
     assert cka_of([x], [y]) == pytest.approx(cka_of([y], [x]), abs=1e-7)  # symmetry
-    assert 0.1 < cka_of([x], [y]) < 0.99
+    # the value itself, against the independent formula (a range check would pass most wrong values)
+    expected = reference_cka([x], [y])
+    assert 0.1 < expected < 0.99  # a case where CKA is neither trivial 0 nor 1
+    assert cka_of([x], [y]) == pytest.approx(expected, abs=1e-6)
+    assert cka_of([y], [x]) == pytest.approx(reference_cka([y], [x]), abs=1e-6)
 
 
 def test_independent_features_give_near_zero():
@@ -148,6 +152,8 @@ def test_update_centered_reuses_reference_stack():
     a.update([gram(torch.tensor(x))], [gram(torch.tensor(y))])
     b.update_centered(ref, centered_stack([gram(torch.tensor(y))]))
     np.testing.assert_array_equal(a.result(), b.result())
+    # both paths share u_center: check the value against the independent formula too
+    assert b.result()[0, 0] == pytest.approx(np.clip(reference_cka([x], [y]), 0, 1), abs=1e-6)
 
 
 def test_errors():

@@ -82,9 +82,14 @@ def test_degenerate_inputs():
         mia_predictions(np.array([np.inf]), np.array([0.1]), target)
     with pytest.raises(ValueError):
         mia_efficacy(np.array([]), np.array([]), target)
-    # all features identical: the SVC still fits and gives one verdict for everyone
-    value = mia_efficacy(np.full(10, 0.5), np.full(10, 0.5), np.full(4, 0.5))
-    assert value in (0.0, 1.0)
+    # all features identical: the SVC still fits and gives one verdict for everyone, the plain SVC's
+    # (the majority class where the counts differ); "0.0 or 1.0" alone would pass a swapped label
+    for n_member, n_nonmember, expected in ((12, 8, 0.0), (8, 12, 1.0), (10, 10, None)):
+        x = np.full(n_member + n_nonmember, 0.5)[:, None]
+        y = np.r_[np.ones(n_member), np.zeros(n_nonmember)]
+        plain = float(np.mean(SVC(C=3, gamma="auto", kernel="rbf").fit(x, y).predict(np.full((4, 1), 0.5)) == 0))
+        value = mia_efficacy(np.full(n_member, 0.5), np.full(n_nonmember, 0.5), np.full(4, 0.5))
+        assert value == plain and (expected is None or value == expected), (n_member, n_nonmember, value, plain)
 
 
 def test_salun_mia_sets_hand_example():

@@ -6,9 +6,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,50 +13,13 @@ from urllib.parse import urlparse
 
 import pytest
 
+# the browser helpers live in browser_support.py; test_site_of_a_run.py imports some of them from here
+from browser_support import (A_VIEWS, B_VIEWS, driver, load, make_driver, model, options, requests,  # noqa: F401
+                             set_value, severe, shot, signatures, wait, wait_changed)
 from comparator_site import build_site
 from site_fixtures import EVIL_NAME, EVIL_RUN, write_experiment
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
-
-
-def make_driver():
-    """Headless Chromium through selenium, with the browser and performance logs on."""
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{missing} not installed (CI=true: browser tests must run)")
-        pytest.skip(f"{missing} not installed: apt-get install chromium chromium-driver to run the browser tests")
-    selenium = pytest.importorskip("selenium")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    del selenium
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="uc-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument("--window-size=1850,1900")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver._uc_profile = profile  # removed at teardown
-    return driver
-
-
-@pytest.fixture(scope="module")
-def driver():
-    d = make_driver()
-    yield d
-    d.quit()
-    shutil.rmtree(d._uc_profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -68,84 +28,6 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     build_site(tables, out)
     return out
-
-
-def wait(driver, script, timeout=15.0, interval=0.05):
-    """Poll a JavaScript expression until it is truthy (CustomJS callbacks run asynchronously)."""
-    end = time.time() + timeout
-    while time.time() < end:
-        value = driver.execute_script(f"return ({script});")
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {script}")
-
-
-def load(driver, url):
-    driver.get("about:blank")
-    driver.get_log("browser")
-    driver.get_log("performance")
-    driver.get(url)
-    wait(driver, "window.__uc_ready")
-
-
-def model(name):
-    return f"Bokeh.documents[0].get_model_by_name({json.dumps(name)})"
-
-
-def set_value(driver, name, attr, value):
-    driver.execute_script(f"{model(name)}.{attr} = arguments[0];", value)
-
-
-def requests(driver) -> list[str]:
-    urls = []
-    for entry in driver.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        if msg["method"] == "Network.requestWillBeSent":
-            urls.append(msg["params"]["request"]["url"])
-    return urls
-
-
-def severe(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def shot(driver, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-# a short fingerprint of each plotted source, to see that it changed
-SIGNATURE = """
-const names = arguments[0];
-const out = {};
-for (const n of names) {
-  const d = Bokeh.documents[0].get_model_by_name(n).data;
-  out[n] = Object.keys(d).sort().map((k) => k + ':' + Array.from(d[k]).map(String).join(',')).join('|');
-}
-return out;
-"""
-A_VIEWS = ["tbl_src", "cw_src", "mx_a_cell", "mx_a_tri", "emb_src", "sim_src", "atk_a_dots", "atk_a_cv"]
-B_VIEWS = ["tbl_src", "cw_src", "mx_b_cell", "mx_b_tri", "emb_src", "sim_src", "atk_b_dots", "atk_b_cv"]
-
-
-def signatures(driver, names):
-    return driver.execute_script(SIGNATURE, names)
-
-
-def wait_changed(driver, names, before, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        now = signatures(driver, names)
-        if all(now[n] != before[n] for n in names):
-            return now
-        time.sleep(0.05)
-    unchanged = [n for n in names if signatures(driver, [n])[n] == before[n]]
-    raise AssertionError(f"views did not change: {unchanged}")
-
-
-def options(driver, name):
-    return driver.execute_script(f"return {model(name)}.options.map((o) => o[0]);")
 
 
 def test_page_loads_offline_without_errors(driver, site):

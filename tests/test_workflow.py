@@ -1,17 +1,16 @@
-"""The whole workflow on a tiny config (real Fashion-MNIST images, 100 per class): every table and the
-properties the issues promise, failures recorded per run, and determinism across two runs."""
+"""The whole workflow on a tiny config (real Fashion-MNIST images, 100 per class): every model gets a row,
+failures are recorded per run, and what forgetting must look like. That each number of the tables is
+derived from the right images and models is checked in test_wiring_tables.py, on the same run."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
-from conftest import BROKEN_METHODS, EXTERNAL_MODELS, TABLES, read_tables, run_tiny
-from unlearning_comparator.metrics.privacy import attack_score
+from conftest import BROKEN_METHODS, EXTERNAL_MODELS
 
 pytestmark = pytest.mark.slow
+
 
 def rows(table):
     return table.to_pylist()
@@ -54,18 +53,6 @@ def test_broken_methods_are_recorded_as_failed_and_the_rest_complete(tiny):
     assert good["status"] == "ok" and good["method_name"] == "Uploaded <b>model</b>"
 
 
-def test_accuracies_agree_with_per_class_accuracies(tiny):
-    for r in rows(tiny["runs"]):
-        if r["status"] != "ok":
-            continue
-        fc, train, test = r["forget_class"], r["train_acc"], r["test_acc"]
-        assert len(train) == len(test) == 10
-        assert r["UA"] == pytest.approx(train[fc]) and r["TUA"] == pytest.approx(test[fc])
-        assert r["RA"] == pytest.approx(np.mean([a for c, a in enumerate(train) if c != fc]))
-        assert r["TRA"] == pytest.approx(np.mean([a for c, a in enumerate(test) if c != fc]))
-        assert all(0 <= a <= 1 for a in train + test)
-
-
 def test_retrained_models_forget_and_methods_lower_forget_accuracy(tiny):
     runs = rows(tiny["runs"])
     for fc in (1, 3):
@@ -76,7 +63,6 @@ def test_retrained_models_forget_and_methods_lower_forget_accuracy(tiny):
         lowered = [m for m in ("ga", "rl", "salun") if mine[("unlearned", m)]["UA"] < original["UA"] - 0.1]
         assert len(lowered) >= 2, lowered
         assert retrained["RTE"] > 0 and original["RTE"] is None
-        assert retrained["avg_gap"] == 0.0 and retrained["PS"] == 1.0
         assert original["PS"] < 0.9
 
 
@@ -91,55 +77,6 @@ def test_every_run_has_the_same_subset_instances(tiny):
     assert len(subsets) == 1 and len(next(iter(subsets))) == 200
 
 
-def test_instance_columns_follow_their_definitions(tiny):
-    inst = tiny["instances"]
-    probs = inst.column("probs").combine_chunks().flatten().to_numpy().reshape(len(inst), 10).astype(np.float64)
-    assert np.allclose(probs.sum(1), 1, atol=1e-5)
-    assert np.array_equal(inst.column("pred").to_numpy(), probs.argmax(1))
-    # entropy at T = 2: softmax(z/2) is proportional to sqrt(softmax(z))
-    p2 = np.sqrt(probs)
-    p2 /= p2.sum(1, keepdims=True)
-    entropy = -(p2 * np.log(np.clip(p2, 1e-300, None))).sum(1)
-    assert np.allclose(inst.column("entropy").to_numpy(), entropy, atol=2e-3)
-    pmax = probs.max(1)
-    keep = pmax < 0.999  # beyond that the float32 probabilities lose the precision the float64 column keeps
-    confidence = np.log(pmax[keep]) - np.log(1 - pmax[keep])
-    assert np.allclose(inst.column("confidence").to_numpy()[keep], confidence, atol=2e-3)
-    is_forget = inst.column("is_forget").to_numpy(zero_copy_only=False)
-    labels = inst.column("label").to_numpy()
-    run_fc = {r["run_id"]: r["forget_class"] for r in rows(tiny["runs"])}
-    fcs = np.array([run_fc[r] for r in inst.column("run_id").to_pylist()])
-    assert np.array_equal(is_forget, labels == fcs)
-
-
-def test_attack_scores_match_the_epsilon_formula_and_ps(tiny):
-    attack = tiny["attack"]
-    fpr, fnr = attack.column("fpr").to_numpy(), attack.column("fnr").to_numpy()
-    assert np.allclose(attack.column("attack_score").to_numpy(), attack_score(fpr, fnr), atol=1e-12)
-    worst = {}
-    for run_id, scope, score in zip(attack.column("run_id").to_pylist(), attack.column("scope").to_pylist(),
-                                    attack.column("attack_score").to_pylist()):
-        if scope == "forget_set":
-            worst[run_id] = max(worst.get(run_id, 0.0), score)
-    for r in rows(tiny["runs"]):
-        if r["status"] == "ok":
-            assert r["PS"] == pytest.approx(1 - worst[r["run_id"]])
-    counts = {}
-    for key in zip(attack.column("run_id").to_pylist(), attack.column("scope").to_pylist(),
-                   attack.column("metric").to_pylist(), attack.column("direction").to_pylist()):
-        counts[key] = counts.get(key, 0) + 1
-    assert set(counts.values()) == {51}
-
-
-def test_prediction_matrix_rows_sum_to_one(tiny):
-    pred = tiny["predictions"]
-    sums = {}
-    for run_id, split, true, p in zip(pred.column("run_id").to_pylist(), pred.column("split").to_pylist(),
-                                      pred.column("true").to_pylist(), pred.column("proportion").to_pylist()):
-        sums[(run_id, split, true)] = sums.get((run_id, split, true), 0.0) + p
-    assert all(math.isclose(s, 1.0, abs_tol=1e-9) for s in sums.values())
-
-
 def _cka(sim, run_id, reference, split, subset):
     out = {}
     for r in sim.to_pylist():
@@ -148,18 +85,28 @@ def _cka(sim, run_id, reference, split, subset):
     return out
 
 
-def test_similarity_matrices(tiny):
+def test_forgetting_shows_in_late_layers_on_forget_data(tiny):
     sim = tiny["similarity"]
     layers = ["stem", "layer1", "layer2", "layer3", "layer4", "fc"]
     for fc in (1, 3):
-        own = _cka(sim, f"fc{fc}-original", "original", "train", "forget")
-        assert len(own) == 36 and all(own[(l, l)] == pytest.approx(1.0) for l in layers)
-        retrained = _cka(sim, f"fc{fc}-retrained", "original", "train", "forget")
-        diagonal = [retrained[(l, l)] for l in layers]
-        assert diagonal[0] > diagonal[-1]
-        # every compared run has both references, both splits, both subsets, all layer pairs
-        for r in rows(tiny["runs"]):
-            if r["forget_class"] == fc and r["status"] == "ok":
-                assert len([x for x in sim.column("run_id").to_pylist() if x == r["run_id"]]) == 2 * 2 * 2 * 36
-    cka = sim.column("cka").to_numpy()
-    assert ((cka >= 0) & (cka <= 1)).all()
+        forget = _cka(sim, f"fc{fc}-retrained", "original", "train", "forget")
+        retain = _cka(sim, f"fc{fc}-retrained", "original", "train", "retain")
+        # the retrained model never saw the class: its late layers drift from the original's most on it
+        assert forget[("fc", "fc")] < forget[("stem", "stem")]
+        assert forget[("fc", "fc")] < retain[("fc", "fc")]
+
+
+def test_the_retrained_models_forgotten_class_moves_in_the_embedding(tiny):
+    """The aligned embedding: the original's layout is the frame, and the images whose neighbourhood the
+    retrained model changed most (the forgotten class) move further than the others."""
+    inst = tiny["instances"].to_pylist()
+    for fc in (1, 3):
+        xy = {(r["run_id"], r["index"]): (r["x"], r["y"], r["label"]) for r in inst}
+        original = {i: v for (run, i), v in xy.items() if run == f"fc{fc}-original"}
+        retrained = {i: v for (run, i), v in xy.items() if run == f"fc{fc}-retrained"}
+        ref = np.array([original[i][:2] for i in sorted(original)])
+        width = np.ptp(ref, axis=0).max()
+        shift = np.array([np.hypot(retrained[i][0] - original[i][0], retrained[i][1] - original[i][1]) for i in sorted(original)])
+        labels = np.array([original[i][2] for i in sorted(original)])
+        assert np.median(shift[labels == fc]) > 1.5 * np.median(shift[labels != fc]), fc
+        assert np.median(shift[labels != fc]) < 0.05 * width
