@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import snakemake
-from test_site_browser import (A_VIEWS, B_VIEWS, load, make_driver, model, options, requests, set_value, severe,
-                               shot, signatures, wait, wait_changed)
+from browser_support import (A_VIEWS, B_VIEWS, driver, load, model, options, requests, set_value, severe, shot,  # noqa: F401
+                             signatures, wait, wait_changed)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -23,13 +23,6 @@ def run_site(tiny_run):
     index = workdir / "results" / "tiny" / "site" / "index.html"
     assert index.is_file() and (index.parent / "assets" / "thumbnails.png").is_file()
     return index
-
-
-@pytest.fixture(scope="module")
-def driver():
-    d = make_driver()
-    yield d
-    d.quit()
 
 
 def test_the_site_of_a_run_works_offline_and_follows_every_selector(driver, run_site):
