@@ -5,18 +5,12 @@ ColumnDataSource each, see :mod:`comparator_site.store`). Every run has a fixed-
 store at an offset recorded in the runs store, so the page's JavaScript copies A's and B's slices
 into the small plotted sources on a switch and never searches.
 
-Layout of the blocks (``R`` runs with data, ``C`` classes, ``N`` subset instances, ``L`` layers,
-``T`` thresholds):
-
-* ``acc``: per run ``C`` rows (train, test accuracy per class);
-* ``pred``: per run ``2·C·C`` rows, split-major (train, test), then true class, then predicted class;
-* ``sim``: per run ``2·2·2·L`` rows: reference (original, retrained) × split (train, test) ×
-  subset (retain, forget) × layer — the diagonal of the CKA matrix only (the site shows no more);
-* ``atk``: per run ``2·2·T`` rows: metric (entropy, confidence) × direction (above_unlearn,
-  above_retrain) × threshold, from the ``subset`` scope (falls back to ``forget_set``);
-* ``inst``: per run ``N`` rows in subset order (x, y, prediction, probabilities ×1000 as uint16);
-* ``fgt``: per run one row per forget-class instance of its forget class, in subset order
-  (entropy at T = 2, confidence at T = 1): the attack view's dots.
+:func:`load` reads the tables and calls one ``_pack_<store>`` function per store, in this order:
+``acc`` (per-class accuracies), ``pred`` (prediction matrices), ``sim`` (layer similarity), ``atk``
+(attack curves), ``inst`` (the evaluation subset's instances) and ``fgt`` (the attack view's dots).
+Each one's docstring gives its block layout, a contract with the page's JavaScript (``js/*.js``;
+tests/test_wiring_site.py checks it value by value). In those layouts ``C`` is the number of
+classes, ``N`` of subset instances, ``L`` of layers and ``T`` of thresholds.
 """
 
 from __future__ import annotations
@@ -25,9 +19,10 @@ import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from unlearning_comparator.tables import experiment_metadata, read_table
@@ -39,6 +34,7 @@ REFERENCES = ("original", "retrained")
 SPLITS = ("train", "test")
 SUBSETS = ("retain", "forget")
 RUN_METRICS = ("UA", "RA", "TUA", "TRA", "TA", "RTE", "PS", "PS_challenge", "MIA_efficacy", "avg_gap")
+DEFAULT_THRESHOLDS = 51  # the workflow's default attack sweep; only used when no run has an attack curve
 
 
 class SiteDataError(ValueError):
@@ -64,11 +60,21 @@ class SiteData:
     sprite_columns: int
     thresholds: int
     stores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    offsets: dict[str, np.ndarray] = field(default_factory=dict)  # per run: start of its block in each store, -1: none
+    # per run: start of its block in each store, -1: none
+    offsets: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+
+class Subset(NamedTuple):
+    """The evaluation subset, in the order of the ``inst`` blocks."""
+
+    index: np.ndarray  # dataset index of each instance
+    label: np.ndarray
+    sprite: np.ndarray  # position in thumbnails.png, -1 where there is no thumbnail
+    sprite_png: bytes | None
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -80,8 +86,6 @@ def _png_size(png: bytes) -> tuple[int, int]:
 def _meta_str(meta: dict[str, Any], *keys: str, default: str = "") -> str:
     for key in keys:
         value = meta.get(key)
-        if isinstance(value, dict):
-            value = value.get("display_name") or value.get("name")
         if value not in (None, ""):
             return str(value)
     return default
@@ -91,204 +95,291 @@ def load(tables_dir: str | Path) -> SiteData:
     """Read ``runs``, ``instances``, ``predictions``, ``similarity``, ``attack`` (and ``subset`` and
     ``thumbnails.png`` when present) from ``tables_dir`` and build the stores."""
     tables_dir = Path(tables_dir)
-    runs_t = read_table(tables_dir / "runs.arrow")
-    meta = experiment_metadata(runs_t.schema)
-    runs_raw = runs_t.to_pylist()
-    if not runs_raw:
+    meta, rows = _read_runs(tables_dir)
+    similarity = read_table(tables_dir / "similarity.arrow")
+    class_names, layers = _classes_and_layers(rows, meta, similarity)
+    runs = _ordered_runs(rows)
+    instances = read_table(tables_dir / "instances.arrow")
+    subset = _subset(tables_dir, instances)
+    image_size, sprite_columns = _sprite_geometry(meta, subset.sprite_png)
+    row_of = {run["run_id"]: k for k, run in enumerate(runs)}
+    C = len(class_names)
+    acc = _pack_acc(runs, C)
+    pred = _pack_pred(read_table(tables_dir / "predictions.arrow"), row_of, C)
+    sim = _pack_sim(similarity, row_of, layers)
+    atk, thresholds = _pack_atk(read_table(tables_dir / "attack.arrow"), row_of)
+    inst = _pack_inst(instances, row_of, subset, C)
+    fgt = _pack_fgt(instances, runs, row_of, subset, inst_offsets=inst[1])
+    data = SiteData(
+        meta=meta, **_names(meta, tables_dir),
+        class_names=class_names, layers=layers, forget_classes=sorted({run["forget_class"] for run in runs}),
+        runs=runs, subset_index=subset.index, subset_label=subset.label, subset_sprite=subset.sprite,
+        sprite_png=subset.sprite_png, image_size=image_size, sprite_columns=sprite_columns,
+        thresholds=thresholds,
+    )
+    packed = {"acc": acc, "pred": pred, "sim": sim, "atk": atk, "inst": inst, "fgt": fgt}
+    data.stores = {name: store for name, (store, _) in packed.items()} | {"subset": _pack_subset(subset)}
+    data.offsets = {name: offsets for name, (_, offsets) in packed.items()}
+    _check(data, tables_dir)
+    return data
+
+
+# --- the runs, classes, layers and subset ------------------------------------------------------------------
+def _names(meta: dict[str, Any], tables_dir: Path) -> dict[str, str]:
+    """The experiment's name, title, and data set and model display names, as the page shows them."""
+    return {"name": _meta_str(meta, "name", default=tables_dir.parent.name or "experiment"),
+            "title": _meta_str(meta, "title", "name", default="Unlearning experiment"),
+            "dataset_name": _meta_str(meta, "dataset_name", "dataset"),
+            "model_name": _meta_str(meta, "model_name", "model")}
+
+
+def _read_runs(tables_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The experiment's metadata and the rows of runs.arrow (which must have some)."""
+    table = read_table(tables_dir / "runs.arrow")
+    rows = table.to_pylist()
+    if not rows:
         raise SiteDataError(f"{tables_dir / 'runs.arrow'} has no rows; the workflow has not finished any run")
+    return experiment_metadata(table.schema), rows
 
-    # --- classes and layers -------------------------------------------------------------------------
-    C = None
-    for r in runs_raw:
-        if r.get("train_acc"):
-            C = len(r["train_acc"])
-            break
+
+def _classes_and_layers(rows: list[dict[str, Any]], meta: dict[str, Any],
+                        similarity: pa.Table) -> tuple[list[str], list[str]]:
+    """The class names (``class i`` unless the metadata names as many classes as the accuracies have)
+    and the layer names (the metadata's, else their order of first appearance in the similarity table)."""
+    num_classes = next((len(r["train_acc"]) for r in rows if r.get("train_acc")), None)
     class_names = [str(c) for c in meta.get("class_names") or []]
-    if C is None:
-        C = len(class_names) or 10
-    if len(class_names) != C:
-        class_names = [f"class {i}" for i in range(C)]
+    if num_classes is None:  # no run has accuracies (all failed)
+        num_classes = len(class_names) or 10
+    if len(class_names) != num_classes:
+        class_names = [f"class {i}" for i in range(num_classes)]
+    layers = [str(x) for x in meta.get("layers") or []]
+    if not layers:
+        layers = list(dict.fromkeys(similarity.column("layer").to_pylist()))
+    return class_names, layers
 
-    sim_t = read_table(tables_dir / "similarity.arrow")
-    layers = [str(x) for x in (meta.get("layers") or meta.get("layer_groups") or meta.get("layer_names") or [])]
-    if not layers:  # fall back to the order of first appearance in the similarity table
-        layers = list(dict.fromkeys(sim_t.column("layer").to_pylist()))
-    L = len(layers)
 
-    # --- runs, ordered ---------------------------------------------------------------------------------
-    for r in runs_raw:
+def _ordered_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs by forget class, then type (original, retrained, unlearned, external), then run_id;
+    a run's row in this list is its row in every store's offsets."""
+    for r in rows:
         r["forget_class"] = int(r["forget_class"])
-    runs = sorted(runs_raw, key=lambda r: (r["forget_class"], TYPE_ORDER.get(r["type"], 9), str(r["run_id"])))
+    runs = sorted(rows, key=lambda r: (r["forget_class"], TYPE_ORDER.get(r["type"], 9), str(r["run_id"])))
     ids = [r["run_id"] for r in runs]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise SiteDataError(f"runs.arrow has duplicate run_id values {dup[:5]}; run ids must be unique in an experiment")
-    fcs = sorted({r["forget_class"] for r in runs})
-    row_of = {rid: k for k, rid in enumerate(ids)}
+        raise SiteDataError(f"runs.arrow has duplicate run_id values {dup[:5]}; "
+                            f"run ids must be unique in an experiment")
+    return runs
 
-    # --- subset ----------------------------------------------------------------------------------------
-    inst_t = read_table(tables_dir / "instances.arrow")
-    sprite_png = None
-    subset_path = tables_dir / "subset.arrow"
-    thumbs_path = tables_dir / "thumbnails.png"
-    if subset_path.is_file():
-        sub = read_table(subset_path)
-        s_index = np.asarray(sub.column("index").to_numpy(), dtype=np.int64)
-        s_label = np.asarray(sub.column("label").to_numpy(), dtype=np.int64)
-        s_sprite = np.asarray(sub.column("sprite").to_numpy(), dtype=np.int64)
-        if thumbs_path.is_file():
-            sprite_png = thumbs_path.read_bytes()
-        else:
-            s_sprite = np.full(len(s_index), -1)
-    else:
-        first = inst_t.filter(pc.equal(inst_t.column("run_id"), inst_t.column("run_id")[0]))
-        s_index = np.asarray(first.column("index").to_numpy(), dtype=np.int64)
-        s_label = np.asarray(first.column("label").to_numpy(), dtype=np.int64)
-        order = np.lexsort((s_index, s_label))
-        s_index, s_label = s_index[order], s_label[order]
-        s_sprite = np.full(len(s_index), -1)
-    N = len(s_index)
-    pos_of = {int(i): p for p, i in enumerate(s_index)}
+
+def _subset(tables_dir: Path, instances: pa.Table) -> Subset:
+    """The evaluation subset from subset.arrow (sprite positions only if thumbnails.png is there too);
+    without it (the upstream converter writes none) the first run's instances, by label, then index."""
+    subset_path, thumbs_path = tables_dir / "subset.arrow", tables_dir / "thumbnails.png"
+    if not subset_path.is_file():
+        first = instances.filter(pc.equal(instances.column("run_id"), instances.column("run_id")[0]))
+        index = np.asarray(first.column("index").to_numpy(), dtype=np.int64)
+        label = np.asarray(first.column("label").to_numpy(), dtype=np.int64)
+        order = np.lexsort((index, label))
+        return Subset(index[order], label[order], np.full(len(index), -1), None)
+    table = read_table(subset_path)
+    index = np.asarray(table.column("index").to_numpy(), dtype=np.int64)
+    label = np.asarray(table.column("label").to_numpy(), dtype=np.int64)
+    sprite = np.asarray(table.column("sprite").to_numpy(), dtype=np.int64)
+    if not thumbs_path.is_file():
+        return Subset(index, label, np.full(len(index), -1), None)
+    return Subset(index, label, sprite, thumbs_path.read_bytes())
+
+
+def _sprite_geometry(meta: dict[str, Any], sprite_png: bytes | None) -> tuple[int, int]:
+    """(image size, thumbnails per row of the sprite sheet); the latter from the sheet's width when the
+    metadata does not say."""
     image_size = int(meta.get("image_size") or 28)
     sprite_columns = int(meta.get("sprite_columns") or 0)
     if sprite_png is not None and not sprite_columns:
         sprite_columns = max(1, _png_size(sprite_png)[0] // image_size)
-    sprite_columns = sprite_columns or 1
+    return image_size, sprite_columns or 1
 
-    # --- stores ----------------------------------------------------------------------------------------
-    R = len(runs)
-    offsets = {k: np.full(R, -1, dtype=np.int32) for k in ("acc", "pred", "sim", "atk", "inst", "fgt")}
 
-    # accuracies
-    acc_rows = [k for k, r in enumerate(runs) if r.get("train_acc") is not None and r.get("test_acc") is not None]
-    acc = {"train": np.full(len(acc_rows) * C, np.nan, np.float32), "test": np.full(len(acc_rows) * C, np.nan, np.float32)}
-    for j, k in enumerate(acc_rows):
-        offsets["acc"][k] = j * C
-        acc["train"][j * C:(j + 1) * C] = np.asarray(runs[k]["train_acc"], dtype=np.float32)
-        acc["test"][j * C:(j + 1) * C] = np.asarray(runs[k]["test_acc"], dtype=np.float32)
+# --- the stores: one function each, returning (columns, offset of each run's block) ------------------------
+Packed = tuple[dict[str, np.ndarray], np.ndarray]
 
-    # predictions
-    pred_t = read_table(tables_dir / "predictions.arrow")
-    p_run = np.array([row_of.get(x, -1) for x in pred_t.column("run_id").to_pylist()])
-    p_split = np.array([SPLITS.index(s) if s in SPLITS else -1 for s in pred_t.column("split").to_pylist()])
-    p_true = pred_t.column("true").to_numpy().astype(np.int64)
-    p_pred = pred_t.column("pred").to_numpy().astype(np.int64)
-    ok = (p_run >= 0) & (p_split >= 0) & (p_true < C) & (p_pred < C) & (p_true >= 0) & (p_pred >= 0)
-    pred_runs = sorted(set(p_run[ok].tolist()))
+
+def _codes(values: list[Any], position: dict[Any, int]) -> np.ndarray:
+    """Each value's position (a run's row, a split's index, ...), -1 for values without one."""
+    return np.array([position.get(v, -1) for v in values])
+
+
+def _index_of(names: tuple[str, ...]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(names)}
+
+
+def _block_offsets(runs_with_block: list[int], num_runs: int, block: int) -> np.ndarray:
+    """Blocks back to back in run order: each run's start, -1 for runs without a block."""
+    offsets = np.full(num_runs, -1, dtype=np.int32)
+    for j, k in enumerate(runs_with_block):
+        offsets[k] = j * block
+    return offsets
+
+
+def _pack_acc(runs: list[dict[str, Any]], C: int) -> Packed:
+    """``acc``: per run with accuracies, ``C`` rows (class order): columns train, test (float32)."""
+    with_acc = [k for k, r in enumerate(runs)
+                if r.get("train_acc") is not None and r.get("test_acc") is not None]
+    offsets = _block_offsets(with_acc, len(runs), C)
+    acc = {split: np.full(len(with_acc) * C, np.nan, np.float32) for split in ("train", "test")}
+    for k in with_acc:
+        for split in ("train", "test"):
+            acc[split][offsets[k]:offsets[k] + C] = np.asarray(runs[k][f"{split}_acc"], dtype=np.float32)
+    return acc, offsets
+
+
+def _pack_pred(predictions: pa.Table, row_of: dict[str, int], C: int) -> Packed:
+    """``pred``: per run, ``2·C·C`` rows — split (train, test), then true class, then predicted class:
+    columns prop (proportion), conf (mean confidence), float32, NaN where the table has no row."""
+    run = _codes(predictions.column("run_id").to_pylist(), row_of)
+    split = _codes(predictions.column("split").to_pylist(), _index_of(SPLITS))
+    true = predictions.column("true").to_numpy().astype(np.int64)
+    pred = predictions.column("pred").to_numpy().astype(np.int64)
+    ok = (run >= 0) & (split >= 0) & (true < C) & (pred < C) & (true >= 0) & (pred >= 0)
     block = 2 * C * C
-    pred = {"prop": np.full(len(pred_runs) * block, np.nan, np.float32),
-            "conf": np.full(len(pred_runs) * block, np.nan, np.float32)}
-    for j, k in enumerate(pred_runs):
-        offsets["pred"][k] = j * block
-    where = offsets["pred"][p_run[ok]] + p_split[ok] * C * C + p_true[ok] * C + p_pred[ok]
-    pred["prop"][where] = pred_t.column("proportion").to_numpy()[ok]
-    pred["conf"][where] = pred_t.column("mean_confidence").to_numpy()[ok]
+    with_rows = sorted(set(run[ok].tolist()))
+    offsets = _block_offsets(with_rows, len(row_of), block)
+    store = {name: np.full(len(with_rows) * block, np.nan, np.float32) for name in ("prop", "conf")}
+    where = offsets[run[ok]] + split[ok] * C * C + true[ok] * C + pred[ok]
+    store["prop"][where] = predictions.column("proportion").to_numpy()[ok]
+    store["conf"][where] = predictions.column("mean_confidence").to_numpy()[ok]
+    return store, offsets
 
-    # similarity (diagonal)
-    s_run = np.array([row_of.get(x, -1) for x in sim_t.column("run_id").to_pylist()])
-    ref_l = sim_t.column("reference_layer").to_pylist()
-    lay_l = sim_t.column("layer").to_pylist()
-    layer_pos = {name: i for i, name in enumerate(layers)}
-    s_layer = np.array([layer_pos.get(a, -1) if a == b else -1 for a, b in zip(ref_l, lay_l)])
-    s_ref = np.array([REFERENCES.index(x) if x in REFERENCES else -1 for x in sim_t.column("reference").to_pylist()])
-    s_split = np.array([SPLITS.index(x) if x in SPLITS else -1 for x in sim_t.column("split").to_pylist()])
-    s_sub = np.array([SUBSETS.index(x) if x in SUBSETS else -1 for x in sim_t.column("subset").to_pylist()])
-    ok = (s_run >= 0) & (s_layer >= 0) & (s_ref >= 0) & (s_split >= 0) & (s_sub >= 0)
-    sim_runs = sorted(set(s_run[ok].tolist()))
+
+def _pack_sim(similarity: pa.Table, row_of: dict[str, int], layers: list[str]) -> Packed:
+    """``sim``: per run, ``2·2·2·L`` rows — reference (original, retrained), then split (train, test),
+    then subset (retain, forget), then layer: column cka (float32). Only the diagonal of the CKA matrix
+    (reference layer = model layer) is kept: the site shows no more."""
+    L = len(layers)
+    run = _codes(similarity.column("run_id").to_pylist(), row_of)
+    layer_pos = _index_of(tuple(layers))
+    model_layers = similarity.column("layer").to_pylist()
+    reference_layers = similarity.column("reference_layer").to_pylist()
+    layer = np.array([layer_pos.get(a, -1) if a == b else -1 for a, b in zip(reference_layers, model_layers)])
+    ref = _codes(similarity.column("reference").to_pylist(), _index_of(REFERENCES))
+    split = _codes(similarity.column("split").to_pylist(), _index_of(SPLITS))
+    sub = _codes(similarity.column("subset").to_pylist(), _index_of(SUBSETS))
+    ok = (run >= 0) & (layer >= 0) & (ref >= 0) & (split >= 0) & (sub >= 0)
     block = 8 * L
-    sim = {"cka": np.full(len(sim_runs) * block, np.nan, np.float32)}
-    for j, k in enumerate(sim_runs):
-        offsets["sim"][k] = j * block
-    where = offsets["sim"][s_run[ok]] + ((s_ref[ok] * 2 + s_split[ok]) * 2 + s_sub[ok]) * L + s_layer[ok]
-    sim["cka"][where] = sim_t.column("cka").to_numpy()[ok]
+    with_rows = sorted(set(run[ok].tolist()))
+    offsets = _block_offsets(with_rows, len(row_of), block)
+    store = {"cka": np.full(len(with_rows) * block, np.nan, np.float32)}
+    where = offsets[run[ok]] + ((ref[ok] * 2 + split[ok]) * 2 + sub[ok]) * L + layer[ok]
+    store["cka"][where] = similarity.column("cka").to_numpy()[ok]
+    return store, offsets
 
-    # attack curves
-    atk_t = read_table(tables_dir / "attack.arrow")
-    scope_col = atk_t.column("scope").to_pylist() if "scope" in atk_t.column_names else ["subset"] * atk_t.num_rows
-    a_run_all = np.array([row_of.get(x, -1) for x in atk_t.column("run_id").to_pylist()])
-    scopes_by_run: dict[int, set[str]] = {}
-    for k, s in zip(a_run_all.tolist(), scope_col):
-        scopes_by_run.setdefault(k, set()).add(s)
-    use_scope = {k: ("subset" if "subset" in v else "forget_set") for k, v in scopes_by_run.items()}
-    a_keep = np.array([k >= 0 and use_scope.get(k) == s for k, s in zip(a_run_all.tolist(), scope_col)], dtype=bool)
-    a_run = a_run_all[a_keep]
-    a_metric = np.array([METRICS.index(x) if x in METRICS else -1 for x in atk_t.column("metric").to_pylist()])[a_keep]
-    a_dir = np.array([DIRECTIONS.index(x) if x in DIRECTIONS else -1 for x in atk_t.column("direction").to_pylist()])[a_keep]
-    a_thr = atk_t.column("threshold").to_numpy()[a_keep]
-    a_fpr = atk_t.column("fpr").to_numpy()[a_keep]
-    a_fnr = atk_t.column("fnr").to_numpy()[a_keep]
-    a_score = atk_t.column("attack_score").to_numpy()[a_keep]
-    ok = (a_metric >= 0) & (a_dir >= 0)
-    a_run, a_metric, a_dir, a_thr, a_fpr, a_fnr, a_score = (x[ok] for x in (a_run, a_metric, a_dir, a_thr, a_fpr, a_fnr, a_score))
-    # position of each row within its (run, metric, direction) curve, in threshold order
-    order = np.lexsort((a_thr, a_dir, a_metric, a_run))
-    a_run, a_metric, a_dir, a_thr, a_fpr, a_fnr, a_score = (x[order] for x in (a_run, a_metric, a_dir, a_thr, a_fpr, a_fnr, a_score))
-    key = (a_run * 4 + a_metric * 2 + a_dir)
-    starts = np.r_[0, np.flatnonzero(np.diff(key)) + 1] if len(key) else np.array([], dtype=np.int64)
-    rank = np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)])) if len(key) else np.array([], dtype=np.int64)
-    T = int(rank.max()) + 1 if len(rank) else 51
-    atk_runs = sorted(set(a_run.tolist()))
+
+def _pack_atk(attack: pa.Table, row_of: dict[str, int]) -> tuple[Packed, int]:
+    """``atk``: per run, ``2·2·T`` rows — metric (entropy, confidence), then direction (above_unlearn,
+    above_retrain), then threshold (ascending): columns thr, fpr, fnr, score (float32). A run's curves
+    are its ``subset``-scope ones, or its ``forget_set`` ones if it has none. Also returns ``T``."""
+    scope = attack.column("scope").to_pylist()
+    run_all = _codes(attack.column("run_id").to_pylist(), row_of)
+    scopes_of: dict[int, set[str]] = {}
+    for k, s in zip(run_all.tolist(), scope):
+        scopes_of.setdefault(k, set()).add(s)
+    shown_scope = {k: ("subset" if "subset" in scopes else "forget_set") for k, scopes in scopes_of.items()}
+    shown = np.array([k >= 0 and shown_scope.get(k) == s for k, s in zip(run_all.tolist(), scope)],
+                     dtype=bool)
+    col = {"run": run_all[shown],
+           "metric": _codes(attack.column("metric").to_pylist(), _index_of(METRICS))[shown],
+           "direction": _codes(attack.column("direction").to_pylist(), _index_of(DIRECTIONS))[shown],
+           **{name: attack.column(source).to_numpy()[shown] for name, source in
+              (("thr", "threshold"), ("fpr", "fpr"), ("fnr", "fnr"), ("score", "attack_score"))}}
+    ok = (col["metric"] >= 0) & (col["direction"] >= 0)
+    col = {name: values[ok] for name, values in col.items()}
+    order = np.lexsort((col["thr"], col["direction"], col["metric"], col["run"]))
+    col = {name: values[order] for name, values in col.items()}
+    run, metric, direction = col["run"], col["metric"], col["direction"]
+    # the position of each row in its (run, metric, direction) curve, in threshold order
+    curve = run * 4 + metric * 2 + direction
+    if len(curve):
+        starts = np.r_[0, np.flatnonzero(np.diff(curve)) + 1]
+        rank = np.arange(len(curve)) - np.repeat(starts, np.diff(np.r_[starts, len(curve)]))
+    else:
+        rank = np.array([], dtype=np.int64)
+    T = int(rank.max()) + 1 if len(rank) else DEFAULT_THRESHOLDS
     block = 4 * T
-    atk = {name: np.full(len(atk_runs) * block, np.nan, np.float32) for name in ("thr", "fpr", "fnr", "score")}
-    for j, k in enumerate(atk_runs):
-        offsets["atk"][k] = j * block
-    where = offsets["atk"][a_run] + (a_metric * 2 + a_dir) * T + rank
-    atk["thr"][where], atk["fpr"][where], atk["fnr"][where], atk["score"][where] = a_thr, a_fpr, a_fnr, a_score
+    with_rows = sorted(set(run.tolist()))
+    offsets = _block_offsets(with_rows, len(row_of), block)
+    store = {name: np.full(len(with_rows) * block, np.nan, np.float32)
+             for name in ("thr", "fpr", "fnr", "score")}
+    where = offsets[run] + (metric * 2 + direction) * T + rank
+    for name, values in store.items():
+        values[where] = col[name]
+    return (store, offsets), T
 
-    # instances
-    i_run = np.array([row_of.get(x, -1) for x in inst_t.column("run_id").to_pylist()])
-    i_pos = np.array([pos_of.get(int(x), -1) for x in inst_t.column("index").to_numpy()])
-    ok = (i_run >= 0) & (i_pos >= 0)
-    inst_runs = sorted(set(i_run[ok].tolist()))
-    inst = {"x": np.full(len(inst_runs) * N, np.nan, np.float32), "y": np.full(len(inst_runs) * N, np.nan, np.float32),
-            "pred": np.full(len(inst_runs) * N, 255, np.uint8)}
-    probs = np.zeros((len(inst_runs) * N, C), np.uint16)
-    for j, k in enumerate(inst_runs):
-        offsets["inst"][k] = j * N
-    where = offsets["inst"][i_run[ok]] + i_pos[ok]
-    inst["x"][where] = inst_t.column("x").to_numpy()[ok]
-    inst["y"][where] = inst_t.column("y").to_numpy()[ok]
-    inst["pred"][where] = inst_t.column("pred").to_numpy()[ok].astype(np.uint8)
-    flat = inst_t.column("probs").combine_chunks()
-    pr = np.asarray(flat.flatten().to_numpy(zero_copy_only=False), dtype=np.float64).reshape(-1, C)
-    probs[where] = np.clip(np.rint(pr[ok] * 1000), 0, 1000).astype(np.uint16)
+
+def _instance_slots(instances: pa.Table, row_of: dict[str, int],
+                    subset: Subset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of the instances table: its run's row, its position in the subset, and whether it has both."""
+    run = _codes(instances.column("run_id").to_pylist(), row_of)
+    position = {int(i): p for p, i in enumerate(subset.index)}
+    pos = np.array([position.get(int(x), -1) for x in instances.column("index").to_numpy()])
+    return run, pos, (run >= 0) & (pos >= 0)
+
+
+def _pack_inst(instances: pa.Table, row_of: dict[str, int], subset: Subset, C: int) -> Packed:
+    """``inst``: per run, ``N`` rows in subset order: columns x, y (float32, the embedding), pred (uint8,
+    255 where the table has no row) and p0 … p{C-1} (the probabilities ×1000, rounded, as uint16)."""
+    N = len(subset.index)
+    run, pos, ok = _instance_slots(instances, row_of, subset)
+    with_rows = sorted(set(run[ok].tolist()))
+    offsets = _block_offsets(with_rows, len(row_of), N)
+    store = {"x": np.full(len(with_rows) * N, np.nan, np.float32),
+             "y": np.full(len(with_rows) * N, np.nan, np.float32),
+             "pred": np.full(len(with_rows) * N, 255, np.uint8)}
+    where = offsets[run[ok]] + pos[ok]
+    store["x"][where] = instances.column("x").to_numpy()[ok]
+    store["y"][where] = instances.column("y").to_numpy()[ok]
+    store["pred"][where] = instances.column("pred").to_numpy()[ok].astype(np.uint8)
+    flat = instances.column("probs").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    probs = np.zeros((len(with_rows) * N, C), np.uint16)
+    probabilities = np.asarray(flat, dtype=np.float64).reshape(-1, C)[ok]
+    probs[where] = np.clip(np.rint(probabilities * 1000), 0, 1000).astype(np.uint16)
     for c in range(C):
-        inst[f"p{c}"] = probs[:, c].copy()
+        store[f"p{c}"] = probs[:, c].copy()
+    return store, offsets
 
-    # forget-class per-instance values (attack dots)
-    ent_all = inst_t.column("entropy").to_numpy()
-    conf_all = inst_t.column("confidence").to_numpy()
-    fgt_pos = {fc: np.flatnonzero(s_label == fc) for fc in fcs}
-    fgt = {"entropy": [], "confidence": []}
-    n = 0
-    ent_grid = np.full(len(inst_runs) * N, np.nan, np.float32)
-    conf_grid = np.full(len(inst_runs) * N, np.nan, np.float32)
-    ent_grid[where] = ent_all[ok]
-    conf_grid[where] = conf_all[ok]
-    for k in inst_runs:
-        fp = fgt_pos[runs[k]["forget_class"]]
-        offsets["fgt"][k] = n
-        fgt["entropy"].append(ent_grid[offsets["inst"][k] + fp])
-        fgt["confidence"].append(conf_grid[offsets["inst"][k] + fp])
-        n += len(fp)
-    fgt = {k: (np.concatenate(v).astype(np.float32) if v else np.zeros(0, np.float32)) for k, v in fgt.items()}
 
-    data = SiteData(
-        meta=meta,
-        name=_meta_str(meta, "name", default=tables_dir.parent.name or "experiment"),
-        title=_meta_str(meta, "title", "name", default="Unlearning experiment"),
-        dataset_name=_meta_str(meta, "dataset_name", "dataset_display_name", "dataset"),
-        model_name=_meta_str(meta, "model_name", "model_display_name", "model"),
-        class_names=class_names, layers=layers, forget_classes=fcs, runs=runs,
-        subset_index=s_index, subset_label=s_label, subset_sprite=s_sprite, sprite_png=sprite_png,
-        image_size=image_size, sprite_columns=sprite_columns, thresholds=T,
-    )
-    data.stores = {"acc": acc, "pred": pred, "sim": sim, "atk": atk, "inst": inst, "fgt": fgt,
-                   "subset": {"index": s_index.astype(np.int32), "label": s_label.astype(np.uint8),
-                              "sprite": s_sprite.astype(np.int32)}}
-    data.offsets = offsets
-    _check(data, tables_dir)
-    return data
+def _pack_fgt(instances: pa.Table, runs: list[dict[str, Any]], row_of: dict[str, int], subset: Subset,
+              inst_offsets: np.ndarray) -> Packed:
+    """``fgt``: per run with instances, one row per subset instance of its forget class, in subset order:
+    columns entropy (T = 2), confidence (T = 1), float32 — the attack view's dots. Blocks differ in size
+    between forget classes."""
+    run, pos, ok = _instance_slots(instances, row_of, subset)
+    with_rows = np.flatnonzero(inst_offsets >= 0)
+    where = inst_offsets[run[ok]] + pos[ok]
+    grid = {}
+    for name in ("entropy", "confidence"):
+        grid[name] = np.full(len(with_rows) * len(subset.index), np.nan, np.float32)
+        grid[name][where] = instances.column(name).to_numpy()[ok]
+    forget_classes = {r["forget_class"] for r in runs}
+    forget_positions = {fc: np.flatnonzero(subset.label == fc) for fc in forget_classes}
+    offsets = np.full(len(runs), -1, dtype=np.int32)
+    blocks: dict[str, list[np.ndarray]] = {"entropy": [], "confidence": []}
+    start = 0
+    for k in with_rows:
+        positions = forget_positions[runs[k]["forget_class"]]
+        offsets[k] = start
+        for name, block in blocks.items():
+            block.append(grid[name][inst_offsets[k] + positions])
+        start += len(positions)
+    store = {name: (np.concatenate(b).astype(np.float32) if b else np.zeros(0, np.float32))
+             for name, b in blocks.items()}
+    return store, offsets
+
+
+def _pack_subset(subset: Subset) -> dict[str, np.ndarray]:
+    """``subset``: one row per subset instance: columns index (int32), label (uint8), sprite (int32)."""
+    return {"index": subset.index.astype(np.int32), "label": subset.label.astype(np.uint8),
+            "sprite": subset.sprite.astype(np.int32)}
 
 
 def _check(data: SiteData, tables_dir: Path) -> None:

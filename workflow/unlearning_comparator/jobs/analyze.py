@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,14 +22,30 @@ from ..embedding import UmapParams, aligned_layout, reference_layout, umap_versi
 from ..metrics import accuracy as acc
 from ..metrics import mia, privacy
 from ..similarity import centered_blocks, load_grams, similarity_rows
-from ..tables import concat, read_table, write_table
+from ..tables import concat, conform, read_table, write_table
 from ..tables.schema import ATTACK, PREDICTIONS, SIMILARITY, instances_schema, runs_schema
 from .common import evaluation_plan, load_data, log
 
-# Avg. Gap as in SalUn (arXiv:2310.12508) and l1-sparse (arXiv:2304.04934): UA, RA, TA, MIA-Efficacy
 ALIGNMENT = ("anchored to the original's layout: each image held at its reference position by a spring that "
              "weakens as its neighbourhood moves; UMAP's objective on the model's own graph")
+# Avg. Gap as in SalUn (arXiv:2310.12508) and l1-sparse (arXiv:2304.04934): UA, RA, TA, MIA-Efficacy
 GAP_METRICS = ("UA", "RA", "TA", "MIA_efficacy")
+
+
+@dataclass(frozen=True)
+class EvaluationSets:
+    """What the analysis of one forget class evaluates on: labels and positions in the training and test
+    splits, all functions of the data and the config (no model)."""
+
+    num_classes: int
+    train_labels: np.ndarray
+    test_labels: np.ndarray
+    train_indices: np.ndarray  # each training image's index in the data set
+    subset: np.ndarray  # the evaluation subset (the site's instances)
+    subset_is_forget: np.ndarray
+    forget: np.ndarray  # every training image of the forget class
+    mia: mia.MIASets  # SalUn's class-wise MIA sets
+    cka_pools: Any  # the images the reference models' Gram matrices were computed on
 
 
 class ModelData:
@@ -44,13 +61,15 @@ class ModelData:
         split = table.column("split").to_pylist()
         is_train = np.array([s == "train" for s in split])
         logits = table.column("logits").combine_chunks().flatten().to_numpy().reshape(len(table), -1)
-        if not np.isfinite(logits).all():  # finite weights can still overflow: the run failed, not the analysis
+        # finite weights can still overflow: the run failed, not the analysis
+        if not np.isfinite(logits).all():
             self.ok = False
             self.info = {**self.info, "status": "failed", "error": "the model's outputs (logits) are not finite"}
             return
         self.train_logits, self.test_logits = logits[is_train], logits[~is_train]
         feats = read_table(entry["features"])
-        self.features = feats.column("features").combine_chunks().flatten().to_numpy().reshape(len(feats), -1)
+        features = feats.column("features").combine_chunks().flatten().to_numpy()
+        self.features = features.reshape(len(feats), -1)
         self.similarity = read_table(entry["similarity"])
 
 
@@ -80,97 +99,145 @@ def _avg_gap(metrics: dict[str, Any], retrained: dict[str, Any]) -> float:
     return float(np.mean([abs(metrics[k] - retrained[k]) for k in GAP_METRICS]))
 
 
-def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dict[str, str], out: dict[str, str]) -> None:
+def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dict[str, str],
+        out: dict[str, str]) -> None:
+    """Analyse the forget class ``spec["forget_class"]`` from its ``models``' evaluation outputs and the
+    reference models' Gram matrices; write its fragment of each table to ``out[table]``."""
     started = time.perf_counter()
     fc = spec["forget_class"]
+    sets = _evaluation_sets(spec)
+    loaded = [ModelData(m) for m in models]
+    original, retrained = _reference_models(loaded, fc)
+    layouts, umap_meta, umap_seconds = _embeddings(loaded, original, spec)
+    attack, privacy_scores = _attack_table(loaded, retrained, sets, spec["analysis"]["attack"])
+    metrics = _run_metrics(loaded, retrained, sets, privacy_scores, fc, spec["evaluation"]["mia_decimals"])
+    tables = {
+        "runs": _runs_table(loaded, metrics, fc, sets.num_classes),
+        "instances": _instances_table(loaded, layouts, sets).replace_schema_metadata(umap_meta),
+        "predictions": _predictions_table(loaded, sets),
+        "similarity": _similarity_table(loaded, original, retrained, reference_grams, sets, fc),
+        "attack": attack,
+    }
+    for name, table in tables.items():
+        write_table(table, out[name])
+    log(f"forget class {fc}: {len(loaded)} models analysed in {time.perf_counter() - started:.1f} s "
+        f"(UMAP {umap_seconds:.1f} s)")
+
+
+# --- inputs: the evaluation sets, the models, the embeddings --------------------------------------------
+def _evaluation_sets(spec: dict[str, Any]) -> EvaluationSets:
+    """The labels, the evaluation subset, the forget set and the MIA sets of the spec's forget class."""
+    fc = spec["forget_class"]
     data = load_data(spec)  # labels and indices only; no model runs here
-    info = data.info
-    C = info.num_classes
     plan = evaluation_plan(spec, data)
     train_labels, test_labels = data.train.labels.numpy(), data.test.labels.numpy()
-    subset_pos = plan.subset_positions.numpy()
-    subset_is_forget = train_labels[subset_pos] == fc
-    forget_pos = np.flatnonzero(train_labels == fc)
-    members, nonmembers, target = mia.salun_mia_sets(train_labels, test_labels, fc)
+    subset = plan.subset_positions.numpy()
+    return EvaluationSets(
+        num_classes=data.info.num_classes, train_labels=train_labels, test_labels=test_labels,
+        train_indices=data.train.indices.numpy(), subset=subset, subset_is_forget=train_labels[subset] == fc,
+        forget=np.flatnonzero(train_labels == fc), mia=mia.salun_mia_sets(train_labels, test_labels, fc),
+        cka_pools=plan.cka_pools,
+    )
 
-    loaded = [ModelData(m) for m in models]
+
+def _reference_models(loaded: list[ModelData], fc: int) -> tuple[ModelData, ModelData]:
+    """The original and the retrained model, which must both have been evaluated."""
     by_type = {m.info["type"]: m for m in loaded if m.info["type"] in ("original", "retrained")}
     original, retrained = by_type["original"], by_type["retrained"]
     if not (original.ok and retrained.ok):
         raise RuntimeError(f"forget class {fc}: the original and the retrained model must both be evaluated")
+    return original, retrained
 
-    def attack_values(logits: np.ndarray) -> dict[str, np.ndarray]:
-        return {"entropy": privacy.entropy(logits, temperature=privacy.ENTROPY_TEMPERATURE), "confidence": privacy.confidence(logits)}
 
-    retrain_forget = attack_values(retrained.train_logits[forget_pos])
-    retrain_subset = attack_values(retrained.train_logits[subset_pos[subset_is_forget]])
-
-    # --- embeddings: the original's layout is the frame every other model is anchored to
+def _embeddings(loaded: list[ModelData], original: ModelData,
+                spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[bytes, bytes], float]:
+    """Each evaluated model's 2-D layout of the evaluation subset, the instances table's ``umap`` metadata
+    and the seconds UMAP took. The original's layout is the frame every other model is anchored to."""
     umap_cfg = spec["analysis"]["umap"]
-    params = UmapParams(umap_cfg["n_neighbors"], umap_cfg["min_dist"], umap_cfg["n_epochs"], umap_cfg["aligned_epochs"],
-                        spec["seed"], umap_cfg["anchor_stiffness"])
+    params = UmapParams(umap_cfg["n_neighbors"], umap_cfg["min_dist"], umap_cfg["n_epochs"],
+                        umap_cfg["aligned_epochs"], spec["seed"], umap_cfg["anchor_stiffness"])
     t0 = time.perf_counter()
     reference = reference_layout(original.features, params)
     layouts = {original.run_id: reference}
     for m in loaded:
         if m.ok and m.run_id not in layouts:
             layouts[m.run_id] = aligned_layout(m.features, original.features, reference, params)
-    umap_seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    meta = {**params.__dict__, "umap_version": umap_version(), "alignment": ALIGNMENT}
+    return layouts, {b"umap": json.dumps(meta).encode()}, seconds
 
-    run_rows: dict[str, list] = {k: [] for k in runs_schema(C).names}
-    inst_parts, pred_parts, attack_parts, sim_parts = [], [], [], []
-    for m in loaded:
-        metrics: dict[str, Any] = {k: None for k in ("UA", "RA", "TUA", "TRA", "TA", "PS", "PS_challenge", "MIA_efficacy",
-                                                     "avg_gap", "train_acc", "test_acc")}
-        if m.ok:
-            train_acc = acc.per_class_accuracy(m.train_logits.argmax(1), train_labels, C)
-            test_acc = acc.per_class_accuracy(m.test_logits.argmax(1), test_labels, C)
-            metrics.update(acc.forget_metrics(train_acc, test_acc, fc))
-            metrics["TA"] = acc.accuracy_outside_class(m.test_logits.argmax(1), test_labels, fc)
-            metrics["train_acc"], metrics["test_acc"] = train_acc.tolist(), test_acc.tolist()
-            metrics["MIA_efficacy"] = mia.mia_efficacy(
-                mia.true_class_confidence(m.train_logits[members], train_labels[members]),
-                mia.true_class_confidence(m.test_logits[nonmembers], test_labels[nonmembers]),
-                mia.true_class_confidence(m.train_logits[target], train_labels[target]),
-                decimals=spec["evaluation"]["mia_decimals"],
-            )
-            for split_name, logits, labels in (("train", m.train_logits, train_labels), ("test", m.test_logits, test_labels)):
-                proportion, confidence = acc.prediction_matrices(logits, labels, C)
-                true, pred = np.meshgrid(np.arange(C), np.arange(C), indexing="ij")
-                pred_parts.append(pa.table({
-                    "run_id": [m.run_id] * (C * C), "split": [split_name] * (C * C),
-                    "true": true.ravel().astype(np.int16), "pred": pred.ravel().astype(np.int16),
-                    "proportion": proportion.ravel(), "mean_confidence": confidence.ravel(),
-                }))
-            rows, metrics["PS"], metrics["PS_challenge"] = _curves(
-                m.run_id, "forget_set", attack_values(m.train_logits[forget_pos]), retrain_forget, spec["analysis"]["attack"])
-            attack_parts.append(pa.table(rows))
-            rows, _, _ = _curves(m.run_id, "subset", attack_values(m.train_logits[subset_pos[subset_is_forget]]), retrain_subset, spec["analysis"]["attack"])
-            attack_parts.append(pa.table(rows))
-            # instances of the evaluation subset
-            sub_logits = m.train_logits[subset_pos].astype(np.float64)
-            probs = np.exp(sub_logits - sub_logits.max(1, keepdims=True))
-            probs /= probs.sum(1, keepdims=True)
-            xy = layouts[m.run_id]
-            inst_parts.append(pa.table({
-                "run_id": [m.run_id] * len(subset_pos),
-                "index": data.train.indices.numpy()[subset_pos].astype(np.int32),
-                "label": train_labels[subset_pos].astype(np.int16),
-                "pred": sub_logits.argmax(1).astype(np.int16),
-                "is_forget": subset_is_forget,
-                "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), C),
-                "entropy": privacy.entropy(sub_logits, temperature=privacy.ENTROPY_TEMPERATURE).astype(np.float32),
-                "confidence": privacy.confidence(sub_logits),
-                "x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32),
-            }))
-            if len(m.similarity):
-                sim_parts.append(m.similarity)
-        m.metrics = metrics
 
-    retrained_metrics = retrained.metrics
+# --- the tables, one builder each -----------------------------------------------------------------------
+def _attack_values(logits: np.ndarray) -> dict[str, np.ndarray]:
+    """The attack's two per-image signals: entropy at the attack temperature and confidence (log-odds)."""
+    return {"entropy": privacy.entropy(logits, temperature=privacy.ENTROPY_TEMPERATURE),
+            "confidence": privacy.confidence(logits)}
+
+
+def _attack_table(loaded: list[ModelData], retrained: ModelData, sets: EvaluationSets,
+                  attack_cfg: dict[str, Any]) -> tuple[pa.Table, dict[str, tuple[float, float]]]:
+    """Each evaluated model's attack curves against the retrained model, on every forget-class training
+    image (scope ``forget_set``) and on the evaluation subset's ones (``subset``, as the site shows), and
+    the privacy scores (PS, PS_challenge) the ``forget_set`` curves give, by run id."""
+    subset_forget = sets.subset[sets.subset_is_forget]
+    retrain_forget = _attack_values(retrained.train_logits[sets.forget])
+    retrain_subset = _attack_values(retrained.train_logits[subset_forget])
+    parts, scores = [], {}
     for m in loaded:
+        if not m.ok:
+            continue
+        rows, ps, ps_challenge = _curves(m.run_id, "forget_set", _attack_values(m.train_logits[sets.forget]),
+                                         retrain_forget, attack_cfg)
+        parts.append(pa.table(rows))
+        scores[m.run_id] = (ps, ps_challenge)
+        rows, _, _ = _curves(m.run_id, "subset", _attack_values(m.train_logits[subset_forget]),
+                             retrain_subset, attack_cfg)
+        parts.append(pa.table(rows))
+    return concat(parts, ATTACK), scores
+
+
+def _model_metrics(m: ModelData, sets: EvaluationSets, fc: int, mia_decimals: int) -> dict[str, Any]:
+    """An evaluated model's accuracies (UA, RA, TUA, TRA, TA, per class) and MIA efficacy."""
+    C = sets.num_classes
+    train_acc = acc.per_class_accuracy(m.train_logits.argmax(1), sets.train_labels, C)
+    test_acc = acc.per_class_accuracy(m.test_logits.argmax(1), sets.test_labels, C)
+    metrics = acc.forget_metrics(train_acc, test_acc, fc)
+    metrics["TA"] = acc.accuracy_outside_class(m.test_logits.argmax(1), sets.test_labels, fc)
+    metrics["train_acc"], metrics["test_acc"] = train_acc.tolist(), test_acc.tolist()
+    members, nonmembers, target = sets.mia
+    metrics["MIA_efficacy"] = mia.mia_efficacy(
+        mia.true_class_confidence(m.train_logits[members], sets.train_labels[members]),
+        mia.true_class_confidence(m.test_logits[nonmembers], sets.test_labels[nonmembers]),
+        mia.true_class_confidence(m.train_logits[target], sets.train_labels[target]),
+        decimals=mia_decimals,
+    )
+    return metrics
+
+
+def _run_metrics(loaded: list[ModelData], retrained: ModelData, sets: EvaluationSets,
+                 privacy_scores: dict[str, tuple[float, float]], fc: int,
+                 mia_decimals: int) -> dict[str, dict[str, Any]]:
+    """The runs table's metrics of each model, by run id: accuracies, MIA efficacy, the privacy scores
+    and the Avg. Gap to the retrained model; all null for a model that was not evaluated."""
+    metrics = {}
+    for m in loaded:
+        metrics[m.run_id] = {k: None for k in ("UA", "RA", "TUA", "TRA", "TA", "PS", "PS_challenge",
+                                               "MIA_efficacy", "avg_gap", "train_acc", "test_acc")}
         if m.ok:
-            m.metrics["avg_gap"] = _avg_gap(m.metrics, retrained_metrics)
+            metrics[m.run_id].update(_model_metrics(m, sets, fc, mia_decimals))
+            metrics[m.run_id]["PS"], metrics[m.run_id]["PS_challenge"] = privacy_scores[m.run_id]
+    for m in loaded:  # Avg. Gap, once the retrained model's metrics are known (its own gap is 0)
+        if m.ok:
+            metrics[m.run_id]["avg_gap"] = _avg_gap(metrics[m.run_id], metrics[retrained.run_id])
+    return metrics
+
+
+def _runs_table(loaded: list[ModelData], metrics: dict[str, dict[str, Any]], fc: int,
+                num_classes: int) -> pa.Table:
+    """One row per model: its run's description (from its info file) and its metrics."""
+    schema = runs_schema(num_classes)
+    rows: dict[str, list] = {k: [] for k in schema.names}
+    for m in loaded:
         i = m.info
         row = {
             "run_id": m.run_id, "forget_class": fc, "type": i["type"], "method": i.get("method"),
@@ -178,25 +245,75 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
             "epochs": i.get("epochs"), "lr": i.get("lr"), "batch_size": i.get("batch_size"),
             "hyperparameters": json.dumps(i.get("hyperparameters") or {}, sort_keys=True),
             "RTE": i.get("rte"), "device": i.get("device"), "status": i["status"], "error": i.get("error"),
-            **m.metrics,
+            **metrics[m.run_id],
         }
-        for key in run_rows:
-            run_rows[key].append(row[key])
+        for key, column in rows.items():
+            column.append(row[key])
+    return conform(pa.table(rows), schema)
 
-    # similarity of the two reference models to each other and to themselves
+
+def _instances_table(loaded: list[ModelData], layouts: dict[str, np.ndarray],
+                     sets: EvaluationSets) -> pa.Table:
+    """One row per evaluated model and image of the evaluation subset: prediction, probabilities (T = 1),
+    the attack's entropy and confidence, and the aligned embedding's x, y."""
+    C, subset = sets.num_classes, sets.subset
+    parts = []
+    for m in loaded:
+        if not m.ok:
+            continue
+        sub_logits = m.train_logits[subset].astype(np.float64)
+        probs = np.exp(sub_logits - sub_logits.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        entropy = privacy.entropy(sub_logits, temperature=privacy.ENTROPY_TEMPERATURE)
+        xy = layouts[m.run_id]
+        parts.append(pa.table({
+            "run_id": [m.run_id] * len(subset),
+            "index": sets.train_indices[subset].astype(np.int32),
+            "label": sets.train_labels[subset].astype(np.int16),
+            "pred": sub_logits.argmax(1).astype(np.int16),
+            "is_forget": sets.subset_is_forget,
+            "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), C),
+            "entropy": entropy.astype(np.float32),
+            "confidence": privacy.confidence(sub_logits),
+            "x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32),
+        }))
+    return concat(parts, instances_schema(C))
+
+
+def _predictions_table(loaded: list[ModelData], sets: EvaluationSets) -> pa.Table:
+    """Each evaluated model's prediction matrices (proportion and mean confidence per true and predicted
+    class), train then test."""
+    C = sets.num_classes
+    true, pred = np.meshgrid(np.arange(C), np.arange(C), indexing="ij")
+    parts = []
+    for m in loaded:
+        if not m.ok:
+            continue
+        for split, logits, labels in (("train", m.train_logits, sets.train_labels),
+                                      ("test", m.test_logits, sets.test_labels)):
+            proportion, confidence = acc.prediction_matrices(logits, labels, C)
+            parts.append(pa.table({
+                "run_id": [m.run_id] * (C * C), "split": [split] * (C * C),
+                "true": true.ravel().astype(np.int16), "pred": pred.ravel().astype(np.int16),
+                "proportion": proportion.ravel(), "mean_confidence": confidence.ravel(),
+            }))
+    return concat(parts, PREDICTIONS)
+
+
+def _similarity_table(loaded: list[ModelData], original: ModelData, retrained: ModelData,
+                      reference_grams: dict[str, str], sets: EvaluationSets, fc: int) -> pa.Table:
+    """Each evaluated model's CKA to the reference models (from its evaluation), then the two reference
+    models' CKA to each other and to themselves, from their Gram matrices."""
+    parts = [m.similarity for m in loaded if m.ok and len(m.similarity)]
     blocks, layers = {}, {}
     for name, path in reference_grams.items():
         grams, layers[name] = load_grams(path)
-        blocks[name] = centered_blocks(grams, plan.cka_pools, fc)
+        blocks[name] = centered_blocks(grams, sets.cka_pools, fc)
     for model_name, model_run in (("original", original), ("retrained", retrained)):
         for ref_name in ("original", "retrained"):
-            sim_parts.append(pa.table(similarity_rows(model_run.run_id, ref_name, blocks[ref_name], layers[ref_name],
-                                                      blocks[model_name], layers[model_name])))
+            rows = similarity_rows(model_run.run_id, ref_name, blocks[ref_name], layers[ref_name],
+                                   blocks[model_name], layers[model_name])
+            parts.append(pa.table(rows))
+    return concat(parts, SIMILARITY)
 
-    meta = {b"umap": json.dumps({**params.__dict__, "umap_version": umap_version(), "alignment": ALIGNMENT}).encode()}
-    write_table(pa.table(run_rows), out["runs"], runs_schema(C))
-    write_table(concat(inst_parts, instances_schema(C)).replace_schema_metadata(meta), out["instances"])
-    write_table(concat(pred_parts, PREDICTIONS), out["predictions"])
-    write_table(concat(sim_parts, SIMILARITY), out["similarity"])
-    write_table(concat(attack_parts, ATTACK), out["attack"])
-    log(f"forget class {fc}: {len(loaded)} models analysed in {time.perf_counter() - started:.1f} s (UMAP {umap_seconds:.1f} s)")
+
