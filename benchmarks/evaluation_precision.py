@@ -41,7 +41,8 @@ import pandas as pd  # noqa: E402
 import pyarrow.feather as feather  # noqa: E402
 import yaml  # noqa: E402
 
-TABLES = ("runs", "instances", "predictions", "similarity", "attack")
+from unlearning_comparator.tables import TABLES  # noqa: E402
+
 # The columns that identify a row of each table (the rest are values to compare).
 KEYS = {
     "runs": ["run_id"],

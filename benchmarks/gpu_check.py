@@ -34,9 +34,8 @@ from unlearning_comparator.data import ImageDataset, Split  # noqa: E402
 from unlearning_comparator.evaluation import forward_pass, time_plain_forward  # noqa: E402
 from unlearning_comparator.jobs import analyze, evaluate, subsets, tables, train, unlearn  # noqa: E402
 from unlearning_comparator.jobs.common import evaluation_plan, load_data, new_model  # noqa: E402
+from unlearning_comparator.tables import TABLES  # noqa: E402
 from unlearning_comparator.training import train_classifier  # noqa: E402
-
-TABLES = ("runs", "instances", "predictions", "similarity", "attack")
 
 
 def config(data_root: str, per_class: int | None) -> dict:

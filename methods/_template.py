@@ -14,6 +14,8 @@ What the workflow guarantees (see ``unlearning_comparator/unlearning/api.py``):
 
 * ``task.model`` is a private copy of the base (original) model on ``task.device``; train it in place
   or build a new one, and return it;
+* ``task.hp`` holds every key declared below (the config's values, else the declared default): read
+  ``hp["key"]``, and keep defaults in ``DEFAULTS`` and ``HYPERPARAMETERS`` only;
 * ``task.forget`` / ``task.retain`` hold the forget-class and retain training images as uint8
   tensors on the device; ``task.batches(split, batch_size)`` yields normalised, shuffled,
   never-augmented mini-batches drawn with ``task.generator`` (seeded: same seed, same run);

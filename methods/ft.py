@@ -50,7 +50,7 @@ HYPERPARAMETERS = {
 def unlearn(task: UnlearningTask) -> torch.nn.Module:
     model, hp = task.model, task.hp
     optimizer = sgd(model.parameters(), lr=hp["lr"])
-    scheduler = cosine(optimizer, hp["epochs"], eta_min=hp.get("eta_min", 0.01))
+    scheduler = cosine(optimizer, hp["epochs"], eta_min=hp["eta_min"])
     with task.timer:
         for _ in range(hp["epochs"]):
             model.train()

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import MAX_GRAD_NORM, multistep, sgd, step
+from unlearning_comparator.unlearning.toolkit import multistep, sgd, step
 
 NAME = "Gradient Ascent"
 
@@ -46,7 +46,7 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
     model, hp = task.model, task.hp
     optimizer = sgd(model.parameters(), lr=hp["lr"])
     scheduler = multistep(optimizer)
-    grad_clip = float(hp.get("grad_clip", MAX_GRAD_NORM))
+    grad_clip = float(hp["grad_clip"])
     with task.timer:
         for _ in range(hp["epochs"]):
             model.train()

@@ -57,8 +57,7 @@ import torch.nn.functional as F
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
 from unlearning_comparator.unlearning.toolkit import (
-    MAX_GRAD_NORM, FrozenWeights, clip, global_top_fraction_mask, multistep, random_other_labels, sgd,
-    zero_grads_like,
+    FrozenWeights, clip, global_top_fraction_mask, multistep, random_other_labels, sgd, zero_grads_like,
 )
 
 NAME = "SalUn"
@@ -89,7 +88,7 @@ def saliency_mask(task: UnlearningTask) -> dict[str, torch.Tensor]:
     saliency = zero_grads_like(model)
     used = 0
     for x, y in task.batches(task.forget, hp["batch_size"]):
-        if used >= int(hp.get("saliency_batches", 5)):
+        if used >= int(hp["saliency_batches"]):
             break
         model.zero_grad(set_to_none=True)
         with autocast(task.device):
@@ -103,13 +102,13 @@ def saliency_mask(task: UnlearningTask) -> dict[str, torch.Tensor]:
     model.zero_grad(set_to_none=True)
     for acc in saliency.values():
         acc.div_(max(used, 1))
-    return global_top_fraction_mask(saliency, float(hp.get("saliency_threshold", 0.75)))
+    return global_top_fraction_mask(saliency, float(hp["saliency_threshold"]))
 
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:
     model, hp = task.model, task.hp
-    grad_clip = float(hp.get("grad_clip", MAX_GRAD_NORM))
-    random_labels = bool(hp.get("use_random_labels", True))
+    grad_clip = float(hp["grad_clip"])
+    random_labels = bool(hp["use_random_labels"])
 
     masks = saliency_mask(task)  # one-off preparation, outside RTE as in the original
     task.extras["salun_mask"] = masks  # for inspection (tests, diagnostics)

@@ -73,7 +73,7 @@ def fisher_diagonal(task: UnlearningTask) -> dict[str, torch.Tensor]:
     fisher = zero_grads_like(model)
     params = dict(model.named_parameters())
     seen = 0
-    target = int(task.hp.get("fisher_samples", 1000))
+    target = int(task.hp["fisher_samples"])
     for x, y in task.batches(task.retain, task.hp["batch_size"]):
         model.zero_grad(set_to_none=True)
         with autocast(task.device):
@@ -94,10 +94,10 @@ def fisher_diagonal(task: UnlearningTask) -> dict[str, torch.Tensor]:
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:
     student, hp = task.model, task.hp
-    alpha, gamma = float(hp.get("alpha", 0.5)), float(hp.get("gamma", 1.0))
-    temperature = float(hp.get("kd_temperature", 2.0))
-    msteps = int(hp.get("msteps", 100))
-    grad_clip = float(hp.get("grad_clip", 1.0))
+    alpha, gamma = float(hp["alpha"]), float(hp["gamma"])
+    temperature = float(hp["kd_temperature"])
+    msteps = int(hp["msteps"])
+    grad_clip = float(hp["grad_clip"])
 
     teacher = task.copy_model()  # frozen, eval mode
     fisher = fisher_diagonal(task)  # one-off preparation, outside RTE as in the original

@@ -15,6 +15,8 @@ import pyarrow.feather as feather
 import pytest
 import yaml
 
+from unlearning_comparator.tables import TABLES  # the consolidated tables, in order
+
 ROOT = Path(__file__).resolve().parent.parent
 METHODS_DIR = ROOT / "methods"
 
@@ -76,8 +78,6 @@ def fmnist_small():
     except DatasetMissingError as exc:
         pytest.fail(f"Fashion-MNIST is needed for the tests: {exc}")
 
-
-TABLES = ("runs", "instances", "predictions", "similarity", "attack")
 
 BROKEN_METHODS = {
     "raises": """

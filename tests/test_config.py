@@ -6,12 +6,16 @@ import math
 import shutil
 import time
 
+import jsonschema
 import pytest
 from snakemake.cli import parse_config
 from snakemake.utils import update_config
 
 from conftest import METHODS_DIR, ROOT, snakemake, tiny_config, write_config
-from unlearning_comparator.config import ConfigError, method_grid, unlearning_runs, validate_config
+from unlearning_comparator import catalog
+from unlearning_comparator.config import (ConfigError, load_schema, method_grid, unlearning_runs,
+                                          validate_config)
+from unlearning_comparator.unlearning.registry import discover
 
 
 def refusal(config: dict) -> str:
@@ -63,6 +67,29 @@ def test_defaults_are_filled_in():
     assert resolved["methods"]["scrub"]["alpha"] == 0.5
     assert resolved["methods"]["salun"]["saliency_threshold"] == 0.75
     assert resolved["methods"]["ga"]["seeds"] == [config["seed"]]
+
+
+def test_every_run_holds_every_declared_hyperparameter():
+    """Methods read hp["key"] with no fallback: each run gets every key its module declares, and the seed."""
+    specs = discover(METHODS_DIR)
+    for run in unlearning_runs(validate_config(tiny_config(), METHODS_DIR), METHODS_DIR):
+        assert set(run.hp) == {*specs[run.method].declared_keys(), "seed"}, run.run_id
+
+
+def test_dataset_and_model_choices_come_from_the_catalog_and_the_registry():
+    assert all(name in refusal(tiny_config(model="vgg16")) for name in catalog.describe_models())
+    assert all(name in refusal(tiny_config(dataset="mnist")) for name in catalog.DATASETS)
+    schema = load_schema()  # the file alone: a valid schema that does not repeat the lists
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert not {"enum"} & (set(schema["properties"]["model"]) | set(schema["properties"]["dataset"]))
+
+
+def test_a_model_registration_that_cannot_be_read_statically_is_refused(tmp_path, monkeypatch):
+    bare_decorator = "@register_model\ndef bad_net(num_classes, in_channels):\n    pass\n"
+    (tmp_path / "bad_net.py").write_text(bare_decorator)
+    monkeypatch.setattr(catalog, "MODELS_DIR", tmp_path)
+    message = refusal(tiny_config())
+    assert "models/bad_net.py" in message and "display_name" in message, message
 
 
 def test_grid_is_the_product_in_the_original_order():

@@ -15,7 +15,7 @@ from comparator_site import build_site
 from comparator_site.data import load
 from unlearning_comparator.interop.comparator_json import (CIFAR10_CLASSES, ConversionError, convert,
                                                            convert_probs, entropy_confidence, main)
-from unlearning_comparator.tables import experiment_metadata, read_table, schemas
+from unlearning_comparator.tables import TABLES, experiment_metadata, read_table, schemas
 
 # The upstream's published result files (gnueaj/Machine-Unlearning-Comparator, backend/data, e.g. at commit
 # 0e3ce99d: {fc}/{ID}.json for forget classes 0-6) are not in this repository; point this variable at a
@@ -121,7 +121,7 @@ def test_convert_small_files(upstream, tmp_path):
     counts = convert(upstream, out)
     assert counts["runs"] == 7
     sch = schemas(10)
-    for name in ("runs", "instances", "predictions", "similarity", "attack"):
+    for name in TABLES:
         t = read_table(out / f"{name}.arrow")
         assert t.schema.remove_metadata() == sch[name].remove_metadata(), name
     assert not (out / "subset.arrow").exists() and not (out / "thumbnails.png").exists()
@@ -289,7 +289,7 @@ def test_real_upstream_files_point_by_point(real):
 def test_real_upstream_files(real, tmp_path):
     _, tables = real
     counts = {name: read_table(tables / f"{name}.arrow").num_rows
-              for name in ("runs", "instances", "predictions", "similarity", "attack")}
+              for name in TABLES}
     assert counts == {"runs": 14, "instances": 28000, "predictions": 2800, "similarity": 11200, "attack": 2856}
     runs = {r["run_id"]: r for r in read_table(tables / "runs.arrow").to_pylist()}
     # values as shipped in the published files

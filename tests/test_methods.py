@@ -1,11 +1,12 @@
 """The five built-in unlearning methods (methods/{ft,ga,rl,scrub,salun}.py), run for real on a small
 Fashion-MNIST problem: 200 training images per class, a compact ResNet trained here in a few seconds.
 
-What is checked: the registry loads every module with the original's defaults; GA, RL, SalUn and
-SCRUB clearly lower the forget class's training accuracy; FT never reads forget data; SalUn's
-masked-out weights stay bit-identical (and would not without the fix); a seed gives the same weights
-twice; RTE counts the unlearning loop only. Everything runs on one CPU thread; a CUDA variant runs
-where a GPU is present.
+What is checked: the built-in modules declare the original's defaults; GA, RL, SalUn and SCRUB
+clearly lower the forget class's training accuracy; FT never reads forget data; SalUn's masked-out
+weights stay bit-identical (and would not without the fix); a seed gives the same weights twice; RTE
+counts the unlearning loop only. What every method module must satisfy (its declarations, a run on a
+tiny problem) is checked for each of them in tests/test_registry.py. Everything runs on one CPU
+thread; a CUDA variant runs where a GPU is present.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ FORGET_CLASS = 1  # Trouser: the base model knows it well (≈ 99 % training acc
 SEED = 0
 CPU = torch.device("cpu")
 
-# reference/original-comparator.md §3.11 (the original frontend's defaults)
+# The original front end's defaults (gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
+# frontend/src/utils/config/unlearning.ts): pinned here on purpose, a second witness to the modules.
 ORIGINAL_DEFAULTS = {
     "ft": ("Fine-Tuning", {"epochs": 10, "lr": 0.01, "batch_size": 128}),
     "ga": ("Gradient Ascent", {"epochs": 7, "lr": 0.0001, "batch_size": 256}),
@@ -38,7 +40,8 @@ ORIGINAL_DEFAULTS = {
     "scrub": ("SCRUB", {"epochs": 5, "lr": 0.01, "batch_size": 128}),
     "salun": ("SalUn", {"epochs": 5, "lr": 0.001, "batch_size": 128}),
 }
-# the backend constants of §3.1-§3.6, as the methods' own defaults
+# The original backend's constants (same commit, backend/app/config/settings.py and the unlearn_*
+# services), as the methods' own defaults
 ORIGINAL_CONSTANTS = {
     "ft": {"eta_min": 0.01},
     "ga": {"grad_clip": 100.0},
@@ -131,7 +134,8 @@ def retain_mean(acc: torch.Tensor, forget_class: int = FORGET_CLASS) -> float:
 
 
 def hp_for(spec, method_id: str, **overrides):
-    return {**spec.defaults, **spec.own_defaults(), **TEST_HP[method_id], **overrides}
+    """Complete hyperparameters, as the workflow's config gives them: the declared defaults under these."""
+    return spec.with_defaults({**TEST_HP[method_id], **overrides})
 
 
 def method_module(spec):
@@ -169,25 +173,16 @@ def state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 # ----------------------------------------------------------------------------------------------- registry
 
 
-def test_every_method_loads_with_the_original_defaults(methods):
+def test_built_in_methods_declare_the_original_defaults(methods):
     for method_id in BUILT_IN:
         assert method_id in methods, f"methods/{method_id}.py is missing"
         spec = methods[method_id]
-        assert spec.ok, spec.error
         name, defaults = ORIGINAL_DEFAULTS[method_id]
         assert spec.name == name
         assert spec.defaults == defaults
         assert spec.own_defaults() == ORIGINAL_CONSTANTS[method_id]
         doc = method_module(spec).__doc__ or ""
         assert "§3." in doc and "deviation" in doc.lower(), f"{method_id}: docstring lacks its source or deviations"
-
-
-def test_hyperparameter_defaults_satisfy_their_own_schema(methods):
-    jsonschema = pytest.importorskip("jsonschema")
-    for method_id in BUILT_IN:
-        for key, fragment in methods[method_id].hyperparameters.items():
-            schema = {k: v for k, v in fragment.items() if k != "default"}
-            jsonschema.validate(fragment["default"], schema)
 
 
 # ------------------------------------------------------------------------------------------------ toolkit
@@ -397,13 +392,3 @@ def test_methods_run_on_cuda(methods, base, data, base_acc):
             for name, param in outcome.model.named_parameters():
                 frozen = ~task.extras["salun_mask"][name]
                 assert torch.equal(param.detach()[frozen].cpu(), before[name].detach()[frozen.cpu()])
-
-
-def test_static_description_matches_the_import():
-    """The Snakefile plans from the literal declarations alone; they must equal the imported ones."""
-    described = registry.discover(METHODS_DIR)
-    loaded = registry.discover(METHODS_DIR, load=True)
-    for method_id in BUILT_IN:
-        assert described[method_id].ok, described[method_id].error
-        assert (described[method_id].name, described[method_id].defaults, described[method_id].hyperparameters) == \
-            (loaded[method_id].name, loaded[method_id].defaults, loaded[method_id].hyperparameters)

@@ -29,13 +29,12 @@ import pyarrow.feather as feather
 import pytest
 import yaml
 
-from conftest import ROOT, TINY_CONFIG, same_table, snakemake, write_config
+from conftest import ROOT, TABLES, TINY_CONFIG, same_table, snakemake, write_config
 from slurm_cluster import SlurmCluster, unavailable_reason
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 PROFILE = ROOT / "workflow" / "profiles" / "slurm" / "config.yaml"
-TABLES = ("runs", "instances", "predictions", "similarity", "attack")
 GPU_RULES = {"train_original", "retrain", "unlearn", "evaluate_original", "evaluate_retrained", "evaluate_compared"}
 TEST_MEM_MB = 1000
 

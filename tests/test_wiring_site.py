@@ -28,6 +28,7 @@ from comparator_site import store
 from comparator_site.data import load
 from comparator_site.page import config
 from site_fixtures import write_experiment
+from unlearning_comparator.tables import TABLES
 
 # The order of each block's dimensions, as the JavaScript indexes them (0, 1 in these orders).
 REFERENCES = ("original", "retrained")    # js/similarity.js sim_block(k, ref, ...), S.sim_ref: 0 Original, 1 Retrained
@@ -84,7 +85,7 @@ def experiment(request, tmp_path_factory):
     data = load(tables)
     shipped = {name: src.data for name, src in store.build(data).items()}
     cfg = config(data, None)
-    read = {t: feather.read_table(tables / f"{t}.arrow") for t in ("runs", "instances", "predictions", "similarity", "attack")}
+    read = {t: feather.read_table(tables / f"{t}.arrow") for t in TABLES}
     return request.param, tables, shipped, cfg, read
 
 

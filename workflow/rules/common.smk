@@ -10,7 +10,7 @@ from unlearning_comparator.config import ConfigError, unlearning_runs, validate_
 
 METHODS_DIR = Path(workflow.basedir) / "methods"
 PYTHON = sys.executable  # the interpreter running Snakemake, with this project installed
-TABLES = ["runs", "instances", "predictions", "similarity", "attack"]
+from unlearning_comparator.tables.schema import TABLES  # the consolidated tables, in order
 
 try:
     _resolved = validate_config(config, METHODS_DIR)

@@ -1,8 +1,10 @@
-"""The data sets the workflow knows, described without importing PyTorch (the Snakefile reads this)."""
+"""The data sets and models the workflow knows, described without importing PyTorch (for the Snakefile)."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,51 @@ DATASETS: dict[str, DatasetInfo] = {
         crop_padding=4,
     ),
 }
+
+
+# ------------------------------------------------------------------------------------------------- models
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+class ModelDeclarationError(ValueError):
+    """A ``@register_model`` decorator that cannot be read without running its module."""
+
+
+def describe_models() -> dict[str, str]:
+    """Registered model id -> display name, read from the ``@register_model(display_name=...)`` lines.
+
+    The model registry (``unlearning_comparator.models``) imports PyTorch, which costs seconds for every
+    ``snakemake`` call that plans the workflow; reading the same decorators from the source costs
+    milliseconds. The modules read are the ones the registry imports (names not starting with ``_``).
+    """
+    found: dict[str, str] = {}
+    for path in sorted(MODELS_DIR.glob("*.py")):
+        if not path.name.startswith("_"):
+            found.update(_registrations(path))
+    return dict(sorted(found.items()))
+
+
+def _registrations(path: Path) -> dict[str, str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    return {fn.name: _display_name(path, fn, decorator)
+            for fn in functions for decorator in fn.decorator_list if _names_register_model(decorator)}
+
+
+def _names_register_model(decorator: ast.expr) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return getattr(target, "id", getattr(target, "attr", None)) == "register_model"
+
+
+def _display_name(path: Path, fn: ast.FunctionDef, decorator: ast.expr) -> str:
+    keywords = {k.arg: k.value for k in decorator.keywords} if isinstance(decorator, ast.Call) else {}
+    try:
+        name = ast.literal_eval(keywords["display_name"])
+    except (KeyError, ValueError) as exc:
+        raise ModelDeclarationError(f"models/{path.name}: model {fn.name!r} needs "
+                                    f'@register_model(display_name="...") with a literal text') from exc
+    if not isinstance(name, str) or not name:
+        raise ModelDeclarationError(f"models/{path.name}: model {fn.name!r}: "
+                                    f"display_name must be non-empty text")
+    return name

@@ -1,9 +1,10 @@
 """Experiment configuration: validation against the schema, defaults, and the run grid.
 
 :func:`validate_config` is called by the Snakefile before any job is planned. It checks the config
-against ``workflow/schemas/config.schema.yaml`` extended with each method module's own
-hyperparameter declarations, fills in defaults, and raises :class:`ConfigError` with a message that
-names the offending key (``methods.ga.lr[0]``) and says what is allowed.
+against ``workflow/schemas/config.schema.yaml`` extended with what the code declares (the ``dataset``
+choices from the catalog, the ``model`` choices from the model registry, each method module's own
+hyperparameters), fills in defaults, and raises :class:`ConfigError` with a message that names the
+offending key (``methods.ga.lr[0]``) and says what is allowed.
 
 Values given with ``snakemake --config`` arrive partly as text: Snakemake reads a top-level scalar as an
 int, a float, True/False or text, but every item of a list or mapping (``forget_classes=[4]``,
@@ -25,7 +26,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .catalog import DATASETS
+from .catalog import DATASETS, ModelDeclarationError, describe_models
 from .unlearning.registry import GRID_KEYS, MethodSpec, discover
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -208,14 +209,21 @@ def _raise_errors(config: dict[str, Any], schema: dict[str, Any]) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(message for _, message in found))
 
 
-def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str, Any]:
-    """Return a validated copy of ``config`` with defaults filled in, or raise :class:`ConfigError`."""
-    if not isinstance(config, dict):
-        raise ConfigError("the config must be a mapping of keys to values")
-    schema = load_schema()
-    registry = method_registry(config, methods_dir)
-    methods_base = schema["properties"]["methods"]["additionalProperties"]
-    method_props = {}
+def _with_registry_choices(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the ``dataset`` and ``model`` choices of the catalog and the model registry."""
+    try:
+        models = list(describe_models())
+    except ModelDeclarationError as exc:
+        raise ConfigError(f"the model registry cannot be read: {exc}") from None
+    schema["properties"]["dataset"]["enum"] = list(DATASETS)
+    schema["properties"]["model"]["enum"] = models
+    return schema
+
+
+def _method_properties(config: dict[str, Any], registry: dict[str, MethodSpec],
+                       methods_base: dict[str, Any]) -> dict[str, Any]:
+    """The schema of each configured method: the grid keys plus its module's own keys."""
+    properties = {}
     for key in config.get("methods", {}) if isinstance(config.get("methods"), dict) else {}:
         if key not in registry:
             raise ConfigError(
@@ -223,15 +231,20 @@ def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str
                 f"(available: {', '.join(sorted(registry)) or 'none'})"
             )
         spec = registry[key]
-        # A module that failed to import still gets its jobs (recorded as failed), so only check the grid keys.
-        method_props[key] = _method_schema(spec, methods_base) if spec.ok else methods_base
-    schema["properties"]["methods"]["properties"] = method_props
+        # A module that failed to import still gets its jobs (recorded as failed): check its grid keys only.
+        properties[key] = _method_schema(spec, methods_base) if spec.ok else methods_base
+    return properties
 
-    config = _coerce_text(config, schema)
-    _raise_errors(config, schema)
 
-    resolved = copy.deepcopy(config)
-    _set_defaults(resolved, schema)
+def _experiment_schema(config: dict[str, Any], registry: dict[str, MethodSpec]) -> dict[str, Any]:
+    """The schema file extended with what the code declares: data sets, models and methods."""
+    schema = _with_registry_choices(load_schema())
+    methods = schema["properties"]["methods"]
+    methods["properties"] = _method_properties(config, registry, methods["additionalProperties"])
+    return schema
+
+
+def _check_forget_classes(resolved: dict[str, Any]) -> None:
     num_classes = DATASETS[resolved["dataset"]].num_classes
     for i, c in enumerate(resolved["forget_classes"]):
         if c >= num_classes:
@@ -239,22 +252,52 @@ def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str
                 f"config key forget_classes[{i}]: class {c} is out of range for {resolved['dataset']} "
                 f"(classes 0..{num_classes - 1})"
             )
+
+
+def _check_external(resolved: dict[str, Any]) -> None:
     for name, ext in resolved.get("external", {}).items():
         if ext["forget_class"] not in resolved["forget_classes"]:
-            raise ConfigError(f"config key external.{name}.forget_class: class {ext['forget_class']} is not one of "
-                              f"forget_classes {resolved['forget_classes']} (the model would be compared with nothing)")
+            raise ConfigError(f"config key external.{name}.forget_class: class {ext['forget_class']} is not "
+                              f"one of forget_classes {resolved['forget_classes']} (the model would be "
+                              f"compared with nothing)")
         if not Path(ext["checkpoint"]).is_file():
-            raise ConfigError(f"config key external.{name}.checkpoint: file {ext['checkpoint']} does not exist")
+            raise ConfigError(f"config key external.{name}.checkpoint: "
+                              f"file {ext['checkpoint']} does not exist")
+
+
+def _fill_method_defaults(key: str, value: dict[str, Any], spec: MethodSpec, seed: int) -> None:
+    """Give ``methods.<key>`` every key the module declares, at its default where the config has none.
+
+    This is where a run's hyperparameters become complete: ``task.hp`` holds every declared key, so
+    the methods read ``hp["key"]`` and their defaults live in their declarations alone.
+    """
+    for grid_key in GRID_KEYS:
+        value.setdefault(grid_key, [spec.defaults.get(grid_key)] if spec.ok else None)
+        if value[grid_key] is None or value[grid_key] == [None]:
+            raise ConfigError(f"config key methods.{key}.{grid_key} is required "
+                              f"(the module declares no default)")
+    value.setdefault("seeds", [seed])
+    if spec.ok:
+        for own_key, default in spec.own_defaults().items():
+            value.setdefault(own_key, default)
+
+
+def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str, Any]:
+    """Return a validated copy of ``config`` with defaults filled in, or raise :class:`ConfigError`."""
+    if not isinstance(config, dict):
+        raise ConfigError("the config must be a mapping of keys to values")
+    registry = method_registry(config, methods_dir)
+    schema = _experiment_schema(config, registry)
+
+    config = _coerce_text(config, schema)
+    _raise_errors(config, schema)
+
+    resolved = copy.deepcopy(config)
+    _set_defaults(resolved, schema)
+    _check_forget_classes(resolved)
+    _check_external(resolved)
     for key, value in resolved["methods"].items():
-        spec = registry[key]
-        for grid_key in GRID_KEYS:
-            value.setdefault(grid_key, [spec.defaults.get(grid_key)] if spec.ok else None)
-            if value[grid_key] is None or value[grid_key] == [None]:
-                raise ConfigError(f"config key methods.{key}.{grid_key} is required (the module declares no default)")
-        value.setdefault("seeds", [resolved["seed"]])
-        if spec.ok:
-            for own_key, default in spec.own_defaults().items():
-                value.setdefault(own_key, default)
+        _fill_method_defaults(key, value, registry[key], resolved["seed"])
     return resolved
 
 

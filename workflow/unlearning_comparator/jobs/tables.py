@@ -8,7 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 from ..data import DATASETS
-from ..models import create_model
+from ..models import create_model, display_name
 from ..tables import concat, read_table, schemas, write_table
 from .common import log
 
@@ -22,7 +22,7 @@ def experiment_description(spec: dict[str, Any], subset_meta: dict[bytes, bytes]
         "dataset": spec["dataset"],
         "dataset_name": info.display_name,
         "model": spec["model"],
-        "model_name": {"resnet18": "ResNet-18", "compact_resnet": "Compact ResNet"}.get(spec["model"], spec["model"]),
+        "model_name": display_name(spec["model"]),
         "class_names": list(info.class_names),
         "num_classes": info.num_classes,
         "channels": info.channels,

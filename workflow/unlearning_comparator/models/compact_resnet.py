@@ -52,6 +52,6 @@ class CompactResNet(ClassifierNet):
         return self.avgpool
 
 
-@register_model
+@register_model(display_name="Compact ResNet")
 def compact_resnet(num_classes: int, in_channels: int) -> ClassifierNet:
     return CompactResNet(num_classes, in_channels)

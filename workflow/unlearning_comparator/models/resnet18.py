@@ -43,6 +43,6 @@ class CifarResNet18(ClassifierNet):
         return self.avgpool
 
 
-@register_model
+@register_model(display_name="ResNet-18")
 def resnet18(num_classes: int, in_channels: int) -> ClassifierNet:
     return CifarResNet18(num_classes, in_channels)

@@ -9,7 +9,7 @@ so the site can be built from the tables alone.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 import pyarrow as pa
 
@@ -119,16 +119,26 @@ SUBSET = pa.schema([
 ])
 
 
+def _fixed(schema: pa.Schema) -> Callable[[int], pa.Schema]:
+    return lambda num_classes: schema
+
+
+# The consolidated tables (results/<exp>/tables/<name>.arrow, the contract) by file stem, in their order:
+# the workflow, the tests and the benchmarks take the list from TABLES.
+_CONSOLIDATED: dict[str, Callable[[int], pa.Schema]] = {
+    "runs": runs_schema,
+    "instances": instances_schema,
+    "predictions": _fixed(PREDICTIONS),
+    "similarity": _fixed(SIMILARITY),
+    "attack": _fixed(ATTACK),
+}
+TABLES: tuple[str, ...] = tuple(_CONSOLIDATED)
+
+
 def schemas(num_classes: int) -> dict[str, pa.Schema]:
-    """All table schemas of an experiment with ``num_classes`` classes, by file stem."""
-    return {
-        "runs": runs_schema(num_classes),
-        "instances": instances_schema(num_classes),
-        "predictions": PREDICTIONS,
-        "similarity": SIMILARITY,
-        "attack": ATTACK,
-        "subset": SUBSET,
-    }
+    """All table schemas of an experiment with ``num_classes`` classes, by file stem: the consolidated
+    tables, then the evaluation subset's (written for the site by the ``subsets`` rule)."""
+    return {**{name: build(num_classes) for name, build in _CONSOLIDATED.items()}, "subset": SUBSET}
 
 
 def experiment_metadata(schema: pa.Schema) -> dict[str, Any]:

@@ -8,7 +8,9 @@ A method module in ``methods/`` defines::
     def unlearn(task: UnlearningTask) -> torch.nn.Module: ...
 
 ``unlearn`` receives the base model (a private copy, on the task's device), the forget and retain
-data as in-memory tensors, and the run's resolved hyperparameters; it returns the unlearned model.
+data as in-memory tensors, and the run's hyperparameters, complete: ``task.hp`` holds every declared
+key (the config fills in the declared defaults), so a method reads ``hp["key"]`` and keeps no default
+of its own. It returns the unlearned model.
 It wraps its unlearning loop in ``with task.timer:`` — the seconds spent inside are the run's RTE,
 so one-off preparation (a Fisher estimate, a saliency mask) stays out of it, as in the original.
 Every random draw must come from ``task.generator`` so that a seed gives the same run twice.
@@ -57,7 +59,7 @@ class UnlearningTask:
     retain: Split  # every other training image, uint8, on `device`
     info: DatasetInfo
     forget_class: int
-    hp: dict[str, Any]  # resolved hyperparameters: epochs, lr, batch_size and the method's own keys
+    hp: dict[str, Any]  # complete: epochs, lr, batch_size and every own key the module declares
     device: torch.device
     generator: torch.Generator  # CPU generator seeded with the run's seed
     timer: LoopTimer

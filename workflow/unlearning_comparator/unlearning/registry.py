@@ -45,6 +45,18 @@ class MethodSpec:
     def own_defaults(self) -> dict[str, Any]:
         return {k: s["default"] for k, s in self.hyperparameters.items() if "default" in s}
 
+    def declared_keys(self) -> list[str]:
+        """Every hyperparameter ``unlearn`` may read from ``task.hp``: the grid keys and the module's own."""
+        return [*GRID_KEYS, *self.hyperparameters]
+
+    def with_defaults(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``given`` over the module's declared defaults: complete hyperparameters for a direct call.
+
+        The workflow gets the same from the validated config; this is for callers outside it (tests).
+        """
+        declared = {key: self.defaults[key] for key in GRID_KEYS if key in self.defaults}
+        return {**declared, **self.own_defaults(), **(given or {})}
+
 
 def _import(path: Path) -> ModuleType:
     name = f"unlearning_comparator_methods.{path.stem}"

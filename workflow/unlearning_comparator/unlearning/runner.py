@@ -53,9 +53,15 @@ def make_task(
 
 
 def run_method(spec: MethodSpec, task: UnlearningTask) -> RunOutcome:
-    """Call the method; turn an import error, an exception or non-finite weights into a failed outcome."""
+    """Call the method; turn an import error, incomplete hyperparameters, an exception or non-finite
+    weights into a failed outcome."""
     if not spec.ok or spec.unlearn is None:
         return RunOutcome(None, "failed", spec.error or f"method {spec.id} has no unlearn function", 0.0)
+    missing = [key for key in spec.declared_keys() if key not in task.hp]
+    if missing:
+        # Methods read hp["key"]: their defaults live in their declarations, filled in by the config
+        # (or MethodSpec.with_defaults), never in the method's code.
+        return RunOutcome(None, "failed", f"task.hp lacks the declared hyperparameters {missing}", 0.0)
     try:
         model = spec.unlearn(task)
     except Exception as exc:
