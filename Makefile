@@ -1,7 +1,8 @@
 # Two commands do all the set-up (see the README):
 #   make run    # set up, then run the embedded default experiment to its site
 #   make test   # set up, then run the test suite
-# Both create .venv/ with this project and its dependencies, and make sure Fashion-MNIST is available.
+# Both create .venv/ with this project and its dependencies. The workflow gets its data itself (its
+# `data` rule); `make test` first makes sure Fashion-MNIST, which the tests read, is there (`make data`).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,10 +33,12 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Fashion-MNIST for the tests: Debian's package dataset-fashion-mnist where it is installed, else the
+# copy in resources/data, else torchvision's download into it; else it stops and says how to get it.
 data: setup
-	@sh workflow/scripts/get_fashion_mnist.sh "$(PY)"
+	$(PY) -m unlearning_comparator fetch-data --dataset fashion_mnist --root resources/data
 
-run: data
+run: setup
 	$(VENV)/bin/snakemake --cores all $(SNAKEMAKE_ARGS)
 	@echo "Site: $$($(PY) -c 'import yaml,sys; print("results/" + yaml.safe_load(open("config/config.yaml"))["name"] + "/site/index.html")')"
 

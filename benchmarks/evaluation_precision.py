@@ -55,6 +55,7 @@ ALWAYS_SHOWN = {"pred"}  # the predicted class of each subset image: whether eve
 EMBEDDING = ("x", "y")  # UMAP of the features: reported apart, a small change of features can move a point
 EVALUATION_RULES = ["evaluate_original", "evaluate_retrained", "evaluate_compared"]
 ANALYSIS_RULES = ["analyze", "tables"]
+DATA_RULES = ["data"]  # writes the scratch experiment's data manifest (reads the data, trains nothing)
 TRAINING_RULES = {"train_original", "retrain", "unlearn", "import_external"}
 
 
@@ -294,8 +295,9 @@ def main() -> int:
     device_type = "cuda" if _cuda_devices() else "cpu"
     reuse = not args.rerun_baseline and evaluations_reusable(experiment, device_type)
     # (scratch folder, precision, copy the experiment's evaluations, rules allowed to run)
-    runs = [("baseline", "float32", reuse, EVALUATION_RULES + ANALYSIS_RULES),  # reused evaluations are up to date
-            ("candidate", args.candidate, False, EVALUATION_RULES + ANALYSIS_RULES)]
+    rules = DATA_RULES + EVALUATION_RULES + ANALYSIS_RULES
+    runs = [("baseline", "float32", reuse, rules),  # reused evaluations are up to date
+            ("candidate", args.candidate, False, rules)]
     report = {"device": device_type, "candidate": args.candidate, "baseline_reused": reuse, "runs": {}}
     work = Path(tempfile.mkdtemp(prefix="uc-precision-"))
     started = time.perf_counter()

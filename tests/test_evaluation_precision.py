@@ -202,7 +202,7 @@ def _benchmark():
 
 
 def test_the_benchmark_reads_the_planned_jobs_of_a_dry_run(dry_run):
-    assert _benchmark().planned_jobs(dry_run) == {"evaluate_original": 1, "train_original": 1}
+    assert _benchmark().planned_jobs(dry_run) == {"data": 1, "evaluate_original": 1, "train_original": 1}
 
 
 def test_the_benchmark_compares_every_numeric_column():

@@ -13,7 +13,7 @@ def analysis_models(wc):
 
 def analysis_inputs(wc):
     files = {f"{e['run_id']}:{k}": e[k] for e in analysis_models(wc) for k in ("info", "logits", "features", "similarity")}
-    return {**files, **reference_grams(wc)}
+    return {**files, **reference_grams(wc), "data": DATA_MANIFEST}
 
 
 ANALYSIS_OUT = {t: f"{RESULTS}/analysis/fc{{fc}}/{t}.arrow" for t in TABLES}

@@ -24,6 +24,9 @@ RESULTS = f"results/{config['name']}"
 FORGET_CLASSES = config["forget_classes"]
 RUNS = {(r.forget_class, r.method, r.key): r for r in _runs}
 EXTERNAL = config["external"]
+# Written by the data rule (data.smk); every rule that reads data takes it as an input. Per experiment
+# (not beside the shared data): Snakemake owns it, and one experiment's rerun never touches another's.
+DATA_MANIFEST = f"{RESULTS}/data/manifest.json"
 
 
 wildcard_constraints:
@@ -34,10 +37,16 @@ wildcard_constraints:
     name=r"[A-Za-z0-9_.\-]+",
 
 
+def job_data_config():
+    """The data section as jobs see it: where the data are, not whether the data rule may download them
+    (jobs never download; switching data.download thus reruns nothing)."""
+    return {k: v for k, v in config["data"].items() if k != "download"}
+
+
 def spec(**extra):
     """The job parameters every data-handling job needs, plus ``extra``, as a JSON string."""
-    base = {k: config[k] for k in ("name", "dataset", "model", "seed", "device", "data")}
-    return json.dumps({**base, **extra}, sort_keys=True)
+    base = {k: config[k] for k in ("name", "dataset", "model", "seed", "device")}
+    return json.dumps({**base, "data": job_data_config(), **extra}, sort_keys=True)
 
 
 def evaluation_spec(run_id, forget_class=None):

@@ -1,7 +1,53 @@
-# The fixed evaluation subset every model is measured on, and its thumbnails for the site.
+# Getting the data is one rule. `data` makes sure the configured data set is on disk (found under
+# data.root or, for Fashion-MNIST, in Debian's package; else downloaded where data.download allows) and
+# writes a manifest of it: where it came from, each file's size and SHA-256, the image counts. Every rule
+# whose job reads data takes the manifest as an input, so this rule runs first, once, and no other job
+# downloads. It is local: on a cluster it runs on the submitting host, since compute nodes often lack
+# internet. Then: the fixed evaluation subset every model is measured on, and its thumbnails for the site.
+
+from unlearning_comparator.data.manifest import changed_message, stale
+
+
+localrules:
+    data,
+
+
+# Whether the rule may download is how the data are got, not what they are: it is given outside the
+# rule's params, so that switching it reruns nothing (the manifest records where the data came from).
+DATA_DOWNLOAD = "--download" if config["data"]["download"] else "--no-download"
+
+
+def check_data_unchanged():
+    """Snakemake does not watch the data (they are not outputs of this workflow): compare them with the
+    manifest before planning, so that results never silently mix two versions of a data set."""
+    changed, missing = stale(DATA_MANIFEST, config["dataset"], config["data"]["root"])
+    if changed:
+        raise WorkflowError(changed_message(DATA_MANIFEST, changed))
+    if missing:  # fine for rules that do not read data (tables, site); the others stop with a message
+        print(f"Note: files of {DATA_MANIFEST} are gone: {', '.join(missing)}", file=sys.stderr)
+
+
+check_data_unchanged()
+
+
+rule data:
+    output:
+        manifest=DATA_MANIFEST,
+    log:
+        job_log("data", "data"),
+    benchmark:
+        job_benchmark("data", "data")
+    params:
+        spec=lambda wc: json.dumps({"dataset": config["dataset"], "data": job_data_config()}, sort_keys=True),
+    shell:
+        # on failure the log (where the files must go, how to fetch them) is the message: show it
+        "{PYTHON} -m unlearning_comparator data --spec {params.spec:q} {DATA_DOWNLOAD}"
+        " --manifest {output.manifest:q} > {log:q} 2>&1 || {{ cat {log:q} >&2; exit 1; }}"
 
 
 rule subsets:
+    input:
+        data=DATA_MANIFEST,
     output:
         subset=f"{RESULTS}/tables/subset.arrow",
         thumbnails=f"{RESULTS}/tables/thumbnails.png",
@@ -10,7 +56,12 @@ rule subsets:
     benchmark:
         job_benchmark("subsets", "subsets")
     params:
-        spec=lambda wc: spec(analysis={"subset_per_class": config["analysis"]["subset_per_class"], "cka": config["analysis"]["cka"]}),
+        spec=lambda wc: spec(
+            analysis={
+                "subset_per_class": config["analysis"]["subset_per_class"],
+                "cka": config["analysis"]["cka"],
+            }
+        ),
     shell:
         "{PYTHON} -m unlearning_comparator subsets --spec {params.spec:q}"
         " --subset {output.subset:q} --thumbnails {output.thumbnails:q} > {log:q} 2>&1"

@@ -17,6 +17,7 @@ EVALUATE = (
 
 rule evaluate_original:
     input:
+        data=DATA_MANIFEST,
         model=rules.train_original.output.model,
         info=rules.train_original.output.info,
     output:
@@ -37,6 +38,7 @@ rule evaluate_original:
 
 rule evaluate_retrained:
     input:
+        data=DATA_MANIFEST,
         model=rules.retrain.output.model,
         info=rules.retrain.output.info,
     output:
@@ -58,6 +60,7 @@ rule evaluate_retrained:
 rule evaluate_compared:
     input:
         unpack(reference_grams),
+        data=DATA_MANIFEST,
         model=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/model.pt",
         info=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/info.json",
     output:

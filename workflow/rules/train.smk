@@ -2,6 +2,8 @@
 
 
 rule train_original:
+    input:
+        data=DATA_MANIFEST,
     output:
         model=f"{RESULTS}/models/original/model.pt",
         info=f"{RESULTS}/models/original/info.json",
@@ -20,6 +22,8 @@ rule train_original:
 
 
 rule retrain:
+    input:
+        data=DATA_MANIFEST,
     output:
         model=f"{RESULTS}/models/fc{{fc}}/retrained/model.pt",
         info=f"{RESULTS}/models/fc{{fc}}/retrained/info.json",

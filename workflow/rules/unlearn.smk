@@ -15,6 +15,7 @@ def unlearn_spec(wc):
 
 rule unlearn:
     input:
+        data=DATA_MANIFEST,
         base=rules.train_original.output.model,
         method_module=lambda wc: RUNS[(int(wc.fc), wc.method, wc.key)].module_path,
     output:
@@ -36,6 +37,8 @@ rule unlearn:
 
 rule import_external:
     input:
+        # the job reads no data, but waits for it: a missing data set then stops the run before any job
+        data=DATA_MANIFEST,
         checkpoint=lambda wc: EXTERNAL[wc.name]["checkpoint"],
     output:
         model=f"{RESULTS}/models/fc{{fc}}/external/{{name}}/model.pt",

@@ -4,15 +4,19 @@ Images stay uint8 (N, C, H, W) until a batch is used; :func:`normalize` turns a 
 network's float input on whatever device the batch is on. Files are read directly (IDX for
 Fashion-MNIST, CIFAR-10's python pickles through a restricted unpickler), so the Debian package's
 archives work even though their checksums differ from torchvision's list; torchvision is used only
-to download the official files when the config allows it.
+to download the official files (:func:`ensure`, which the workflow's ``data`` rule calls; its jobs
+never download).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import io
 import os
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +24,15 @@ import numpy as np
 import torch
 
 from ..catalog import DATASETS, DatasetInfo
-
-DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-
-
-class DatasetMissingError(FileNotFoundError):
-    """The data set's files are not where the workflow looks, and it may not download them."""
+from .sources import (
+    DEBIAN_FASHION_MNIST,  # noqa: F401 (re-exported: where Debian's package puts Fashion-MNIST)
+    NOT_DOWNLOADING,
+    DatasetMissingError,
+    Found,
+    download_failed,
+    locate,
+    missing_message,
+)
 
 
 @dataclass
@@ -64,14 +71,58 @@ def normalize(images: torch.Tensor, info: DatasetInfo) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-# ----------------------------------------------------------------------------------------- Fashion-MNIST
+# --------------------------------------------------------------------------------------- finding, downloading
 
-_FMNIST_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """One download per data root at a time, across processes (two experiments may share a root)."""
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _torchvision_download(name: str, root: Path) -> None:
+    from torchvision.datasets import CIFAR10, FashionMNIST
+
+    if name == "fashion_mnist":
+        FashionMNIST(str(root), train=True, download=True)  # fetches all four files
+    else:
+        CIFAR10(str(root), train=True, download=True)  # fetches and unpacks the whole archive
+
+
+def download(name: str, root: str | os.PathLike) -> bool:
+    """Download ``name`` into ``root`` with torchvision unless it is there; True if this call did."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with _exclusive(root / f".{name}.download.lock"):
+            if locate(name, root) is not None:  # another process may have finished it while we waited
+                return False
+            _torchvision_download(name, root)
+    except Exception as error:  # no network, a proxy, a bad checksum, a read-only root: "not available"
+        raise DatasetMissingError(missing_message(name, root, download_failed(name, error))) from error
+    return True
+
+
+def ensure(name: str, root: str | os.PathLike, allow_download: bool) -> tuple[Found, bool]:
+    """The data set's files (found, or downloaded when allowed), and whether they were downloaded now.
+
+    Raises :class:`DatasetMissingError` with where the files must go and how to fetch them elsewhere."""
+    found = locate(name, root)
+    downloaded = False
+    if found is None and allow_download:
+        downloaded = download(name, root)
+        found = locate(name, root)
+    if found is None:
+        raise DatasetMissingError(missing_message(name, root, NOT_DOWNLOADING))
+    return found, downloaded
+
+
+# ----------------------------------------------------------------------------------------- Fashion-MNIST
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -90,41 +141,17 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
-def _find_fmnist(root: Path) -> Path | None:
-    for folder in (root / "FashionMNIST" / "raw", DEBIAN_FASHION_MNIST):
-        if all(any((folder / (f + ext)).is_file() for ext in ("", ".gz")) for f in _FMNIST_FILES.values()):
-            return folder
-    return None
-
-
-def _load_fashion_mnist(root: Path, download: bool) -> tuple[Split, Split, str]:
-    folder = _find_fmnist(root)
-    if folder is None and download:
-        from torchvision.datasets import FashionMNIST
-
-        FashionMNIST(str(root), train=True, download=True)
-        FashionMNIST(str(root), train=False, download=True)
-        folder = _find_fmnist(root)
-    if folder is None:
-        raise DatasetMissingError(
-            f"Fashion-MNIST was not found in {root / 'FashionMNIST' / 'raw'} nor in {DEBIAN_FASHION_MNIST}. Get it "
-            f"either from Debian/Ubuntu's package (`sudo apt-get install dataset-fashion-mnist`) or let torchvision "
-            f"download it (set `data.download: true` in the config, or run `make data`)."
-        )
-
-    def arr(key: str) -> np.ndarray:
-        name = _FMNIST_FILES[key]
-        path = folder / name if (folder / name).is_file() else folder / (name + ".gz")
-        return read_idx(path)
-
+def _load_fashion_mnist(found: Found) -> tuple[Split, Split]:
+    # found.files: train images, train labels, test images, test labels (sources.FASHION_MNIST_FILES)
     splits = []
-    for part in ("train", "test"):
-        images = torch.from_numpy(arr(f"{part}_images").copy()).unsqueeze(1)
-        labels = torch.from_numpy(arr(f"{part}_labels").astype(np.int64))
+    for images_file, labels_file in (found.files[:2], found.files[2:]):
+        images = torch.from_numpy(read_idx(images_file).copy()).unsqueeze(1)
+        labels = torch.from_numpy(read_idx(labels_file).astype(np.int64))
         if images.shape[0] != labels.shape[0]:
-            raise ValueError(f"Fashion-MNIST {part}: {images.shape[0]} images but {labels.shape[0]} labels in {folder}")
+            raise ValueError(f"Fashion-MNIST: {images.shape[0]} images in {images_file} "
+                             f"but {labels.shape[0]} labels in {labels_file}")
         splits.append(Split(images, labels, torch.arange(labels.shape[0])))
-    return splits[0], splits[1], str(folder)
+    return splits[0], splits[1]
 
 
 # ----------------------------------------------------------------------------------------------- CIFAR-10
@@ -159,25 +186,14 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def _load_cifar10(root: Path, download: bool) -> tuple[Split, Split, str]:
-    folder = root / "cifar-10-batches-py"
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    if not all((folder / n).is_file() for n in names) and download:
-        from torchvision.datasets import CIFAR10
-
-        CIFAR10(str(root), train=True, download=True)
-    if not all((folder / n).is_file() for n in names):
-        raise DatasetMissingError(
-            f"CIFAR-10 was not found in {folder}. Set `data.download: true` in the config so that torchvision "
-            f"downloads it there (about 170 MB), or place the official 'python version' batches in that folder."
-        )
-    parts = [read_cifar_batch(folder / n) for n in names]
+def _load_cifar10(found: Found) -> tuple[Split, Split]:
+    parts = [read_cifar_batch(path) for path in found.files]  # data_batch_1..5, test_batch
     train_x = np.concatenate([p[0] for p in parts[:5]])
     train_y = np.concatenate([p[1] for p in parts[:5]])
     test_x, test_y = parts[5]
     train = Split(torch.from_numpy(train_x), torch.from_numpy(train_y), torch.arange(len(train_y)))
     test = Split(torch.from_numpy(test_x), torch.from_numpy(test_y), torch.arange(len(test_y)))
-    return train, test, str(folder)
+    return train, test
 
 
 _LOADERS = {"fashion_mnist": _load_fashion_mnist, "cifar10": _load_cifar10}
@@ -204,11 +220,13 @@ def load_dataset(
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
     info = DATASETS[name]
-    train, test, source = _LOADERS[name](Path(root), download)
+    found, _ = ensure(name, root, download)
+    train, test = _LOADERS[name](found)
     train = train.select(first_per_class(train.labels, train_per_class))
     test = test.select(first_per_class(test.labels, test_per_class))
     for split_name, split in (("train", train), ("test", test)):
         present = set(split.labels.unique().tolist())
         if present != set(range(info.num_classes)):
-            raise ValueError(f"{info.display_name} {split_name} split lacks classes {sorted(set(range(info.num_classes)) - present)}")
-    return ImageDataset(info, train, test, source)
+            lacking = sorted(set(range(info.num_classes)) - present)
+            raise ValueError(f"{info.display_name} {split_name} split lacks classes {lacking}")
+    return ImageDataset(info, train, test, str(found.folder))

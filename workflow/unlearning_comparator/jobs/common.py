@@ -42,12 +42,15 @@ def start(spec: dict[str, Any], threads: int = 1, trains: bool = True) -> JobCon
 
 
 def load_data(spec: dict[str, Any], device: torch.device | None = None) -> ImageDataset:
+    """The data set as the workflow's ``data`` rule found it. Jobs never download: on a cluster node
+    without internet, or beside another job, a download would fail or race (the rule runs first)."""
     data_cfg = spec["data"]
     data = load_dataset(
-        spec["dataset"], root=data_cfg["root"], download=data_cfg["download"],
+        spec["dataset"], root=data_cfg["root"], download=False,
         train_per_class=data_cfg["train_per_class"], test_per_class=data_cfg["test_per_class"],
     )
-    log(f"{data.info.display_name}: {len(data.train)} training and {len(data.test)} test images from {data.source}")
+    log(f"{data.info.display_name}: {len(data.train)} training and {len(data.test)} test images "
+        f"from {data.source}")
     return data.to(device) if device is not None else data
 
 
