@@ -4,10 +4,11 @@
 
 Builds a synthetic experiment (3 forget classes × 22 models, 200 subset images per class, written by
 tests/site_fixtures.py) plus every tables folder given, each with BokehJS as one shared copy in the
-site folder (the default) and inline in index.html, and measures from file:// URLs:
+site folder (the default) and inline in index.html, and measures from file:// URLs, opened with
+``?instrument`` (the page records its timings in ``window.__uc_prof`` only then: js/instrument.js):
 
 * first render: navigation start → Bokeh document idle (``Bokeh.documents[0].is_idle``), and →
-  page ready (the page's own flag: every view filled with the default A/B pair and painted, two
+  page ready (``__uc_prof.ready``: every view filled with the default A/B pair and painted, two
   animation frames after the update);
 * A/B switch: set Model A (or B) in its select, wait until the data of every view that follows it
   has changed (table, class-wise, matrices, embedding, similarity, attack panel) and two animation
@@ -15,8 +16,8 @@ site folder (the default) and inline in index.html, and measures from file:// UR
 * forget-class switch: the same for the forget-class selector (all views, both models);
 * weight: every file of the site folder, raw and gzip-compressed (as a web server would send it).
 
-Targets (DESIGN.md §6): first render ≤ 2 s, A/B switch ≤ 300 ms on a 2-core machine with ≥ 20 models
-per forget class. Timings are medians (and maxima) of several runs; they vary with machine load.
+Targets (the README's "The site"): first render ≤ 2 s, A/B switch ≤ 300 ms on a 2-core machine with ≥ 20
+models per forget class. Timings are medians (and maxima) of several runs; they vary with machine load.
 """
 
 from __future__ import annotations
@@ -61,15 +62,15 @@ const sig = (n) => { const d = doc.get_model_by_name(n).data; let h = 0;
       h = (h * 1.000001 + x * ((i % 97) + 1)) % 1e9; } }
   return h; };
 const before = names.map(sig);
-const n0 = window.__uc_state.switches;
+const n0 = window.__uc_prof.updates;
 const t0 = performance.now();
-if (kind === 'fc') doc.get_model_by_name('fc_select').active = target;
+if (kind === 'fc') doc.get_model_by_name('hdr_fc').active = target;
 else doc.get_model_by_name(kind).value = target;
-// the page sets every view's data in one synchronous update and then counts the switch; wait for
-// that, then two animation frames (the repaint); the checksums are compared afterwards, untimed
+// the page sets every view's data in one synchronous update and then counts it; wait for that, then
+// two animation frames (the repaint); the checksums are compared afterwards, untimed
 function poll() {
   if (performance.now() - t0 > 10000) { done({error: 'timeout'}); return; }
-  if (window.__uc_state.switches === n0) { requestAnimationFrame(poll); return; }
+  if (window.__uc_prof.updates === n0) { requestAnimationFrame(poll); return; }
   const t1 = performance.now();
   requestAnimationFrame(() => requestAnimationFrame(() => {
     const total = performance.now() - t0;
@@ -102,10 +103,15 @@ def make_driver():
     return driver
 
 
+def instrumented(site: Path) -> str:
+    """The page's URL with the flag that makes it record its timings (js/instrument.js)."""
+    return (site / "index.html").as_uri() + "?instrument"
+
+
 def wait_ready(driver, timeout=30.0):
     end = time.time() + timeout
     while time.time() < end:
-        if driver.execute_script("return !!(window.__uc_ready && window.__bench_idle)"):
+        if driver.execute_script("return !!(window.__uc_ready && window.__uc_prof && window.__bench_idle)"):
             return
         time.sleep(0.02)
     raise RuntimeError("the page did not become ready")
@@ -117,7 +123,7 @@ def first_render(driver, url, loads):
         driver.get("about:blank")
         driver.get(url)
         wait_ready(driver)
-        i, r = driver.execute_script("return [window.__bench_idle, window.__uc_ready]")
+        i, r = driver.execute_script("return [window.__bench_idle, window.__uc_prof.ready]")
         idle.append(i)
         ready.append(r)
     return idle, ready
@@ -126,7 +132,7 @@ def first_render(driver, url, loads):
 def wait_built(driver, timeout=30.0):
     """Wait until the page has built the panels it leaves out of the first render (js/main.js)."""
     end = time.time() + timeout
-    while time.time() < end and not driver.execute_script("return !!window.__uc_built"):
+    while time.time() < end and not driver.execute_script("return !!window.__uc_prof.built"):
         time.sleep(0.02)
 
 
@@ -139,7 +145,7 @@ def switches(driver, url, n, tab):
     time.sleep(0.5)
     out = []
     for k in range(n):
-        kind = "sel_a" if k % 2 == 0 else "sel_b"
+        kind = "hdr_sel_a" if k % 2 == 0 else "hdr_sel_b"
         opts = driver.execute_script(f"return Bokeh.documents[0].get_model_by_name('{kind}').options.map((o) => o[0])")
         current = driver.execute_script(f"return Bokeh.documents[0].get_model_by_name('{kind}').value")
         # an unlearned model (not the original) so the attack panel has data to change to
@@ -147,7 +153,7 @@ def switches(driver, url, n, tab):
         if not choices:
             return []  # one model each for A and B: nothing to switch to
         target = choices[(k * 7) % len(choices)]
-        r = driver.execute_async_script(SWITCH, kind, target, A_VIEWS if kind == "sel_a" else B_VIEWS)
+        r = driver.execute_async_script(SWITCH, kind, target, A_VIEWS if kind == "hdr_sel_a" else B_VIEWS)
         if "error" in r:
             raise RuntimeError(f"switch {kind} -> {target}: {r}")
         if r["unchanged"]:
@@ -162,7 +168,7 @@ def fc_switches(driver, url, n):
     driver.get(url)
     wait_ready(driver)
     wait_built(driver)
-    nfc = driver.execute_script("return Bokeh.documents[0].get_model_by_name('fc_select').labels.length")
+    nfc = driver.execute_script("return Bokeh.documents[0].get_model_by_name('hdr_fc').labels.length")
     if nfc < 2:
         return []
     out = []
@@ -235,12 +241,12 @@ def main(argv=None) -> int:
             # first render: the two modes interleaved, so that machine noise hits both alike
             for _ in range(args.loads):
                 for mode in ("shared", "inline"):
-                    idle, ready = first_render(driver, (sites[mode] / "index.html").as_uri(), 1)
+                    idle, ready = first_render(driver, instrumented(sites[mode]), 1)
                     loads[mode][0].extend(idle)
                     loads[mode][1].extend(ready)
             for mode in ("shared", "inline"):
                 site, build_s = sites[mode], builds[mode]
-                url = (site / "index.html").as_uri()
+                url = instrumented(site)
                 idle, ready = loads[mode]
                 n_sw = 0 if args.no_switches else args.switches
                 sw_emb = switches(driver, url, n_sw, 0) if n_sw else []

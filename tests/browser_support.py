@@ -70,7 +70,7 @@ def load(driver, url):
     driver.get_log("browser")
     driver.get_log("performance")
     driver.get(url)
-    wait(driver, "window.__uc_ready")
+    wait(driver, "window.__uc_ready")  # the page's ready signal (js/main.js): always set, unlike its timings
 
 
 def model(name):

@@ -62,26 +62,26 @@ def test_page_loads_offline_without_errors(driver, site):
 def test_switching_a_b_and_forget_class_updates_every_view(driver, site):
     load(driver, (site / "index.html").as_uri())
     before = signatures(driver, A_VIEWS)
-    runs = options(driver, "sel_a")
-    set_value(driver, "sel_a", "value", runs[2])
+    runs = options(driver, "hdr_sel_a")
+    set_value(driver, "hdr_sel_a", "value", runs[2])
     wait_changed(driver, A_VIEWS, before)
     assert wait(driver, "window.__uc_state.A !== 'fc0-original' && window.__uc_state.A")
     before = signatures(driver, B_VIEWS)
-    runs = options(driver, "sel_b")
-    set_value(driver, "sel_b", "value", runs[-1])
+    runs = options(driver, "hdr_sel_b")
+    set_value(driver, "hdr_sel_b", "value", runs[-1])
     wait_changed(driver, B_VIEWS, before)
     # a model chosen as A is not offered as B, and the other way round
-    a, b = driver.execute_script(f"return [{model('sel_a')}.value, {model('sel_b')}.value]")
-    assert a not in options(driver, "sel_b") and b not in options(driver, "sel_a")
+    a, b = driver.execute_script(f"return [{model('hdr_sel_a')}.value, {model('hdr_sel_b')}.value]")
+    assert a not in options(driver, "hdr_sel_b") and b not in options(driver, "hdr_sel_a")
     # both selects changed before the (asynchronous) callbacks run: both choices stick
-    a2, b2 = options(driver, "sel_a")[1], options(driver, "sel_b")[3]
+    a2, b2 = options(driver, "hdr_sel_a")[1], options(driver, "hdr_sel_b")[3]
     if a2 != b2:
-        driver.execute_script(f"{model('sel_a')}.value = arguments[0]; {model('sel_b')}.value = arguments[1];", a2, b2)
+        driver.execute_script(f"{model('hdr_sel_a')}.value = arguments[0]; {model('hdr_sel_b')}.value = arguments[1];", a2, b2)
         ids = driver.execute_script(f"return {model('st_runs')}.data.id")
         wait(driver, f"window.__uc_state.A === {json.dumps(ids[int(a2)])} && window.__uc_state.B === {json.dumps(ids[int(b2)])}")
     everything = sorted(set(A_VIEWS + B_VIEWS))
     before = signatures(driver, everything)
-    set_value(driver, "fc_select", "active", 2)
+    set_value(driver, "hdr_fc", "active", 2)
     wait_changed(driver, everything, before)
     state = wait(driver, "window.__uc_state.fc === 2 && window.__uc_state")
     assert (state["A"], state["B"]) == ("fc2-original", "fc2-retrained")
@@ -95,15 +95,15 @@ def test_run_ids_and_names_with_markup_show_as_text(driver, site):
     load(driver, (site / "index.html").as_uri())
     ids = driver.execute_script(f"return {model('st_runs')}.data.id")
     evil = next(k for k, i in enumerate(ids) if EVIL_RUN in i and i.startswith("fc0-"))
-    set_value(driver, "sel_a", "value", str(evil))
+    set_value(driver, "hdr_sel_a", "value", str(evil))
     wait(driver, f"window.__uc_state.A === {json.dumps(ids[evil])}")
     for div in ("emb_a_title", "cw_caption", "mx_a_cap", "sim_caption"):
         shadow = f"Bokeh.index.find_one({model(div)}).shadow_el"
         wait(driver, f"{shadow}.textContent.includes({json.dumps(ids[evil])})")
         assert driver.execute_script(f"return {shadow}.querySelectorAll('.uc-caption b, .uc-panel-title b').length") == 0
-    label = driver.execute_script(f"return {model('sel_a')}.options.find((o) => o[0] === arguments[0])[1]", str(evil))
+    label = driver.execute_script(f"return {model('hdr_sel_a')}.options.find((o) => o[0] === arguments[0])[1]", str(evil))
     assert EVIL_NAME in label and ids[evil] in label
-    table = f"Bokeh.index.find_one({model('tbl')}).shadow_el"
+    table = f"Bokeh.index.find_one({model('tbl_table')}).shadow_el"
     assert driver.execute_script(f"return {table}.textContent.includes({json.dumps(EVIL_NAME)})")
     assert driver.execute_script(f"return {table}.querySelectorAll('.slick-cell b, .slick-cell img, .slick-cell script').length") == 0
     assert driver.execute_script("return window.__xss") is None
@@ -116,7 +116,7 @@ def test_table_radios_choose_a_and_b(driver, site):
 
     def click_radio(ab, row):
         xy = driver.execute_script("""
-          const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('tbl'));
+          const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('tbl_table'));
           const el = [...v.shadow_el.querySelectorAll('[data-ab="' + arguments[0] + '"]')]
                        .find((e) => e.dataset.run === String(arguments[1]));
           el.scrollIntoView({block: 'center'});
@@ -174,13 +174,13 @@ def test_highlight_mode_filters_embedding_points(driver, site):
 
 def test_embedding_hover_links_both_panels(driver, site):
     load(driver, (site / "index.html").as_uri())
-    set_value(driver, "sel_a", "value", options(driver, "sel_a")[2])
+    set_value(driver, "hdr_sel_a", "value", options(driver, "hdr_sel_a")[2])
     wait(driver, "window.__uc_state.A !== 'fc0-original'")
     time.sleep(0.5)
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
     xy = driver.execute_script("""
-      const m = Bokeh.documents[0].get_model_by_name('emb_fig_a');
+      const m = Bokeh.documents[0].get_model_by_name('emb_a_fig');
       const v = Bokeh.index.find_one(m);
       const d = Bokeh.documents[0].get_model_by_name('emb_src').data;
       const j = d.marker.lastIndexOf('x');
@@ -203,7 +203,7 @@ def test_embedding_hover_links_both_panels(driver, site):
 def test_threshold_changes_privacy_score(driver, site):
     load(driver, (site / "index.html").as_uri())
     set_value(driver, "core_tabs", "active", 1)
-    set_value(driver, "sel_a", "value", options(driver, "sel_a")[2])
+    set_value(driver, "hdr_sel_a", "value", options(driver, "hdr_sel_a")[2])
     wait(driver, "window.__uc_state.A !== 'fc0-original'")
     ps = f"Bokeh.index.find_one({model('atk_a_ps')}).shadow_el.textContent"
     wait(driver, f"{ps}.includes('Privacy Score')")
@@ -231,6 +231,23 @@ def test_threshold_changes_privacy_score(driver, site):
     assert key
     wait(driver, f"{model('atk_a_hl')}.data.x.length === 1")
     shot(driver, "07-attack-hover")
+    assert severe(driver) == []
+
+
+def test_timings_are_recorded_only_when_asked_for(driver, site):
+    """The benchmark's timings are opt-in (js/instrument.js, ?instrument); the page's state and its ready
+    signal, which these tests wait on, are always there."""
+    load(driver, (site / "index.html").as_uri())
+    assert driver.execute_script("return window.__uc_ready") is True
+    assert set(driver.execute_script("return window.__uc_state")) == {"fc", "A", "B"}
+    time.sleep(0.3)  # past the build of the hidden panels
+    assert driver.execute_script("return window.__uc_prof === undefined")
+    load(driver, (site / "index.html").as_uri() + "?instrument")
+    prof = wait(driver, "window.__uc_prof.built && window.__uc_prof")
+    assert 0 < prof["ready"] <= prof["built"] and prof["updates"] == 1
+    assert set(prof["views"]) == {"header", "table", "classwise", "matrix", "similarity", "embedding", "attack"}
+    set_value(driver, "hdr_sel_a", "value", options(driver, "hdr_sel_a")[2])
+    wait(driver, "window.__uc_prof.updates === 2")
     assert severe(driver) == []
 
 
@@ -270,7 +287,7 @@ def test_page_works_from_a_sub_path(driver, site):
         base = f"http://127.0.0.1:{server.server_address[1]}/repo/"
         load(driver, base)
         set_value(driver, "core_tabs", "active", 1)
-        set_value(driver, "sel_a", "value", options(driver, "sel_a")[2])
+        set_value(driver, "hdr_sel_a", "value", options(driver, "hdr_sel_a")[2])
         wait(driver, "window.__uc_state.A !== 'fc0-original'")
         time.sleep(1.0)  # let the thumbnails load
         urls = [u for u in requests(driver) if not u.startswith(("data:", "blob:"))]

@@ -149,14 +149,18 @@ def test_plotted_sources_and_callbacks(site):
         assert fn in code
     for name in JS_FILES:
         assert f"// ---- {name}" in code
-    args = {k for k, _ in callbacks[0]["attributes"]["args"]["entries"]}
-    assert {"st_runs", "st_inst", "emb_src", "sel_a", "sel_b", "fc_select", "cfg"} <= args
+    # the app's named arguments: one object per view (page.py's contract), shipped as nested maps
+    args = dict(callbacks[0]["attributes"]["args"]["entries"])
+    assert set(args) == {"cfg", "st", "core_tabs", "hdr", "tbl", "cw", "mx", "emb", "sim", "atk"}
+    atk_a = dict(dict(args["atk"]["entries"])["a"]["entries"])
+    assert atk_a["dots"]["id"] == by_name(objs, "atk_a_dots")["id"]
+    assert dict(args["st"]["entries"])["runs"]["id"] == by_name(objs, "st_runs")["id"]
     # the page reacts to the A/B selects, the forget class and the document being ready
     doc = doc_json(site / "index.html")
     assert [k for k, _ in doc["callbacks"]["entries"]] == ["document_ready"]
-    for name in ("sel_a", "sel_b", "fc_select", "emb_mode", "atk_thr", "atk_metric", "atk_strategy"):
+    for name in ("hdr_sel_a", "hdr_sel_b", "hdr_fc", "emb_mode", "atk_thr", "atk_metric", "atk_strategy"):
         assert by_name(objs, name)["attributes"].get("js_property_callbacks"), name
-    for name in ("emb_hover_a", "emb_hover_b", "atk_hover_a", "mx_hover_a", "cw_hover_tr"):
+    for name in ("emb_a_hover", "emb_b_hover", "atk_a_hover", "mx_a_hover", "cw_tr_hover"):
         assert by_name(objs, name)["attributes"]["callback"]["id"] == callbacks[0]["id"]
 
 
@@ -182,7 +186,7 @@ def test_strings_from_configs_are_escaped(site):
     labels = [label for _value, label in options]
     assert html.escape(EVIL_NAME) in labels
     # the table's cell templates escape every string from the tables
-    table = by_name(objs, "tbl")
+    table = by_name(objs, "tbl_table")
     templates = [objs[c["id"]]["attributes"]["formatter"] for c in table["attributes"]["columns"]]
     templates = [(objs[t["id"]] if "attributes" not in t else t)["attributes"]["template"] for t in templates]
     for t in templates:

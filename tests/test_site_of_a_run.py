@@ -35,16 +35,16 @@ def test_the_site_of_a_run_works_offline_and_follows_every_selector(driver, run_
 
     # A and B: every view that follows them changes
     before = signatures(driver, A_VIEWS)
-    set_value(driver, "sel_a", "value", options(driver, "sel_a")[2])
+    set_value(driver, "hdr_sel_a", "value", options(driver, "hdr_sel_a")[2])
     wait_changed(driver, A_VIEWS, before)
     before = signatures(driver, B_VIEWS)
-    set_value(driver, "sel_b", "value", options(driver, "sel_b")[-1])
+    set_value(driver, "hdr_sel_b", "value", options(driver, "hdr_sel_b")[-1])
     wait_changed(driver, B_VIEWS, before)
 
     # the forget class
     everything = sorted(set(A_VIEWS + B_VIEWS))
     before = signatures(driver, everything)
-    set_value(driver, "fc_select", "active", 1)
+    set_value(driver, "hdr_fc", "active", 1)
     wait_changed(driver, everything, before)
     state = wait(driver, "window.__uc_state.fc === 3 && window.__uc_state")
     assert (state["A"], state["B"]) == ("fc3-original", "fc3-retrained")
@@ -54,15 +54,15 @@ def test_the_site_of_a_run_works_offline_and_follows_every_selector(driver, run_
     ok = driver.execute_script(f"return Array.from({model('st_runs')}.data.ok)")
     failed = {i for i, flag in zip(ids, ok) if flag == 0}
     assert {"fc3-external-evil"} < failed and any("raises" in i for i in failed)
-    assert not failed & {ids[int(v)] for v in options(driver, "sel_a")}
+    assert not failed & {ids[int(v)] for v in options(driver, "hdr_sel_a")}
 
     # the external model's display name carries markup: it shows as text
-    set_value(driver, "fc_select", "active", 0)
+    set_value(driver, "hdr_fc", "active", 0)
     wait(driver, "window.__uc_state.fc === 1")
     plain = ids.index("fc1-external-plain")
-    set_value(driver, "sel_b", "value", str(plain))
+    set_value(driver, "hdr_sel_b", "value", str(plain))
     wait(driver, f"window.__uc_state.B === {json.dumps('fc1-external-plain')}")
-    table = f"Bokeh.index.find_one({model('tbl')}).shadow_el"
+    table = f"Bokeh.index.find_one({model('tbl_table')}).shadow_el"
     assert driver.execute_script(f"return {table}.textContent.includes('Uploaded <b>model</b>')")
     assert driver.execute_script(f"return {table}.querySelectorAll('.slick-cell b').length") == 0
     assert severe(driver) == []

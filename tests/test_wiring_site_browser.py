@@ -67,7 +67,7 @@ def _row_of(driver, run_id) -> int:
 
 
 def _choose(driver, ab, run_id):
-    set_value(driver, f"sel_{ab}", "value", str(_row_of(driver, run_id)))
+    set_value(driver, f"hdr_sel_{ab}", "value", str(_row_of(driver, run_id)))
     wait(driver, f"window.__uc_state.{ab.upper()} === {json.dumps(run_id)}")
 
 
@@ -246,7 +246,7 @@ def test_worst_case_privacy_score_of_b_is_one_minus_its_largest_attack_score(dri
 
 # --- the experiments table ----------------------------------------------------------------------------------
 CELLS = """
-const root = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('tbl')).shadow_el;
+const root = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('tbl_table')).shadow_el;
 const heads = [...root.querySelectorAll('.slick-header-column')].map((h) => h.textContent.trim());
 const rows = [...root.querySelectorAll('.slick-row')].map((r) => heads.map((_, i) => {
   const c = r.querySelector('.slick-cell.l' + i); return c ? c.textContent.trim() : null; }));
@@ -283,7 +283,7 @@ def test_table_cells_show_the_runs_table(driver, exp):
     state = _open(driver, exp)
     _check_table(driver, exp, state["fc"])
     fcs = exp["meta"]["forget_classes"]
-    set_value(driver, "fc_select", "active", 1)
+    set_value(driver, "hdr_fc", "active", 1)
     wait(driver, f"window.__uc_state.fc === {fcs[1]}")
     _check_table(driver, exp, fcs[1])
     assert severe(driver) == []
@@ -329,7 +329,7 @@ def test_embedding_tooltip_shows_the_instances_probabilities(driver, exp):
     seen = set()
     for which in ("lastIndexOf('x')", "indexOf('circle')"):  # a forget instance, a retain instance
         xy = driver.execute_script(f"""
-          const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('emb_fig_b'));
+          const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('emb_b_fig'));
           const d = Bokeh.documents[0].get_model_by_name('emb_src').data;
           const j = d.marker.{which};
           const r = v.canvas_view.el.getBoundingClientRect();

@@ -1,8 +1,9 @@
 """The page's JavaScript: the files in ``js/``, concatenated in dependency order into one CustomJS body.
 
 The files share one scope (a factory function run once per document, its result cached on the runs
-store model); ``main.js`` defines ``dispatch``, which every event of the page goes through. The only
-JavaScript written in Python is the one-line glue below.
+store model ``st.runs``); ``main.js`` defines ``dispatch``, which every event of the page goes through.
+They read what Python provides through the app's named arguments only: the contract in page.py's
+docstring, checked by tests/test_js_contract.py. The only JavaScript written in Python is the glue below.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from importlib import resources as ir
 
 JS_FILES = ("util.js", "state.js", "tooltip.js", "header.js", "table.js", "classwise.js", "matrix.js",
-            "embedding.js", "similarity.js", "attack.js", "main.js")
+            "embedding.js", "similarity.js", "attack.js", "instrument.js", "main.js")
 
-GLUE = "const UC = (st_runs.__uc ??= (function () {\n%s\nreturn {dispatch};\n})());\nreturn UC.dispatch(cb_obj, cb_data, cb_context);"
+GLUE = ("const UC = (st.runs.__uc ??= (function () {\n%s\nreturn {dispatch};\n})());\n"
+        "return UC.dispatch(cb_obj, cb_data, cb_context);")
 
 
 def app_code() -> str:

@@ -1,8 +1,43 @@
 """Assemble the views into one Bokeh document and write the static site.
 
+The contract between the page's JavaScript and this Python
+----------------------------------------------------------
 All interaction runs in ONE ``CustomJS`` (``Page.app``) whose code is the concatenation of the files in
-``js/`` (see :func:`comparator_site.jsbundle.app_code`). Every widget, hover tool and plot event that the
-page reacts to is wired to it; the JavaScript dispatches on the triggering model's ``name``.
+``js/`` (see :func:`comparator_site.jsbundle.app_code`). Its named arguments are everything the JavaScript
+gets from Python. Each view puts its models into one dict and hands it over with ``Page.provide``:
+
+* ``cfg`` (:func:`config`): static facts as a JSON string, parsed once into ``CFG`` (js/util.js);
+* ``st`` (store.py): the data stores, never plotted: ``runs``, ``subset``, ``inst``, ``acc``, ``pred``,
+  ``sim``, ``atk``, ``fgt`` (js/state.js and each view's file);
+* ``core_tabs`` (:func:`build_document`): the Embedding / Attack tabs (js/attack.js, js/main.js);
+* ``hdr`` (views/header.py): ``fc``, ``sel_a``, ``sel_b`` (js/header.js, js/main.js);
+* ``tbl`` (views/experiments_table.py): ``src``, ``table``, ``filter``, ``method_ids`` (js/table.js);
+* ``cw`` (views/classwise_accuracy.py): ``src``, ``caption``, and per split ``tr`` / ``te``: ``fig``,
+  ``xr``, ``ticker``, ``band``, ``avg``, ``avg_label``, ``yaxis`` (js/classwise.js);
+* ``mx`` (views/prediction_matrix.py): ``legend``, and per model ``a`` / ``b``: ``fig``, ``cell``, ``tri``,
+  ``tri_r``, ``bub_r``, ``band``, ``box``, ``xaxis``, ``yaxis``, ``cap`` (js/matrix.js);
+* ``emb`` (views/embedding.py): ``src``, ``hl``, ``xr``, ``yr``, ``mode``, and per model ``a`` / ``b``:
+  ``fig``, ``title`` (js/embedding.js, js/main.js);
+* ``sim`` (views/layer_similarity.py): ``src``, ``fig``, ``caption`` (js/similarity.js);
+* ``atk`` (views/attack.py): ``yr``, ``metric``, ``strategy``, ``thr``, ``show``, ``size``,
+  ``strategy_info``, and per panel ``a`` / ``b``: the butterfly ``bfly`` with its ``dots``, ``hl``, ``xr``,
+  ``yaxis``, ``span_b``, ``up``, ``dn``; the curves ``cv``, ``span_c``, ``dim``; the Divs ``title``,
+  ``msg``, ``info``, ``ps``, ``succ``, ``fail``; and the panel's ``body`` (js/attack.js, js/main.js).
+
+The JavaScript reads them by path (``atk.a.dots``, ``st.runs.data``); a computed index picks one of a
+view's panels (``atk[ab].dots`` stands for ``atk.a.dots`` and ``atk.b.dots``). Every model in an argument
+is named after its path, ``_`` for ``.`` (``atk.a.dots`` is named ``atk_a_dots``): the browser tests find
+models by these names. Models the JavaScript only hears from (widgets it reads through the event, hover
+tools, charts that are clicked) are named with ``Page.name`` and are not arguments. Events arrive by the
+triggering model's name (``dispatch`` in js/main.js). tests/test_js_contract.py checks, without a
+browser, that the JavaScript reads only what is provided, that every provided model is read, and that
+every name ``dispatch`` handles is a model wired to the app (and the other way round).
+
+A dict argument reaches the JavaScript as a plain object: Bokeh serialises it as a map, and BokehJS
+decodes a map with string keys into an object whose model references are resolved (Bokeh 3.9,
+``CustomJS.args`` is ``Dict(String, AnyRef)``). The page's own state for whatever drives it
+(``window.__uc_ready``, ``window.__uc_state``) is always set; its timings only with ``?instrument`` in the
+URL (js/instrument.js, read by benchmarks/site_benchmark.py).
 """
 
 from __future__ import annotations
@@ -13,14 +48,14 @@ import re
 import shutil
 from importlib import resources as ir
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bokeh.core.templates import get_env
 from bokeh.document import Document
 from bokeh.embed import file_html
 from bokeh.events import DocumentReady
 from bokeh.layouts import column, row
-from bokeh.models import CustomJS, Div, InlineStyleSheet, Model
+from bokeh.models import CustomJS, Div, InlineStyleSheet, Model, TabPanel, Tabs
 from bokeh.resources import INLINE, Resources
 
 from unlearning_comparator import atomic
@@ -30,6 +65,7 @@ from .data import SiteData, load
 from .jsbundle import app_code
 
 PACKAGE = ir.files("comparator_site")
+M = TypeVar("M", bound=Model)
 THUMBNAILS = "assets/thumbnails.png"
 
 
@@ -38,26 +74,43 @@ def read_asset(*parts: str) -> str:
 
 
 class Page:
-    """Collects the models the JavaScript needs (by name) and wires events to the one app callback."""
+    """Collects the JavaScript's named arguments and wires events to the one app callback."""
 
     def __init__(self, data: SiteData, thumbnails_url: str | None) -> None:
         self.data = data
         self.thumbnails_url = thumbnails_url
         self.app = CustomJS(code="")
         self.args: dict[str, Any] = {}
+        self.names: set[str] = set()
         self.widget_css = InlineStyleSheet(css=read_asset("css", "widgets.css"))
 
     def first_models(self) -> dict[str, int]:
         """The run rows shown as A and B when the page opens (the first forget class's defaults)."""
         return config(self.data, None)["per_fc"][str(self.data.forget_classes[0])]
 
-    def add(self, name: str, model: Model) -> Model:
-        if name in self.args:
+    def name(self, name: str, model: M) -> M:
+        """Give a model its page-wide name: events are dispatched by it, the tests find the model by it."""
+        if name in self.names:
             raise ValueError(f"two models named {name!r}")
-        if getattr(model, "name", None) is None:
-            model.name = name
-        self.args[name] = model
+        if model.name not in (None, name):
+            raise ValueError(f"{name!r} is already named {model.name!r}")
+        model.name = name
+        self.names.add(name)
         return model
+
+    def provide(self, arg: str, value: Any) -> None:
+        """Make ``value`` (a model, a JSON value, or a dict of them) the app's named argument ``arg``."""
+        if arg in self.args:
+            raise ValueError(f"two arguments named {arg!r}")
+        self._name_by_path(arg, value)
+        self.args[arg] = value
+
+    def _name_by_path(self, path: str, value: Any) -> None:
+        if isinstance(value, Model):
+            self.name(path, value)
+        elif isinstance(value, dict):
+            for key, sub in value.items():
+                self._name_by_path(f"{path}_{key}", sub)
 
     def on_change(self, model: Model, *attrs: str) -> None:
         for attr in attrs:
@@ -67,12 +120,9 @@ class Page:
         for event in events:
             model.js_on_event(event, self.app)
 
-    def div(self, name: str | None = None, text: str = "", **kw: Any) -> Div:
+    def div(self, text: str = "", **kw: Any) -> Div:
         """A Div styled by the page's widget stylesheet; ``text`` must already be escaped HTML."""
-        d = Div(text=text, stylesheets=[self.widget_css], disable_math=True, **kw)
-        if name:
-            self.add(name, d)
-        return d
+        return Div(text=text, stylesheets=[self.widget_css], disable_math=True, **kw)
 
 
 def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
@@ -100,20 +150,20 @@ def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
 
 
 def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> Document:
-    from .views import attack, classwise_accuracy, embedding, experiments_table, header, layer_similarity, prediction_matrix
+    from .views import (attack, classwise_accuracy, embedding, experiments_table, header, layer_similarity,
+                        prediction_matrix)
 
     page = Page(data, thumbnails_url if data.sprite_png is not None else None)
-    for name, src in store.build(data).items():
-        page.add(name, src)
+    # store.build keys the stores by their model names (st_runs, ...), as tests/test_wiring_site.py reads them
+    page.provide("st", {key.removeprefix("st_"): src for key, src in store.build(data).items()})
     top = header.build(page)
     screen = experiments_table.build(page)
     core = embedding.build(page)
     atk = attack.build(page)
-    from bokeh.models import TabPanel, Tabs
-
-    tabs = page.add("core_tabs", Tabs(tabs=[TabPanel(child=core, title="Embedding Space"),
-                                            TabPanel(child=atk, title="Attack Simulation")],
-                                      stylesheets=[page.widget_css], css_classes=["uc-tabs"]))
+    tabs = Tabs(tabs=[TabPanel(child=core, title="Embedding Space"),
+                      TabPanel(child=atk, title="Attack Simulation")],
+                stylesheets=[page.widget_css], css_classes=["uc-tabs"])
+    page.provide("core_tabs", tabs)
     page.on_change(tabs, "active")
     metrics = column(
         page.div(text='<div class="uc-section">Metrics View</div>', width=470),
@@ -124,7 +174,7 @@ def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> D
     )
     layout = column(top, row(column(screen, tabs), metrics, spacing=16), spacing=8,
                     stylesheets=[page.widget_css])
-    page.args["cfg"] = json.dumps(config(data, page.thumbnails_url))
+    page.provide("cfg", json.dumps(config(data, page.thumbnails_url)))
     page.app.args = page.args
     page.app.code = app_code()
     doc = Document()

@@ -7,15 +7,6 @@ const ATK_AXIS = [
   {lo: -2.5, hi: 10, step: 0.25, dflt: 3.75, label: "Top-1 Confidence", field: "confidence"},
 ];
 
-const ATK = {
-  a: {dots: atk_a_dots, hl: atk_a_hl, cv: atk_a_cv, xr: atk_a_xr, yaxis: atk_a_yaxis, span_b: atk_a_span_b,
-      span_c: atk_a_span_c, up: atk_a_up, dn: atk_a_dn, dim: atk_a_dim, info: atk_a_info, ps: atk_a_ps,
-      succ: atk_a_succ, fail: atk_a_fail, title: atk_a_title, msg: atk_a_msg, body: atk_a_body},
-  b: {dots: atk_b_dots, hl: atk_b_hl, cv: atk_b_cv, xr: atk_b_xr, yaxis: atk_b_yaxis, span_b: atk_b_span_b,
-      span_c: atk_b_span_c, up: atk_b_up, dn: atk_b_dn, dim: atk_b_dim, info: atk_b_info, ps: atk_b_ps,
-      succ: atk_b_succ, fail: atk_b_fail, title: atk_b_title, msg: atk_b_msg, body: atk_b_body},
-};
-
 const _combined = new Map();
 
 // the run's curve of one metric, per threshold the direction with the higher attack score
@@ -25,7 +16,7 @@ function atk_combined(k, metric) {
   let out = null;
   const off = k >= 0 ? R.off_atk[k] : -1;
   if (off >= 0) {
-    const D = st_atk.data;
+    const D = st.atk.data;
     const u = off + (metric * 2) * T, r = off + (metric * 2 + 1) * T;
     out = {thr: [], score: [], fpr: [], fnr: [], dir: []};
     for (let i = 0; i < T; i++) {
@@ -58,7 +49,7 @@ function atk_values(k, metric) {
   const off = k >= 0 ? R.off_fgt[k] : -1;
   if (off < 0) return null;
   const F = forget_positions(S.fc).length;
-  const arr = st_fgt.data[ATK_AXIS[metric].field];
+  const arr = st.fgt.data[ATK_AXIS[metric].field];
   // a plain view: subarray() on BokehJS's typed-array subclasses returns the whole buffer
   return new Float32Array(arr.buffer, arr.byteOffset + off * 4, F);
 }
@@ -132,15 +123,16 @@ function atk_recompute() {
     S.atk.thr[ab] = t == null ? S.atk.custom : t;
   }
   const f = (t) => (t == null ? "-" : t.toFixed(2));
-  set_html(atk_strategy_info, `<div class="uc-small uc-strat">Max Attack Score (A: ${f(th[1].a)}, B: ${f(th[1].b)}) \u00b7 ` +
+  set_html(atk.strategy_info, '<div class="uc-small uc-strat">' +
+                              `Max Attack Score (A: ${f(th[1].a)}, B: ${f(th[1].b)}) \u00b7 ` +
                               `Max Success Rate (A: ${f(th[2].a)}, B: ${f(th[2].b)}) \u00b7 Common (${f(common)})</div>`);
-  atk_thr.disabled = s !== 0;
-  atk_yr.setv({start: ax.lo, end: ax.hi});
+  atk.thr.disabled = s !== 0;
+  atk.yr.setv({start: ax.lo, end: ax.hi});
   for (const ab of ["a", "b"]) atk_panel(ab, ctx[ab]);
 }
 
 function atk_panel(ab, c) {
-  const P = ATK[ab], ax = ATK_AXIS[S.atk.metric];
+  const P = atk[ab], ax = ATK_AXIS[S.atk.metric];
   const colour = ab === "a" ? COL.A : COL.B, light = ab === "a" ? COL.A_light : COL.B_light;
   const name = `Model ${ab.toUpperCase()}`;
   set_html(P.title, `<div class="uc-panel-title">Retrained Model (${esc(c.retr == null ? "none" : R.id[c.retr])}) vs. ` +
@@ -152,7 +144,7 @@ function atk_panel(ab, c) {
   if (why) {
     set_html(P.msg, `<div class="uc-empty">${esc(why)}</div>`);
     set_shown(P.body, false);
-    P.state = null;
+    S.atk.drawn[ab] = null;
     P.dots.data = {x: [], y: [], color: [], key: [], inst: []};
     P.cv.data = {thr: [], score: [], fpr: [], fnr: []};
     P.hl.data = {x: [], y: []};
@@ -209,25 +201,25 @@ function atk_panel(ab, c) {
   set_html(P.ps, `<div class="uc-ps">Privacy Score = 1 \u2212 ${fmt(score)} = <b style="color:${colour}">${fmt(1 - score)}</b></div>` +
                  `<div class="uc-small" title="The experiments table's PS: the worst threshold over every forget-class training image">` +
                  `Table PS (all forget images, worst threshold): <b>${fmt(R.PS[c.k])}</b></div>`);
-  P.state = {items, success, total: 2 * F, retr: c.retr, k: c.k};
+  S.atk.drawn[ab] = {items, success, total: 2 * F, retr: c.retr, k: c.k};
   atk_grids(ab);
 }
 
 // the thumbnail grids are plain HTML: built only while the attack tab is shown (on showing it otherwise)
 function atk_grids(ab) {
-  const P = ATK[ab], st = P.state;
-  if (!st) return;
-  if (core_tabs.active !== 1) { P.grids_stale = true; return; }
-  P.grids_stale = false;
-  const size = Number(atk_size.value) || 20;
-  const show = new Set(atk_show.active);
+  const drawn = S.atk.drawn[ab];
+  if (!drawn) return;
+  if (core_tabs.active !== 1) { S.atk.stale[ab] = true; return; }
+  S.atk.stale[ab] = false;
+  const size = Number(atk.size.value) || 20;
+  const show = new Set(atk.show.active);
   const colour = ab === "a" ? COL.A : COL.B, light = ab === "a" ? COL.A_light : COL.B_light;
   const cols = CFG.sprite_columns, rows = CFG.sprite_rows;
   const img = CFG.thumbnails ? `--img:url('${CFG.thumbnails}');` : "";
   const grid = (ok) => {
     const parts = [];
     let n = 0;
-    for (const it of st.items) {
+    for (const it of drawn.items) {
       if (it.ok !== ok) continue;
       n++;
       if (!show.has(it.side)) continue;
@@ -236,20 +228,20 @@ function atk_grids(ab) {
       const where = s >= 0 ? `--c:${s % cols};--r:${Math.floor(s / cols)};` : "";
       parts.push(`<span class="th${s < 0 ? " none" : ""}" data-p="${ab}" data-k="${it.key}" style="${where}border-color:${border}"></span>`);
     }
-    const pct = st.total ? (100 * n / st.total).toFixed(1) : "0";
+    const pct = drawn.total ? (100 * n / drawn.total).toFixed(1) : "0";
     const head = `<div class="uc-grid-head${S.atk.strategy === 2 ? " uc-red" : ""}">${ok ? "Success" : "Failure"} ` +
-                 `<b>${pct}%</b> <span class="uc-small">(${n} of ${st.total})</span></div>`;
+                 `<b>${pct}%</b> <span class="uc-small">(${n} of ${drawn.total})</span></div>`;
     return head + `<div class="uc-grid" style="--s:${size}px;--cols:${cols};--rows:${rows};${img}">${parts.join("")}</div>`;
   };
-  set_html(P.succ, grid(true));
-  set_html(P.fail, grid(false));
+  set_html(atk[ab].succ, grid(true));
+  set_html(atk[ab].fail, grid(false));
 }
 
 function atk_sync_widgets() {
   const ax = ATK_AXIS[S.atk.metric];
-  if (atk_metric.active !== S.atk.metric) atk_metric.active = S.atk.metric;
-  if (atk_strategy.active !== S.atk.strategy) atk_strategy.active = S.atk.strategy;
-  atk_thr.setv({start: ax.lo, end: ax.hi, step: ax.step, value: S.atk.custom});
+  if (atk.metric.active !== S.atk.metric) atk.metric.active = S.atk.metric;
+  if (atk.strategy.active !== S.atk.strategy) atk.strategy.active = S.atk.strategy;
+  atk.thr.setv({start: ax.lo, end: ax.hi, step: ax.step, value: S.atk.custom});
 }
 
 function atk_reset() {
@@ -280,7 +272,7 @@ function atk_set_custom(t) {
   t = Number(t.toFixed(4));
   if (S.atk.strategy !== 0 || t === S.atk.custom) return;
   S.atk.custom = t;
-  if (atk_thr.value !== t) atk_thr.value = t;
+  if (atk.thr.value !== t) atk.thr.value = t;
   atk_recompute();
 }
 
@@ -302,7 +294,7 @@ function atk_worst(ab) {
 
 // ---- linked hover between dots and thumbnails
 function atk_grid_el(ab, key) {
-  for (const div of [ATK[ab].succ, ATK[ab].fail]) {
+  for (const div of [atk[ab].succ, atk[ab].fail]) {
     const v = view_of(div);
     const root = v && v.shadow_el;
     const e = root ? root.querySelector(`[data-k="${key}"]`) : null;
@@ -312,8 +304,8 @@ function atk_grid_el(ab, key) {
 }
 
 function atk_hover_key(ab, key, cx, cy) {
-  const P = ATK[ab], st = P.state;
-  if (!st) return;
+  const P = atk[ab], drawn = S.atk.drawn[ab];
+  if (!drawn) return;
   if (S.atk.hover && (S.atk.hover.ab !== ab || S.atk.hover.key !== key)) atk_unhover();
   const q = P.dots.data.key.indexOf(key);
   if (q < 0) return;
@@ -325,22 +317,23 @@ function atk_hover_key(ab, key, cx, cy) {
   }
   S.atk.hover = {ab, key, el: e};
   const i = P.dots.data.inst[q], side = key[0] === "r" ? 0 : 1;
-  const it = st.items[q], ax = ATK_AXIS[S.atk.metric];
+  const it = drawn.items[q], ax = ATK_AXIS[S.atk.metric];
   const who = side === 0 ? "Retrained" : `Model ${ab.toUpperCase()}`;
   const extra = [[`${ax.label} (${who})`, fmt(it.v, 2)],
                  [it.ok ? "Attack succeeds" : "Attack fails", it.ok ? "correctly attributed" : "misattributed",
                   it.ok ? "#16A34A" : "#DC2626"]];
   tip_show(cx, cy, i, [
-    {name: "Retrained", color: COL.retrained, probs: probs_of(st.retr, i), pred: pred_of(st.retr, i), emphasis: side === 0},
-    {name: `Model ${ab.toUpperCase()}`, color: ab === "a" ? COL.A : COL.B, probs: probs_of(st.k, i),
-     pred: pred_of(st.k, i), hatched: true, emphasis: side === 1},
+    {name: "Retrained", color: COL.retrained, probs: probs_of(drawn.retr, i), pred: pred_of(drawn.retr, i),
+     emphasis: side === 0},
+    {name: `Model ${ab.toUpperCase()}`, color: ab === "a" ? COL.A : COL.B, probs: probs_of(drawn.k, i),
+     pred: pred_of(drawn.k, i), hatched: true, emphasis: side === 1},
   ], extra);
 }
 
 function atk_unhover() {
   const h = S.atk.hover;
   if (h) {
-    ATK[h.ab].hl.data = {x: [], y: []};
+    atk[h.ab].hl.data = {x: [], y: []};
     if (h.el) {
       h.el.classList.remove("hl");
       if (h.el.parentElement) h.el.parentElement.classList.remove("dim");
@@ -353,9 +346,9 @@ function atk_unhover() {
 function atk_hover_dot(ab, data) {
   const idx = data.index.indices;
   if (!idx.length) { atk_unhover(); return; }
-  const P = ATK[ab];
+  const P = atk[ab];
   const q = Math.max(...idx);
-  const at = client_of_screen(ab === "a" ? atk_bfly_a : atk_bfly_b, data.geometry.sx, data.geometry.sy);
+  const at = client_of_screen(P.bfly, data.geometry.sx, data.geometry.sy);
   atk_hover_key(ab, P.dots.data.key[q], at ? at[0] : 0, at ? at[1] : 0);
 }
 

@@ -10,7 +10,7 @@ function emb_layout(fc) {
     for (let i = 0; i < N; i++) if (SUB.label[i] !== fc) order.push(i);
     for (let i = 0; i < N; i++) if (SUB.label[i] === fc) order.push(i);
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    const X = st_inst.data.x, Y = st_inst.data.y;
+    const X = st.inst.data.x, Y = st.inst.data.y;
     for (const k of fc_rows(fc)) {
       const off = R.off_inst[k];
       if (off < 0) continue;
@@ -43,7 +43,7 @@ function emb_highlighted(mode, label, pred, fc) {
 
 function emb_update(ranges) {
   const fc = S.fc, lay = emb_layout(fc), order = lay.order, n = order.length;
-  const X = st_inst.data.x, Y = st_inst.data.y, P = st_inst.data.pred;
+  const X = st.inst.data.x, Y = st.inst.data.y, P = st.inst.data.pred;
   const d = {pos: new Int32Array(n), marker: new Array(n), size: new Float32Array(n)};
   S.emb_on = {a: new Uint8Array(n), b: new Uint8Array(n)};
   for (const ab of ["a", "b"]) {
@@ -81,14 +81,14 @@ function emb_update(ranges) {
     d.marker[j] = f ? "x" : "circle";
     d.size[j] = f ? 9 : 7;
   }
-  emb_src.data = d;
+  emb.src.data = d;
   if (ranges) {
     const [x0, x1, y0, y1] = lay.box;
-    emb_xr.setv({start: x0, end: x1, reset_start: x0, reset_end: x1});
-    emb_yr.setv({start: y0, end: y1, reset_start: y0, reset_end: y1});
+    emb.xr.setv({start: x0, end: x1, reset_start: x0, reset_end: x1});
+    emb.yr.setv({start: y0, end: y1, reset_start: y0, reset_end: y1});
   }
-  set_html(emb_a_title, `<div class="uc-panel-title">${model_tag("a", S.A)}</div>`);
-  set_html(emb_b_title, `<div class="uc-panel-title">${model_tag("b", S.B)}</div>`);
+  set_html(emb.a.title, `<div class="uc-panel-title">${model_tag("a", S.A)}</div>`);
+  set_html(emb.b.title, `<div class="uc-panel-title">${model_tag("b", S.B)}</div>`);
   emb_clear();
 }
 
@@ -97,14 +97,14 @@ function emb_hover(ab, data) {
   const idx = data.index.indices.filter((j) => on == null || on[j] === 1);
   if (!idx.length) { emb_clear(); return; }
   const j = Math.max(...idx);  // the last drawn is on top
-  const d = emb_src.data;
+  const d = emb.src.data;
   if (j !== S.emb_row) {
     S.emb_row = j;
-    emb_hl.data = {ax: [d.ax[j]], ay: [d.ay[j]], bx: [d.bx[j]], by: [d.by[j]], marker: [d.marker[j]]};
+    emb.hl.data = {ax: [d.ax[j]], ay: [d.ay[j]], bx: [d.bx[j]], by: [d.by[j]], marker: [d.marker[j]]};
   }
-  link_show(client_xy(emb_fig_a, d.ax[j], d.ay[j]), client_xy(emb_fig_b, d.bx[j], d.by[j]));
+  link_show(client_xy(emb.a.fig, d.ax[j], d.ay[j]), client_xy(emb.b.fig, d.bx[j], d.by[j]));
   const i = d.pos[j];
-  const at = client_of_screen(ab === "a" ? emb_fig_a : emb_fig_b, data.geometry.sx, data.geometry.sy);
+  const at = client_of_screen(emb[ab].fig, data.geometry.sx, data.geometry.sy);
   if (at) {
     tip_show(at[0], at[1], i, [
       {name: "Model A", color: COL.A, probs: probs_of(S.A, i), pred: pred_of(S.A, i), emphasis: ab === "a"},
@@ -114,9 +114,9 @@ function emb_hover(ab, data) {
 }
 
 function emb_clear() {
-  if (S.emb_row !== -1 || emb_hl.data.ax.length) {
+  if (S.emb_row !== -1 || emb.hl.data.ax.length) {
     S.emb_row = -1;
-    emb_hl.data = {ax: [], ay: [], bx: [], by: [], marker: []};
+    emb.hl.data = {ax: [], ay: [], bx: [], by: [], marker: []};
   }
   link_hide();
   tip_hide();

@@ -8,8 +8,9 @@ function option_label(k) {
 function header_update() {
   const rows = ok_rows(S.fc);
   const fi = CFG.forget_classes.indexOf(S.fc);
-  if (fc_select.active !== fi) fc_select.active = fi;
+  if (hdr.fc.active !== fi) hdr.fc.active = fi;
   // <option> labels are set as text by BokehJS, so the raw names are safe here
-  sel_a.setv({options: rows.filter((k) => k !== S.B).map((k) => [String(k), option_label(k)]), value: String(S.A)});
-  sel_b.setv({options: rows.filter((k) => k !== S.A).map((k) => [String(k), option_label(k)]), value: String(S.B)});
+  const choices = (other) => rows.filter((k) => k !== other).map((k) => [String(k), option_label(k)]);
+  hdr.sel_a.setv({options: choices(S.B), value: String(S.A)});
+  hdr.sel_b.setv({options: choices(S.A), value: String(S.B)});
 }

@@ -5,7 +5,7 @@ function sim_block(k, ref, split, sub) {
   const out = new Array(L).fill(NaN);
   if (off < 0) return out;
   const base = off + ((ref * 2 + split) * 2 + sub) * L;
-  for (let l = 0; l < L; l++) out[l] = st_sim.data.cka[base + l];
+  for (let l = 0; l < L; l++) out[l] = st.sim.data.cka[base + l];
   return out;
 }
 
@@ -20,8 +20,8 @@ function sim_values(k, sub) {
 function sim_hover(data) {
   const idx = data.index.indices;
   if (!idx.length) { tip_hide(); return; }
-  const i = idx[0], d = sim_src.data;
-  const at = client_of_screen(sim_fig, data.geometry.sx, data.geometry.sy);
+  const i = idx[0], d = sim.src.data;
+  const at = client_of_screen(sim.fig, data.geometry.sx, data.geometry.sy);
   if (at) tip_text(at[0], at[1], `Layer ${d.layer[i]}`, [
     ["Model A Retain", fmt(d.a_ret[i]), COL.A], ["Model A Forget", fmt(d.a_fgt[i]), COL.A],
     ["Model B Retain", fmt(d.b_ret[i]), COL.B], ["Model B Forget", fmt(d.b_fgt[i]), COL.B]]);
@@ -35,6 +35,6 @@ function sim_update() {
       d[`${ab}_${name}`] = v;
     }
   }
-  sim_src.data = d;
-  set_html(sim_caption, `<div class="uc-caption">${model_tag("a", S.A)} &nbsp; ${model_tag("b", S.B)}</div>`);
+  sim.src.data = d;
+  set_html(sim.caption, `<div class="uc-caption">${model_tag("a", S.A)} &nbsp; ${model_tag("b", S.B)}</div>`);
 }

@@ -1,7 +1,7 @@
-// The page's state and read access to the stores (one fixed-size block per run; offsets in st_runs).
+// The page's state and read access to the stores (one fixed-size block per run; offsets in st.runs).
 
-const R = st_runs.data;
-const SUB = st_subset.data;
+const R = st.runs.data;
+const SUB = st.subset.data;
 
 const S = {
   index: null,         // Bokeh's view index (from cb_context), to reach views for screen coordinates
@@ -15,8 +15,11 @@ const S = {
   sim_ref: 0,
   sim_split: 0,
   methods: new Set(),  // method filter of the table (empty: all)
-  atk: {metric: 0, strategy: 0, custom: 1.25, thr: {a: 1.25, b: 1.25}, hover: null},
-  switches: 0,
+  atk: {
+    metric: 0, strategy: 0, custom: 1.25, thr: {a: 1.25, b: 1.25}, hover: null,
+    drawn: {a: null, b: null},        // what each panel shows: its dots' items, success count, runs
+    stale: {a: false, b: false},      // thumbnail grids to rebuild when the attack tab is shown
+  },
 };
 
 function fc_info(fc) {
@@ -33,6 +36,10 @@ function ok_rows(fc) {
 
 function model_of(ab) {
   return ab === "a" ? S.A : S.B;
+}
+
+function other_side(ab) {
+  return ab === "a" ? "b" : "a";
 }
 
 function run_caption(k) {
@@ -60,14 +67,14 @@ function probs_of(k, i) {
   const off = R.off_inst[k];
   if (off < 0) return null;
   const out = new Array(C);
-  for (let c = 0; c < C; c++) out[c] = st_inst.data["p" + c][off + i] / 1000;
+  for (let c = 0; c < C; c++) out[c] = st.inst.data["p" + c][off + i] / 1000;
   return out;
 }
 
 function pred_of(k, i) {
   const off = R.off_inst[k];
   if (off < 0) return -1;
-  const p = st_inst.data.pred[off + i];
+  const p = st.inst.data.pred[off + i];
   return p === 255 ? -1 : p;
 }
 

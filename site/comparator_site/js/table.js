@@ -1,6 +1,6 @@
 // The experiments table: the current forget class's runs, the method filter, and the A/B radios.
 
-const TABLE_FIELDS = Object.keys(tbl_src.data);
+const TABLE_FIELDS = Object.keys(tbl.src.data);
 
 function table_update() {
   const rows = fc_rows(S.fc).filter((k) => S.methods.size === 0 || R.method[k] === "" ||
@@ -17,13 +17,13 @@ function table_update() {
     d.a_state[j] = k === S.A ? "on" : (!ok || k === S.B) ? "disabled" : "off";
     d.b_state[j] = k === S.B ? "on" : (!ok || k === S.A) ? "disabled" : "off";
   });
-  tbl_src.data = d;
+  tbl.src.data = d;
   // the DataTable redraws on its CDSView's change, which BokehJS emits only when the row count changes
-  tbl.view.change.emit();
+  tbl.table.view.change.emit();
 }
 
 function table_filter_changed() {
-  S.methods = new Set(tbl_filter.value.map((v) => method_ids[Number(v)]));
+  S.methods = new Set(tbl.filter.value.map((v) => tbl.method_ids[Number(v)]));
   table_update();
 }
 

@@ -1,5 +1,6 @@
-// Shared helpers. These files are concatenated into one factory function (see jsbundle.py) whose free
-// variables are the CustomJS args named in page.py and the views (st_* stores, plotted sources, widgets).
+// Shared helpers. These files are concatenated into one factory function (see jsbundle.py) that reads
+// what Python provides through the app's named arguments only (cfg, st, core_tabs, hdr, tbl, cw, mx, emb,
+// sim, atk: the contract in page.py's docstring, checked by tests/test_js_contract.py).
 
 const CFG = JSON.parse(cfg);
 const C = CFG.C, L = CFG.L, N = CFG.N, T = CFG.T;

@@ -1,4 +1,6 @@
-"""Attack simulation (§7.7): A and B each against the retrained model of the forget class.
+"""Attack simulation: A and B each against the retrained model of the forget class, after the original's
+(gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d, frontend/src/views/Core/PrivacyAttack.tsx and
+frontend/src/components/Core/PrivacyAttack/AttackPlot.tsx, AttackAnalytics.tsx, AttackSuccessFailure.tsx).
 
 Per panel: the butterfly of per-instance values (retrained samples left in grey, the model's right in
 its colour, stacked dots binned by 0.05 entropy / 0.25 confidence), the attack score / FPR / FNR
@@ -51,85 +53,98 @@ def _abs_formatter() -> CustomJSTickFormatter:
     return CustomJSTickFormatter(code=code)
 
 
-def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> Any:
-    data = page.data
-    first = page.first_models()
-    k = first["A" if ab == "a" else "B"]
-    original = data.runs[k]["type"] == "original"  # the first view's state, so the first render needs no relayout
-    colour = colors.MODEL_A if ab == "a" else colors.MODEL_B
-    dots = page.add(f"atk_{ab}_dots", ColumnDataSource({k: [] for k in DOT_FIELDS}))
-    hl = page.add(f"atk_{ab}_hl", ColumnDataSource({"x": [], "y": []}))
-    curve = page.add(f"atk_{ab}_cv", ColumnDataSource({k: [] for k in CURVE_FIELDS}))
-    xr = page.add(f"atk_{ab}_xr", Range1d(-30, 30))
+def _butterfly(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> dict[str, Any]:
+    """The butterfly of per-instance values: its chart, sources, threshold line and labels."""
+    dots = ColumnDataSource({k: [] for k in DOT_FIELDS})
+    hl = ColumnDataSource({"x": [], "y": []})
+    xr = Range1d(-30, 30)
     b = figure(width=420, height=380, x_range=xr, y_range=yr, tools=[WheelPanTool(dimension="width")],
                toolbar_location=None, min_border_left=50)
-    page.add(f"atk_bfly_{ab}", b)
     b.toolbar.active_scroll = b.tools[0]
     b.grid.visible = False
     b.xaxis.formatter = fmt
     b.xaxis.axis_label = "Count"
     b.xaxis.axis_label_text_font_size = b.yaxis.axis_label_text_font_size = "10px"
     b.yaxis.axis_label = "Entropy"
-    page.add(f"atk_{ab}_yaxis", b.yaxis[0])
     b.add_layout(Span(location=0, dimension="height", line_color="#D1D5DB"))
     r = b.scatter("x", "y", size=6.6, fill_color="color", line_color=None, source=dots)
     b.scatter("x", "y", size=11, fill_color=None, line_color="#000000", line_width=2, source=hl)
-    b.add_tools(HoverTool(renderers=[r], tooltips=None, callback=page.app, name=f"atk_hover_{ab}"))
-    span_b = page.add(f"atk_{ab}_span_b", Span(location=0, dimension="width", line_dash="dashed",
-                                                line_color="#111827", line_width=1.5))
+    b.add_tools(page.name(f"atk_{ab}_hover", HoverTool(renderers=[r], tooltips=None, callback=page.app)))
+    span_b = Span(location=0, dimension="width", line_dash="dashed", line_color="#111827", line_width=1.5)
     b.add_layout(span_b)
-    for pos in ("up", "dn"):
-        b.add_layout(page.add(f"atk_{ab}_{pos}", Label(x=5, y=0, x_units="screen", text="", text_font_size="10px",
-                                                       text_color="#111827", y_offset=4 if pos == "up" else -14,
-                                                       background_fill_color="#ffffff", background_fill_alpha=0.7)))
+    labels = {pos: Label(x=5, y=0, x_units="screen", text="", text_font_size="10px", text_color="#111827",
+                         y_offset=4 if pos == "up" else -14, background_fill_color="#ffffff",
+                         background_fill_alpha=0.7) for pos in ("up", "dn")}
+    for label in labels.values():
+        b.add_layout(label)
+    return {"bfly": b, "dots": dots, "hl": hl, "xr": xr, "yaxis": b.yaxis[0], "span_b": span_b, **labels}
+
+
+def _curves(page, ab: str, yr: Range1d) -> tuple[Any, dict[str, Any]]:
+    """Attack score / FPR / FNR against the threshold, on the butterfly's value axis: the chart (clicked and
+    dragged, never read by the JavaScript) and the models js/attack.js updates on it."""
+    curve = ColumnDataSource({k: [] for k in CURVE_FIELDS})
     c = figure(width=190, height=380, x_range=Range1d(0, 1.05), y_range=yr, tools="", toolbar_location=None,
                min_border_left=6)
-    page.add(f"atk_curve_{ab}", c)
+    page.name(f"atk_{ab}_curve", c)
     c.yaxis.major_label_text_font_size = "0px"
     c.xaxis.ticker = [0, 0.5, 1]
     for field, col in (("score", ATTACK_SCORE), ("fpr", FPR), ("fnr", FNR)):
         c.line(field, "thr", line_color=col, line_width=2, source=curve)
-    c.add_layout(page.add(f"atk_{ab}_dim", BoxAnnotation(bottom=0, top=0, fill_color="#ffffff", fill_alpha=0.65,
-                                                          line_alpha=0, level="overlay")))
-    c.add_layout(page.add(f"atk_{ab}_span_c", Span(location=0, dimension="width", line_dash="dashed",
-                                                    line_color="#111827", line_width=1.5)))
-    for fig in (b, c):
+    dim = BoxAnnotation(bottom=0, top=0, fill_color="#ffffff", fill_alpha=0.65, line_alpha=0, level="overlay")
+    span_c = Span(location=0, dimension="width", line_dash="dashed", line_color="#111827", line_width=1.5)
+    c.add_layout(dim)
+    c.add_layout(span_c)
+    return c, {"cv": curve, "dim": dim, "span_c": span_c}
+
+
+def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> tuple[Any, dict[str, Any]]:
+    """One model's panel (its layout, and the models js/attack.js updates on it)."""
+    data = page.data
+    first = page.first_models()
+    # the first view's state, so that the first render needs no relayout
+    original = data.runs[first["A" if ab == "a" else "B"]]["type"] == "original"
+    colour = colors.MODEL_A if ab == "a" else colors.MODEL_B
+    bfly = _butterfly(page, ab, yr, fmt)
+    c, curves = _curves(page, ab, yr)
+    for fig in (bfly["bfly"], c):
         page.on_event(fig, "tap", "pan", "mouseleave")
-    title = page.div(f"atk_{ab}_title", text="", width=620, height=22)
+    title = page.div(text="", width=620, height=22)
     # The page shows or hides the panel with CSS (js/util.js set_shown): toggling Bokeh's `visible`
     # re-lays out the whole document (~200 ms per switch to or from an original model). A panel hidden at
     # first is built right after the page is ready (js/main.js), to keep it out of the first render.
-    msg = page.div(f"atk_{ab}_msg", text='<div class="uc-empty">Please select an unlearned model to compare the '
-                                            'attack results</div>' if original else "", width=620)
-    info = page.div(f"atk_{ab}_info", text="", width=300, height=56)
-    ps = page.div(f"atk_{ab}_ps", text="", width=310, height=56)
-    caption = row(page.div(text=f'<div class="uc-caption">← Retrained Samples | '
-                                f'<span style="color:{colour}">Model {ab.upper()} Samples</span> →</div>', width=420, height=20),
+    please = '<div class="uc-empty">Please select an unlearned model to compare the attack results</div>'
+    msg = page.div(text=please if original else "", width=620)
+    info = page.div(text="", width=300, height=56)
+    ps = page.div(text="", width=310, height=56)
+    caption = row(page.div(text=f'<div class="uc-caption">← Retrained Samples | <span style="color:{colour}">'
+                                f'Model {ab.upper()} Samples</span> →</div>', width=420, height=20),
                   page.div(text=curve_legend(), width=200, height=20))
-    succ = page.div(f"atk_{ab}_succ", text="", width=305, height=200, css_classes=["uc-grid-host"])
-    fail = page.div(f"atk_{ab}_fail", text="", width=305, height=200, css_classes=["uc-grid-host"])
-    body = page.add(f"atk_{ab}_body", column(row(b, c, spacing=0), caption, row(ps, info), row(succ, fail, spacing=10),
-                                             spacing=2, visible=not original))
-    return column(title, msg, body, spacing=2, width=625)
+    succ = page.div(text="", width=305, height=200, css_classes=["uc-grid-host"])
+    fail = page.div(text="", width=305, height=200, css_classes=["uc-grid-host"])
+    body = column(row(bfly["bfly"], c, spacing=0), caption, row(ps, info), row(succ, fail, spacing=10),
+                  spacing=2, visible=not original)
+    models = {**bfly, **curves, "title": title, "msg": msg, "info": info, "ps": ps, "succ": succ,
+              "fail": fail, "body": body}
+    return column(title, msg, body, spacing=2, width=625), models
 
 
 def build(page) -> Any:
-    yr = page.add("atk_yr", Range1d(0, 2.5))
+    yr = Range1d(0, 2.5)
     fmt = _abs_formatter()
-    worst_a = page.add("atk_worst_a", Button(label="Model A Worst Case", width=150, height=30,
-                                             stylesheets=[page.widget_css], css_classes=["uc-btn-a"]))
-    worst_b = page.add("atk_worst_b", Button(label="Model B Worst Case", width=150, height=30,
-                                             stylesheets=[page.widget_css], css_classes=["uc-btn-b"]))
-    metric = page.add("atk_metric", RadioButtonGroup(labels=["Output Entropy", "Top-1 Confidence"], active=0,
-                                                     height=30, stylesheets=[page.widget_css]))
-    strategy = page.add("atk_strategy", RadioButtonGroup(labels=STRATEGIES, active=0, height=30,
-                                                         stylesheets=[page.widget_css]))
-    thr = page.add("atk_thr", Slider(start=0, end=2.5, step=0.05, value=1.25, title="Custom threshold", width=220,
-                                     stylesheets=[page.widget_css]))
-    show = page.add("atk_show", CheckboxGroup(labels=["retrained-model samples", "model samples"], active=[0, 1],
-                                              inline=True, stylesheets=[page.widget_css]))
-    size = page.add("atk_size", Select(title="", options=SIZES, value="20", width=70,
-                                       stylesheets=[page.widget_css]))
+    # the worst-case buttons are heard through their events only (js/main.js): named, not arguments
+    worst_a = page.name("atk_worst_a", Button(label="Model A Worst Case", width=150, height=30,
+                                              stylesheets=[page.widget_css], css_classes=["uc-btn-a"]))
+    worst_b = page.name("atk_worst_b", Button(label="Model B Worst Case", width=150, height=30,
+                                              stylesheets=[page.widget_css], css_classes=["uc-btn-b"]))
+    metric = RadioButtonGroup(labels=["Output Entropy", "Top-1 Confidence"], active=0, height=30,
+                              stylesheets=[page.widget_css])
+    strategy = RadioButtonGroup(labels=STRATEGIES, active=0, height=30, stylesheets=[page.widget_css])
+    thr = Slider(start=0, end=2.5, step=0.05, value=1.25, title="Custom threshold", width=220,
+                 stylesheets=[page.widget_css])
+    show = CheckboxGroup(labels=["retrained-model samples", "model samples"], active=[0, 1], inline=True,
+                         stylesheets=[page.widget_css])
+    size = Select(title="", options=SIZES, value="20", width=70, stylesheets=[page.widget_css])
     for w in (worst_a, worst_b):
         page.on_event(w, "button_click")
     page.on_change(metric, "active")
@@ -137,7 +152,7 @@ def build(page) -> Any:
     page.on_change(thr, "value")
     page.on_change(show, "active")
     page.on_change(size, "value")
-    info = page.div("atk_strategy_info", text="", width=560, height=30)
+    info = page.div(text="", width=560, height=30)
     legend = page.div(text=dots_legend(), width=1280, height=24)
     controls = column(row(worst_a, worst_b, metric, thr, spacing=8),
                       row(strategy, info, spacing=8),
@@ -146,4 +161,7 @@ def build(page) -> Any:
                           spacing=6),
                       legend,
                       spacing=4)
-    return column(controls, row(_panel(page, "a", yr, fmt), _panel(page, "b", yr, fmt), spacing=40), spacing=6)
+    (layout_a, panel_a), (layout_b, panel_b) = _panel(page, "a", yr, fmt), _panel(page, "b", yr, fmt)
+    page.provide("atk", {"yr": yr, "metric": metric, "strategy": strategy, "thr": thr, "show": show,
+                         "size": size, "strategy_info": info, "a": panel_a, "b": panel_b})
+    return column(controls, row(layout_a, layout_b, spacing=40), spacing=6)

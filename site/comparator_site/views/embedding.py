@@ -1,4 +1,6 @@
-"""Embedding space (§7.6): A and B panels side by side on the aligned 2-D embedding.
+"""Embedding space: A and B panels side by side on the aligned 2-D embedding, after the original's
+(gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
+frontend/src/components/Core/Embeddings/ScatterPlot.tsx).
 
 Circles are retain-class instances and crosses forget-class instances, filled with the predicted
 class's colour. Both panels plot the same source (one row per subset instance, A's and B's
@@ -33,35 +35,37 @@ def legend_html(data: SiteData) -> str:
             f'<span class="uc-legend-item"><b>Predicted Class</b> <span class="uc-swatches">{swatches}</span></span></div>')
 
 
+def _panel(page, ab: str, src: ColumnDataSource, hl: ColumnDataSource, xr: Range1d,
+           yr: Range1d) -> dict[str, Any]:
+    """One model's panel: its chart (sharing the view box with the other) and its title."""
+    wheel = WheelZoomTool()
+    p = figure(width=640, height=560, x_range=xr, y_range=yr, tools=[PanTool(), wheel, ResetTool()],
+               toolbar_location="above", active_scroll=wheel)
+    p.toolbar.logo = None
+    p.axis.visible = False
+    p.grid.visible = False
+    p.outline_line_color = colors.MODEL_A if ab == "a" else colors.MODEL_B
+    p.outline_line_width = 2
+    r = p.scatter(f"{ab}x", f"{ab}y", marker="marker", size="size", fill_color=f"{ab}_fill",
+                  line_color=f"{ab}_line", line_width=1.6, source=src)
+    p.scatter(f"{ab}x", f"{ab}y", marker="marker", size=14, fill_color=None, line_color="#000000",
+              line_width=2.5, source=hl)
+    p.add_tools(page.name(f"emb_{ab}_hover", HoverTool(renderers=[r], tooltips=None, callback=page.app)))
+    page.on_event(p, "mouseleave")
+    return {"fig": p, "title": page.div(text="", width=640, height=22)}
+
+
 def build(page) -> Any:
     data: SiteData = page.data
-    src = page.add("emb_src", ColumnDataSource({k: [] for k in FIELDS}))
-    hl = page.add("emb_hl", ColumnDataSource({"ax": [], "ay": [], "bx": [], "by": [], "marker": []}))
-    xr = page.add("emb_xr", Range1d(0, 1))
-    yr = page.add("emb_yr", Range1d(0, 1))
-    figs = []
-    for ab in ("a", "b"):
-        wheel = WheelZoomTool()
-        p = figure(width=640, height=560, x_range=xr, y_range=yr, tools=[PanTool(), wheel, ResetTool()],
-                   toolbar_location="above", active_scroll=wheel)
-        p.name = f"emb_fig_{ab}"
-        p.toolbar.logo = None
-        p.axis.visible = False
-        p.grid.visible = False
-        p.outline_line_color = colors.MODEL_A if ab == "a" else colors.MODEL_B
-        p.outline_line_width = 2
-        r = p.scatter(f"{ab}x", f"{ab}y", marker="marker", size="size", fill_color=f"{ab}_fill",
-                      line_color=f"{ab}_line", line_width=1.6, source=src)
-        p.scatter(f"{ab}x", f"{ab}y", marker="marker", size=14, fill_color=None, line_color="#000000",
-                  line_width=2.5, source=hl)
-        p.add_tools(HoverTool(renderers=[r], tooltips=None, callback=page.app, name=f"emb_hover_{ab}"))
-        page.on_event(p, "mouseleave")
-        figs.append(p)
-        page.add(f"emb_fig_{ab}", p)
-    mode = page.add("emb_mode", RadioButtonGroup(labels=MODES, active=0, height=28, stylesheets=[page.widget_css]))
+    src = ColumnDataSource({k: [] for k in FIELDS})
+    hl = ColumnDataSource({"ax": [], "ay": [], "bx": [], "by": [], "marker": []})
+    xr, yr = Range1d(0, 1), Range1d(0, 1)
+    panels = {ab: _panel(page, ab, src, hl, xr, yr) for ab in ("a", "b")}
+    mode = RadioButtonGroup(labels=MODES, active=0, height=28, stylesheets=[page.widget_css])
     page.on_change(mode, "active")
+    page.provide("emb", {"src": src, "hl": hl, "xr": xr, "yr": yr, "mode": mode, **panels})
     legend = page.div(text=legend_html(data), width=760, height=44)
     hl_label = page.div(text='<span class="uc-small"><b>Highlight</b></span>', width=64)
-    titles = row(page.div("emb_a_title", text="", width=640, height=22), page.div("emb_b_title", text="", width=640, height=22),
-                 spacing=10)
-    return column(row(legend, hl_label, mode, spacing=6), titles, row(*figs, spacing=10), spacing=2)
+    a, b = panels["a"], panels["b"]
+    return column(row(legend, hl_label, mode, spacing=6), row(a["title"], b["title"], spacing=10),
+                  row(a["fig"], b["fig"], spacing=10), spacing=2)

@@ -151,7 +151,7 @@ def legend_html() -> str:
 def build(page) -> Any:
     data: SiteData = page.data
     empty = {k: [] for k in TABLE_FIELDS}
-    src = page.add("tbl_src", ColumnDataSource(empty))
+    src = ColumnDataSource(empty)
     cols = [
         TableColumn(field="id", title='<span title="Run id (hover it for the hyperparameters)">ID</span>', width=200,
                     formatter=_tmpl('<span class="uc-id" title="<%- tip %>"><%- id %></span>')),
@@ -175,17 +175,19 @@ def build(page) -> Any:
                                 width=62, sortable=False,
                                 formatter=_tmpl(f'<span class="uc-radio uc-{ab} <%= {ab}_state %>" '
                                                 f'data-ab="{ab.upper()}" data-run="<%= idx %>"></span>')))
-    table = page.add("tbl", DataTable(source=src, columns=cols, width=1290, height=232, row_height=26,
-                                      index_position=None, sortable=True, reorderable=False, selectable=False,
-                                      autosize_mode="none", stylesheets=[page.widget_css], css_classes=["uc-table"]))
+    table = DataTable(source=src, columns=cols, width=1290, height=232, row_height=26, index_position=None,
+                      sortable=True, reorderable=False, selectable=False, autosize_mode="none",
+                      stylesheets=[page.widget_css], css_classes=["uc-table"])
     methods = sorted({(r.get("method") or "", r.get("method_name") or r.get("method") or "") for r in data.runs
                       if r.get("method")}, key=lambda t: t[1].lower())
     # MultiChoice (Choices.js) renders labels as HTML: escape them, and use opaque values
     options = [(str(k), html.escape(name)) for k, (_mid, name) in enumerate(methods)]
-    page.args["method_ids"] = [mid for mid, _ in methods]
-    flt = page.add("tbl_filter", MultiChoice(options=options, value=[], placeholder="Filter by method (all)",
-                                             width=360, stylesheets=[page.widget_css]))
+    flt = MultiChoice(options=options, value=[], placeholder="Filter by method (all)", width=360,
+                      stylesheets=[page.widget_css])
     page.on_change(flt, "value")
+    # the filter's values are indexes into method_ids
+    page.provide("tbl", {"src": src, "table": table, "filter": flt,
+                         "method_ids": [mid for mid, _ in methods]})
     title = page.div(text='<div class="uc-section">Model Screening</div>', width=200)
     legend = page.div(text=legend_html(), width=700)
     return column(row(title, legend, flt), table, spacing=2)

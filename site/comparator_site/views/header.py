@@ -1,4 +1,6 @@
-"""Header: experiment title, data set and model, the forget-class selector and the Model A / B choice (§7.2)."""
+"""Header: experiment title, data set and model, the forget-class selector and the Model A / B choice, after
+the original's header (gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
+frontend/src/components/Header/Header.tsx and ClassSelection.tsx)."""
 
 from __future__ import annotations
 
@@ -14,22 +16,22 @@ from ..data import SiteData
 def build(page) -> Any:
     data: SiteData = page.data
     facts = " · ".join(html.escape(x) for x in (data.dataset_name, data.model_name) if x)
-    bar = page.div(
-        "hdr_title",
+    bar = page.name("hdr_title", page.div(  # not read by the JavaScript; the tests check its text
         text=(f'<div class="uc-header"><span class="uc-logo">Unlearning Comparator</span>'
               f'<span class="uc-title">{html.escape(data.title)}</span>'
               f'<span class="uc-facts">{facts}</span></div>'),
-        width=1270, height=52)
+        width=1270, height=52))
     # Button labels and <option>s are rendered as text by BokehJS, so the raw names are safe here.
-    fc = page.add("fc_select", RadioButtonGroup(
+    fc = RadioButtonGroup(
         labels=[f"Forget: {data.class_names[c] if 0 <= c < data.num_classes else c}" for c in data.forget_classes],
-        active=0, stylesheets=[page.widget_css], css_classes=["uc-fc"], height=34))
+        active=0, stylesheets=[page.widget_css], css_classes=["uc-fc"], height=34)
+    sel_a = Select(title="Model A", options=[], value="", width=230, stylesheets=[page.widget_css],
+                   css_classes=["uc-sel-a"])
+    sel_b = Select(title="Model B", options=[], value="", width=230, stylesheets=[page.widget_css],
+                   css_classes=["uc-sel-b"])
     page.on_change(fc, "active")
-    sel_a = page.add("sel_a", Select(title="Model A", options=[], value="", width=230,
-                                     stylesheets=[page.widget_css], css_classes=["uc-sel-a"]))
-    sel_b = page.add("sel_b", Select(title="Model B", options=[], value="", width=230,
-                                     stylesheets=[page.widget_css], css_classes=["uc-sel-b"]))
     page.on_change(sel_a, "value")
     page.on_change(sel_b, "value")
+    page.provide("hdr", {"fc": fc, "sel_a": sel_a, "sel_b": sel_b})
     label = page.div(text='<span class="uc-small"><b>Forget class</b></span>', width=80, height=30)
     return column(row(bar, sel_a, sel_b, spacing=10), row(label, fc, spacing=4), spacing=4)

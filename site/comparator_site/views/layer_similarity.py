@@ -1,5 +1,7 @@
-"""Layer-wise similarity (§7.5): diagonal CKA per layer group for A and B against the original or the
-retrained model, retain (solid, circles) and forget (dashed, crosses) lines, Train/Test toggle."""
+"""Layer-wise similarity: diagonal CKA per layer group for A and B against the original or the retrained
+model, retain (solid, circles) and forget (dashed, crosses) lines, Train/Test toggle; after the original's
+(gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
+frontend/src/components/MetricsView/LayerwiseSimilarity/LineChart.tsx)."""
 
 from __future__ import annotations
 
@@ -26,11 +28,10 @@ def legend_html() -> str:
 
 def build(page) -> Any:
     data: SiteData = page.data
-    src = page.add("sim_src", ColumnDataSource({k: [] for k in FIELDS}))
+    src = ColumnDataSource({k: [] for k in FIELDS})
     layers = list(dict.fromkeys(data.layers)) or ["-"]
     p = figure(width=470, height=270, x_range=FactorRange(*layers), y_range=Range1d(0, 1.02),
                toolbar_location=None, tools="")
-    page.add("sim_fig", p)
     # one invisible bar per layer to hover (the tooltip is drawn by js/tooltip.js)
     hot = p.vbar(x="layer", top=1.02, width=0.9, fill_alpha=0, line_alpha=0, source=src)
     for ab, col in (("a", colors.MODEL_A), ("b", colors.MODEL_B)):
@@ -38,7 +39,7 @@ def build(page) -> Any:
             p.line("layer", f"{ab}_{sub}", line_color=col, line_width=2, line_dash=dash, source=src)
             p.scatter("layer", f"{ab}_{sub}", marker=marker, size=7 if marker == "circle" else 9,
                       fill_color=col, line_color=col, line_width=2, source=src)
-    p.add_tools(HoverTool(renderers=[hot], tooltips=None, callback=page.app, name="sim_hover"))
+    p.add_tools(page.name("sim_hover", HoverTool(renderers=[hot], tooltips=None, callback=page.app)))
     page.on_event(p, "mouseleave")
     p.xaxis.major_label_orientation = 0.785
     p.xaxis.major_label_text_font_size = "9px"
@@ -46,14 +47,16 @@ def build(page) -> Any:
     p.yaxis.axis_label = "CKA Value"
     p.xaxis.axis_label_text_font_size = p.yaxis.axis_label_text_font_size = "10px"
     p.yaxis.ticker = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    ref = page.add("sim_ref", RadioButtonGroup(labels=["Original", "Retrained"], active=0, height=26,
-                                               stylesheets=[page.widget_css]))
-    split = page.add("sim_split", RadioButtonGroup(labels=["Train", "Test"], active=0, height=26,
-                                                   stylesheets=[page.widget_css]))
+    # the toggles are read from their events (js/main.js), so they are named but not arguments
+    ref = page.name("sim_ref", RadioButtonGroup(labels=["Original", "Retrained"], active=0, height=26,
+                                                stylesheets=[page.widget_css]))
+    split = page.name("sim_split", RadioButtonGroup(labels=["Train", "Test"], active=0, height=26,
+                                                    stylesheets=[page.widget_css]))
     page.on_change(ref, "active")
     page.on_change(split, "active")
     head = page.div(text='<div class="uc-view-title">Layer-wise Similarity</div>', width=170)
     label = page.div(text='<span class="uc-small">Compare against:</span>', width=100)
     legend = page.div(text=legend_html(), width=470, height=26)
-    caption = page.div("sim_caption", text="", width=470, height=20)
+    caption = page.div(text="", width=470, height=20)
+    page.provide("sim", {"src": src, "fig": p, "caption": caption})
     return column(row(head, split, spacing=4), row(label, ref, spacing=4), legend, p, caption, spacing=0)
