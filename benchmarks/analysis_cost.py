@@ -44,7 +44,9 @@ def clock(fn):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
     parser.add_argument("--results")
     parser.add_argument("--repeat", type=int, default=3, help="take the fastest of this many timings")
@@ -72,13 +74,17 @@ def main() -> int:
     _, plain_folded = best(lambda: time_plain_forward(folded_model, data, batch))
     outputs, evaluate = best(lambda: forward_pass(model, data, plan, batch))
     grams = stack_grams(outputs.grams, outputs.layers)
-    refs = {name: load_grams(results / "evaluation" / path / "grams.pt")
-            for name, path in (("original", "original"), ("retrained", f"fc{fc}/retrained"))}
+    refs = {
+        name: load_grams(results / "evaluation" / path / "grams.pt")
+        for name, path in (("original", "original"), ("retrained", f"fc{fc}/retrained"))
+    }
 
     def similarity_job():  # what the evaluation job does: centre its own blocks once, each reference's once
         mine = centered_blocks(grams, plan.cka_pools, fc)
-        return [similarity_rows("x", n, centered_blocks(r, plan.cka_pools, fc), rl, mine, outputs.layers)
-                for n, (r, rl) in refs.items()]
+        return [
+            similarity_rows("x", n, centered_blocks(r, plan.cka_pools, fc), rl, mine, outputs.layers)
+            for n, (r, rl) in refs.items()
+        ]
 
     _, similarity = best(similarity_job)
 
@@ -86,7 +92,10 @@ def main() -> int:
     labels_train, labels_test = data.train.labels.numpy(), data.test.labels.numpy()
     sets = mia.salun_mia_sets(labels_train, labels_test, fc)
     forget = np.flatnonzero(labels_train == fc)
-    retrain_values = {"entropy": privacy.entropy(train_logits[forget]), "confidence": privacy.confidence(train_logits[forget])}
+    retrain_values = {
+        "entropy": privacy.entropy(train_logits[forget]),
+        "confidence": privacy.confidence(train_logits[forget]),
+    }
 
     def metrics():
         tr = acc.per_class_accuracy(train_logits.argmax(1), labels_train, 10)
@@ -94,20 +103,33 @@ def main() -> int:
         acc.forget_metrics(tr, te, fc)
         acc.prediction_matrices(train_logits, labels_train, 10)
         acc.prediction_matrices(test_logits, labels_test, 10)
-        mia.mia_efficacy(mia.true_class_confidence(train_logits[sets.members], labels_train[sets.members]),
-                         mia.true_class_confidence(test_logits[sets.nonmembers], labels_test[sets.nonmembers]),
-                         mia.true_class_confidence(train_logits[sets.target], labels_train[sets.target]))
+        mia.mia_efficacy(
+            mia.true_class_confidence(train_logits[sets.members], labels_train[sets.members]),
+            mia.true_class_confidence(test_logits[sets.nonmembers], labels_test[sets.nonmembers]),
+            mia.true_class_confidence(train_logits[sets.target], labels_train[sets.target]),
+        )
         for metric, fn in (("entropy", privacy.entropy), ("confidence", privacy.confidence)):
             privacy.threshold_sweep(fn(train_logits[forget]), retrain_values[metric], -2.5, 10)
 
     _, metric_seconds = best(metrics)
     umap_cfg = config["analysis"]["umap"]
-    params = UmapParams(umap_cfg["n_neighbors"], umap_cfg["min_dist"], umap_cfg["n_epochs"], umap_cfg["aligned_epochs"],
-                        config["seed"], umap_cfg["anchor_stiffness"])
+    params = UmapParams(
+        umap_cfg["n_neighbors"],
+        umap_cfg["min_dist"],
+        umap_cfg["n_epochs"],
+        umap_cfg["aligned_epochs"],
+        config["seed"],
+        umap_cfg["anchor_stiffness"],
+    )
     features = outputs.features.numpy()
     # the reference layout is the original model's; this model's layout is anchored to it
-    original = forward_pass(load_weights(new_model(config, data, device), results / "models" / "original" / "model.pt"),
-                            data, plan, batch, with_grams=False).features.numpy()
+    original = forward_pass(
+        load_weights(new_model(config, data, device), results / "models" / "original" / "model.pt"),
+        data,
+        plan,
+        batch,
+        with_grams=False,
+    ).features.numpy()
     reference, first_umap = clock(lambda: reference_layout(original, params))  # includes numba's compilation
     _, reference_warm = best(lambda: reference_layout(original, params))
     _, aligned = best(lambda: aligned_layout(features, original, reference, params))
@@ -126,7 +148,8 @@ def main() -> int:
         "evaluation_over_plain": evaluate / plain,
         "evaluation_and_analysis_over_plain": (evaluate + similarity + metric_seconds + aligned) / plain,
         "analysis_overhead_over_plain": analysis / plain,
-        "evaluation_and_analysis_over_folded_plain": (evaluate + similarity + metric_seconds + aligned) / plain_folded,
+        "evaluation_and_analysis_over_folded_plain": (evaluate + similarity + metric_seconds + aligned)
+        / plain_folded,
     }
     for key, value in report.items():
         print(f"{key:38s} {value:.3f}" if isinstance(value, float) else f"{key:38s} {value}")

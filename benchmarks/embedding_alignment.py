@@ -30,8 +30,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow.feather as feather
 
-from unlearning_comparator.embedding import (UmapParams, aligned_layout, nearest_neighbours, procrustes,
-                                             reference_layout)
+from unlearning_comparator.embedding import (
+    UmapParams,
+    aligned_layout,
+    nearest_neighbours,
+    procrustes,
+    reference_layout,
+)
 from unlearning_comparator.tables import experiment_metadata, read_table
 
 
@@ -60,7 +65,9 @@ def params_of(experiment: Path) -> UmapParams:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("experiment", type=Path, help="results/<name> of a finished run")
-    parser.add_argument("--forget-classes", type=int, nargs="*", help="default: every forget class of the run")
+    parser.add_argument(
+        "--forget-classes", type=int, nargs="*", help="default: every forget class of the run"
+    )
     args = parser.parse_args(argv)
     experiment: Path = args.experiment
     params = params_of(experiment)
@@ -73,17 +80,32 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     reference = reference_layout(original, params)
-    print(f"reference layout (UMAP, {params.n_epochs} epochs, numba compilation included): "
-          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(
+        f"reference layout (UMAP, {params.n_epochs} epochs, numba compilation included): "
+        f"{time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
     summary: dict[str, dict] = {}
     for fc in classes:
         is_forget = labels == fc
-        folders = {"original": experiment / "evaluation" / "original",
-                   "retrained": experiment / "evaluation" / f"fc{fc}" / "retrained"}
+        folders = {
+            "original": experiment / "evaluation" / "original",
+            "retrained": experiment / "evaluation" / f"fc{fc}" / "retrained",
+        }
         for run in runs:
-            if int(run["forget_class"]) == fc and run["type"] in ("unlearned", "external") and run["status"] == "ok":
-                folder = run["run_id"].split("-", 2)  # fc<c>-<method>-<key> -> evaluation/fc<c>/<method>/<key>
-                candidate = experiment / "evaluation" / folder[0] / folder[1] / folder[2] if len(folder) == 3 else None
+            if (
+                int(run["forget_class"]) == fc
+                and run["type"] in ("unlearned", "external")
+                and run["status"] == "ok"
+            ):
+                folder = run["run_id"].split(
+                    "-", 2
+                )  # fc<c>-<method>-<key> -> evaluation/fc<c>/<method>/<key>
+                candidate = (
+                    experiment / "evaluation" / folder[0] / folder[1] / folder[2]
+                    if len(folder) == 3
+                    else None
+                )
                 if candidate is not None and (candidate / "features.arrow").is_file():
                     folders[run["run_id"]] = candidate
         rows = []
@@ -95,10 +117,17 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - t0
             shift = displacement(layout, reference)
             forget, retain = np.median(shift[is_forget]), np.median(shift[~is_forget])
-            rows.append({"model": name, "forget_median": forget, "retain_median": retain,
-                         "ratio": forget / retain if retain > 0 else float("nan"),
-                         "forget_p90": np.percentile(shift[is_forget], 90),
-                         "retain_p90": np.percentile(shift[~is_forget], 90), "seconds": seconds})
+            rows.append(
+                {
+                    "model": name,
+                    "forget_median": forget,
+                    "retain_median": retain,
+                    "ratio": forget / retain if retain > 0 else float("nan"),
+                    "forget_p90": np.percentile(shift[is_forget], 90),
+                    "retain_p90": np.percentile(shift[~is_forget], 90),
+                    "seconds": seconds,
+                }
+            )
             if name == "retrained":
                 from sklearn.manifold import trustworthiness
 
@@ -109,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                     "independent_forget_median": float(np.median(free[is_forget])),
                     "independent_retain_median": float(np.median(free[~is_forget])),
                     "trustworthiness_anchored": float(trustworthiness(model_features, layout, n_neighbors=k)),
-                    "trustworthiness_independent": float(trustworthiness(model_features, independent, n_neighbors=k)),
+                    "trustworthiness_independent": float(
+                        trustworthiness(model_features, independent, n_neighbors=k)
+                    ),
                     "forget_share_reference_layout": own_class_share(reference, is_forget, k),
                     "forget_share_anchored_layout": own_class_share(layout, is_forget, k),
                     "forget_share_independent_layout": own_class_share(independent, is_forget, k),
@@ -119,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         print("| model | forget median % | other median % | ratio | forget p90 % | other p90 % | s |")
         print("|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['model']} | {r['forget_median']:.2f} | {r['retain_median']:.2f} | {r['ratio']:.2f} | "
-                  f"{r['forget_p90']:.2f} | {r['retain_p90']:.2f} | {r['seconds']:.2f} |")
+            print(
+                f"| {r['model']} | {r['forget_median']:.2f} | {r['retain_median']:.2f} | {r['ratio']:.2f} | "
+                f"{r['forget_p90']:.2f} | {r['retain_p90']:.2f} | {r['seconds']:.2f} |"
+            )
         print("\nretrained model: " + ", ".join(f"{k} {v:.3f}" for k, v in retrained.items()))
         summary[str(fc)] = {"rows": rows, "retrained": retrained}
     print(json.dumps(summary, default=float))

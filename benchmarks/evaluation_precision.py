@@ -61,6 +61,7 @@ TRAINING_RULES = {"train_original", "retrain", "unlearn", "import_external"}
 
 # ---- scratch experiments
 
+
 def scratch_config(configfile: Path, scratch: Path, precision: str) -> Path:
     """The experiment's config with ``evaluation.precision`` set and its relative paths made absolute."""
     config = yaml.safe_load(configfile.read_text())
@@ -86,7 +87,11 @@ def copy_experiment(experiment: Path, scratch: Path, with_evaluations: bool) -> 
 
 
 def model_stamps(results: Path) -> dict[str, int]:
-    return {str(p.relative_to(results)): p.stat().st_mtime_ns for p in sorted((results / "models").rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(results)): p.stat().st_mtime_ns
+        for p in sorted((results / "models").rglob("*"))
+        if p.is_file()
+    }
 
 
 def evaluations_reusable(experiment: Path, device_type: str) -> bool:
@@ -107,6 +112,7 @@ def evaluations_reusable(experiment: Path, device_type: str) -> bool:
 
 # ---- the workflow
 
+
 def snapshot_code(work: Path) -> Path:
     """Copy the Snakefile, workflow/ and methods/ once, so that both runs use the same code even if the
     working tree changes meanwhile; jobs import the package from the copy (PYTHONPATH comes first)."""
@@ -118,14 +124,33 @@ def snapshot_code(work: Path) -> Path:
     return code
 
 
-def snakemake(code: Path, scratch: Path, config: Path, rules: list[str], cores: int,
-              *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(code / "Snakefile"), "--directory", str(scratch),
-               "tables", "--cores", str(cores), "--workflow-profile", "none", "--rerun-triggers", "mtime", *extra,
-               "--allowed-rules", *rules, "--configfile", str(config)]
+def snakemake(
+    code: Path, scratch: Path, config: Path, rules: list[str], cores: int, *extra: str
+) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(code / "Snakefile"),
+        "--directory",
+        str(scratch),
+        "tables",
+        "--cores",
+        str(cores),
+        "--workflow-profile",
+        "none",
+        "--rerun-triggers",
+        "mtime",
+        *extra,
+        "--allowed-rules",
+        *rules,
+        "--configfile",
+        str(config),
+    ]
     gpus = _cuda_devices()
     if gpus:
-        command[command.index("--cores"):command.index("--cores")] = ["--resources", f"gpu={gpus}"]
+        command[command.index("--cores") : command.index("--cores")] = ["--resources", f"gpu={gpus}"]
     path = os.pathsep.join(filter(None, [str(code / "workflow"), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
     return subprocess.run(command, cwd=scratch, capture_output=True, text=True, env=env)
@@ -144,7 +169,7 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
     start = next((i for i, line in enumerate(lines) if line.strip() == "Job stats:"), None)
     if start is None:
         return jobs
-    for line in lines[start + 3:]:
+    for line in lines[start + 3 :]:
         parts = line.split()
         if len(parts) != 2 or not parts[1].isdigit():
             break
@@ -153,7 +178,9 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
     return jobs
 
 
-def run_workflow(code: Path, scratch: Path, config: Path, rules: list[str], cores: int) -> tuple[dict[str, int], float]:
+def run_workflow(
+    code: Path, scratch: Path, config: Path, rules: list[str], cores: int
+) -> tuple[dict[str, int], float]:
     """Re-run ``rules`` up to the tables; refuse if anything that trains would run. Returns (jobs, seconds)."""
     results = next((scratch / "results").iterdir())
     dry = snakemake(code, scratch, config, rules, cores, "-n")
@@ -175,6 +202,7 @@ def run_workflow(code: Path, scratch: Path, config: Path, rules: list[str], core
 
 # ---- comparison
 
+
 def _values(series: pd.Series) -> np.ndarray:
     """A float matrix (rows, k) of a numeric or list-of-numbers column; NaN for nulls."""
     first = next((v for v in series if v is not None), None)
@@ -191,7 +219,11 @@ def _is_float(series: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return False
     first = next((v for v in series if v is not None), None)
-    return isinstance(first, (list, np.ndarray)) and len(first) > 0 and isinstance(np.asarray(first).flat[0], np.floating)
+    return (
+        isinstance(first, (list, np.ndarray))
+        and len(first) > 0
+        and isinstance(np.asarray(first).flat[0], np.floating)
+    )
 
 
 def max_abs_difference(a: pd.Series, b: pd.Series) -> tuple[float, int]:
@@ -206,7 +238,9 @@ def max_abs_difference(a: pd.Series, b: pd.Series) -> tuple[float, int]:
 def compare_table(name: str, base: pd.DataFrame, other: pd.DataFrame) -> list[dict]:
     """One row per column: its max |difference| (numeric) or the number of rows that differ (others)."""
     keys = [k for k in KEYS[name] if k in base.columns]
-    joined = base.merge(other, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True, validate="one_to_one")
+    joined = base.merge(
+        other, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True, validate="one_to_one"
+    )
     unmatched = int((joined["_merge"] != "both").sum())
     joined = joined[joined["_merge"] == "both"]
     rows = []
@@ -257,6 +291,7 @@ def read(results: Path, name: str) -> pd.DataFrame:
 
 # ---- report
 
+
 def markdown(rows: list[dict], logits: dict, embedding: dict) -> str:
     lines = ["| table | column | max abs difference | rows that differ | rows |", "|---|---|---|---|---|"]
     for r in rows:
@@ -268,36 +303,57 @@ def markdown(rows: list[dict], logits: dict, embedding: dict) -> str:
         if r.get("null_mismatches"):
             diff += f" ({r['null_mismatches']} null on one side)"
         lines.append(f"| {r['table']} | {r['column']} | {diff} | {r['differing_rows']} | {r['rows']} |")
-    lines.append(f"| evaluation | logits (every image) | {logits['max_abs_diff']:.3g} (largest logit "
-                 f"{logits['max_abs_logit']:.3g}) | argmax changed for {logits['argmax_changed']} | {logits['images']} |")
-    lines += ["", f"Embedding (UMAP of the features, aligned): points moved by a median {embedding['median_shift']:.3g}, "
-                  f"at most {embedding['max_shift']:.3g}, in a layout {embedding['layout_width']:.3g} wide."]
+    lines.append(
+        f"| evaluation | logits (every image) | {logits['max_abs_diff']:.3g} (largest logit "
+        f"{logits['max_abs_logit']:.3g}) | argmax changed for {logits['argmax_changed']} | {logits['images']} |"
+    )
+    lines += [
+        "",
+        f"Embedding (UMAP of the features, aligned): points moved by a median {embedding['median_shift']:.3g}, "
+        f"at most {embedding['max_shift']:.3g}, in a layout {embedding['layout_width']:.3g} wide.",
+    ]
     return "\n".join(lines)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("experiment", nargs="?", default="results/fashion-mnist-compact", type=Path)
-    parser.add_argument("--configfile", type=Path, default=ROOT / "config" / "config.yaml",
-                        help="the config the experiment was run with (its name must be the folder's)")
+    parser.add_argument(
+        "--configfile",
+        type=Path,
+        default=ROOT / "config" / "config.yaml",
+        help="the config the experiment was run with (its name must be the folder's)",
+    )
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--candidate", choices=["bf16", "float32"], default="bf16",
-                        help="the precision compared with float32; float32 measures the comparison's own noise")
-    parser.add_argument("--rerun-baseline", action="store_true", help="evaluate the float32 baseline again too")
+    parser.add_argument(
+        "--candidate",
+        choices=["bf16", "float32"],
+        default="bf16",
+        help="the precision compared with float32; float32 measures the comparison's own noise",
+    )
+    parser.add_argument(
+        "--rerun-baseline", action="store_true", help="evaluate the float32 baseline again too"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch experiments")
     parser.add_argument("--json", type=Path, help="also write the comparison here")
     args = parser.parse_args()
     experiment = args.experiment.resolve()
     name = yaml.safe_load(args.configfile.read_text())["name"]
     if name != experiment.name or not (experiment / "tables" / "subset.arrow").is_file():
-        raise SystemExit(f"{experiment} is not a run of {args.configfile} (name {name!r}) with trained models")
+        raise SystemExit(
+            f"{experiment} is not a run of {args.configfile} (name {name!r}) with trained models"
+        )
 
     device_type = "cuda" if _cuda_devices() else "cpu"
     reuse = not args.rerun_baseline and evaluations_reusable(experiment, device_type)
     # (scratch folder, precision, copy the experiment's evaluations, rules allowed to run)
     rules = DATA_RULES + EVALUATION_RULES + ANALYSIS_RULES
-    runs = [("baseline", "float32", reuse, rules),  # reused evaluations are up to date
-            ("candidate", args.candidate, False, rules)]
+    runs = [
+        ("baseline", "float32", reuse, rules),  # reused evaluations are up to date
+        ("candidate", args.candidate, False, rules),
+    ]
     report = {"device": device_type, "candidate": args.candidate, "baseline_reused": reuse, "runs": {}}
     work = Path(tempfile.mkdtemp(prefix="uc-precision-"))
     started = time.perf_counter()
@@ -310,16 +366,21 @@ def main() -> int:
             config = scratch_config(args.configfile, scratch, precision)
             jobs, seconds = run_workflow(code, scratch, config, rules, args.cores)
             report["runs"][folder] = {"precision": precision, "jobs": jobs, "seconds": seconds}
-            print(f"{folder} ({precision}): {sum(jobs.values())} jobs "
-                  f"({', '.join(f'{k} {v}' for k, v in jobs.items())}) in {seconds:.0f} s on the {device_type}", flush=True)
+            print(
+                f"{folder} ({precision}): {sum(jobs.values())} jobs "
+                f"({', '.join(f'{k} {v}' for k, v in jobs.items())}) in {seconds:.0f} s on the {device_type}",
+                flush=True,
+            )
         report["seconds"] = time.perf_counter() - started
         base, other = (work / folder / "results" / experiment.name for folder in ("baseline", "candidate"))
         rows = [r for t in TABLES for r in compare_table(t, read(base, t), read(other, t))]
         report["columns"] = rows
         report["logits"] = compare_logits(base / "evaluation", other / "evaluation")
         report["embedding"] = embedding_shift(read(base, "instances"), read(other, "instances"))
-        print(f"\n{args.candidate} against float32 ({'reused' if reuse else 're-evaluated'} float32 evaluations), on the "
-              f"{device_type}, {report['seconds']:.0f} s in all:\n")
+        print(
+            f"\n{args.candidate} against float32 ({'reused' if reuse else 're-evaluated'} float32 evaluations), on the "
+            f"{device_type}, {report['seconds']:.0f} s in all:\n"
+        )
         print(markdown(rows, report["logits"], report["embedding"]))
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))

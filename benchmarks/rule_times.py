@@ -29,11 +29,23 @@ def main() -> int:
         return 1
     print("| rule | jobs | total s | median s | max s | peak RSS (MB) |")
     print("|---|---|---|---|---|---|")
-    order = ["subsets", "train_original", "retrain", "unlearn", "import_external", "evaluate", "analyze", "tables", "site"]
+    order = [
+        "subsets",
+        "train_original",
+        "retrain",
+        "unlearn",
+        "import_external",
+        "evaluate",
+        "analyze",
+        "tables",
+        "site",
+    ]
     for rule in sorted(rows, key=lambda r: order.index(r) if r in order else len(order)):
         seconds = [s for s, _ in rows[rule]]
-        print(f"| `{rule}` | {len(seconds)} | {sum(seconds):.0f} | {statistics.median(seconds):.1f} | "
-              f"{max(seconds):.1f} | {max(r for _, r in rows[rule]):.0f} |")
+        print(
+            f"| `{rule}` | {len(seconds)} | {sum(seconds):.0f} | {statistics.median(seconds):.1f} | "
+            f"{max(seconds):.1f} | {max(r for _, r in rows[rule]):.0f} |"
+        )
     total = sum(s for values in rows.values() for s, _ in values)
     print(f"\nsum of job wall times: {total:.0f} s")
     return 0

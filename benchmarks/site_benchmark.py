@@ -36,8 +36,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 TARGET_FIRST_RENDER_MS = 2000
 TARGET_SWITCH_MS = 300
 
@@ -146,7 +153,9 @@ def switches(driver, url, n, tab):
     out = []
     for k in range(n):
         kind = "hdr_sel_a" if k % 2 == 0 else "hdr_sel_b"
-        opts = driver.execute_script(f"return Bokeh.documents[0].get_model_by_name('{kind}').options.map((o) => o[0])")
+        opts = driver.execute_script(
+            f"return Bokeh.documents[0].get_model_by_name('{kind}').options.map((o) => o[0])"
+        )
         current = driver.execute_script(f"return Bokeh.documents[0].get_model_by_name('{kind}').value")
         # an unlearned model (not the original) so the attack panel has data to change to
         choices = [o for o in opts[2:] if o != current] or [o for o in opts if o != current]
@@ -157,7 +166,9 @@ def switches(driver, url, n, tab):
         if "error" in r:
             raise RuntimeError(f"switch {kind} -> {target}: {r}")
         if r["unchanged"]:
-            print(f"    note: after {kind} -> {target} these views hold the same data as before: {r['unchanged']}")
+            print(
+                f"    note: after {kind} -> {target} these views hold the same data as before: {r['unchanged']}"
+            )
         out.append(r["total"])
         time.sleep(0.15)
     return out
@@ -178,7 +189,9 @@ def fc_switches(driver, url, n):
         if "error" in r:
             raise RuntimeError(f"forget-class switch: {r}")
         if r["unchanged"]:
-            print(f"    note: after the forget-class switch these views hold the same data as before: {r['unchanged']}")
+            print(
+                f"    note: after the forget-class switch these views hold the same data as before: {r['unchanged']}"
+            )
         out.append(r["total"])
         time.sleep(0.15)
     return out
@@ -189,10 +202,17 @@ def weight(site: Path) -> dict[str, float]:
     raw = sum(p.stat().st_size for p in files)
     gz = sum(len(gzip.compress(p.read_bytes(), 6)) for p in files)
     index = site / "index.html"
-    bokehjs = sum(p.stat().st_size for p in (site / "static").rglob("*.js")) if (site / "static").exists() else 0
+    bokehjs = (
+        sum(p.stat().st_size for p in (site / "static").rglob("*.js")) if (site / "static").exists() else 0
+    )
     thumbs = sum(p.stat().st_size for p in (site / "assets").rglob("*")) if (site / "assets").exists() else 0
-    return {"total_mb": raw / 1e6, "total_gzip_mb": gz / 1e6, "index_html_mb": index.stat().st_size / 1e6,
-            "bokehjs_files_mb": bokehjs / 1e6, "thumbnails_mb": thumbs / 1e6}
+    return {
+        "total_mb": raw / 1e6,
+        "total_gzip_mb": gz / 1e6,
+        "index_html_mb": index.stat().st_size / 1e6,
+        "bokehjs_files_mb": bokehjs / 1e6,
+        "thumbnails_mb": thumbs / 1e6,
+    }
 
 
 def stats(xs):
@@ -211,25 +231,33 @@ def main(argv=None) -> int:
 
     from comparator_site import build_site
     from comparator_site.data import load
+
     from site_fixtures import write_experiment
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="uc-bench-sites-"))
     work.mkdir(parents=True, exist_ok=True)
-    experiments = {"synthetic-3x22": write_experiment(work / "synthetic-tables", forget_classes=3, models_per_class=22,
-                                                      per_class=200)}
+    experiments = {
+        "synthetic-3x22": write_experiment(
+            work / "synthetic-tables", forget_classes=3, models_per_class=22, per_class=200
+        )
+    }
     for t in args.tables:
         experiments[Path(t).resolve().parent.name or Path(t).name] = Path(t)
 
     driver = make_driver()
     results = {}
     try:
-        print(f"Chromium headless, {os.cpu_count()} CPU cores; targets: first render <= {TARGET_FIRST_RENDER_MS} ms, "
-              f"A/B switch <= {TARGET_SWITCH_MS} ms\n")
+        print(
+            f"Chromium headless, {os.cpu_count()} CPU cores; targets: first render <= {TARGET_FIRST_RENDER_MS} ms, "
+            f"A/B switch <= {TARGET_SWITCH_MS} ms\n"
+        )
         for name, tables in experiments.items():
             data = load(tables)
             per_fc = max(sum(1 for r in data.runs if r["forget_class"] == fc) for fc in data.forget_classes)
-            print(f"== {name}: {len(data.runs)} runs, {len(data.forget_classes)} forget classes, up to {per_fc} "
-                  f"models per forget class, {len(data.subset_index)} subset instances")
+            print(
+                f"== {name}: {len(data.runs)} runs, {len(data.forget_classes)} forget classes, up to {per_fc} "
+                f"models per forget class, {len(data.subset_index)} subset instances"
+            )
             sites, builds, loads = {}, {}, {}
             for mode in ("shared", "inline"):
                 site = work / f"{name}-{mode}"
@@ -253,30 +281,53 @@ def main(argv=None) -> int:
                 sw_atk = switches(driver, url, n_sw, 1) if n_sw else []
                 fc = fc_switches(driver, url, max(4, n_sw // 3)) if n_sw else []
                 w = weight(site)
-                r = {"build_s": build_s, "bokeh_idle_ms": stats(idle), "ready_ms": stats(ready),
-                     "ab_switch_embedding_tab_ms": stats(sw_emb), "ab_switch_attack_tab_ms": stats(sw_atk),
-                     "fc_switch_ms": stats(fc), "weight": w, "models_per_forget_class": per_fc}
+                r = {
+                    "build_s": build_s,
+                    "bokeh_idle_ms": stats(idle),
+                    "ready_ms": stats(ready),
+                    "ab_switch_embedding_tab_ms": stats(sw_emb),
+                    "ab_switch_attack_tab_ms": stats(sw_atk),
+                    "fc_switch_ms": stats(fc),
+                    "weight": w,
+                    "models_per_forget_class": per_fc,
+                }
                 results[f"{name}/{mode}"] = r
                 med_ready = r["ready_ms"]["median"]
                 if not sw_emb:
-                    why = "not measured (--no-switches)" if not n_sw else "no A/B switch possible (two models per forget class)"
+                    why = (
+                        "not measured (--no-switches)"
+                        if not n_sw
+                        else "no A/B switch possible (two models per forget class)"
+                    )
                     fcs = f"; forget-class switch {r['fc_switch_ms']['median']:.0f} ms" if fc else ""
-                    print(f"  BokehJS {mode:6s}: first render: Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, page ready "
-                          f"{r['ready_ms']['median']:.0f} ms (max {r['ready_ms']['max']:.0f}); {why}{fcs}; "
-                          f"weight {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip), index.html {w['index_html_mb']:.2f} MB")
+                    print(
+                        f"  BokehJS {mode:6s}: first render: Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, page ready "
+                        f"{r['ready_ms']['median']:.0f} ms (max {r['ready_ms']['max']:.0f}); {why}{fcs}; "
+                        f"weight {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip), index.html {w['index_html_mb']:.2f} MB"
+                    )
                     continue
-                med_sw = max(r["ab_switch_embedding_tab_ms"]["median"], r["ab_switch_attack_tab_ms"]["median"])
-                print(f"  BokehJS {mode:6s}: build {build_s:.1f} s | first render: Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, "
-                      f"page ready {med_ready:.0f} ms (max {r['ready_ms']['max']:.0f}) = {med_ready / TARGET_FIRST_RENDER_MS:.2f} x target")
-                print(f"                  A/B switch: embedding tab {r['ab_switch_embedding_tab_ms']['median']:.0f} ms "
-                      f"(max {r['ab_switch_embedding_tab_ms']['max']:.0f}), attack tab {r['ab_switch_attack_tab_ms']['median']:.0f} ms "
-                      f"(max {r['ab_switch_attack_tab_ms']['max']:.0f}) = {med_sw / TARGET_SWITCH_MS:.2f} x target"
-                      + (f" | forget-class switch {r['fc_switch_ms']['median']:.0f} ms" if fc else ""))
-                print(f"                  weight: {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip): index.html "
-                      f"{w['index_html_mb']:.2f} MB, BokehJS files {w['bokehjs_files_mb']:.2f} MB, thumbnails {w['thumbnails_mb']:.2f} MB")
+                med_sw = max(
+                    r["ab_switch_embedding_tab_ms"]["median"], r["ab_switch_attack_tab_ms"]["median"]
+                )
+                print(
+                    f"  BokehJS {mode:6s}: build {build_s:.1f} s | first render: Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, "
+                    f"page ready {med_ready:.0f} ms (max {r['ready_ms']['max']:.0f}) = {med_ready / TARGET_FIRST_RENDER_MS:.2f} x target"
+                )
+                print(
+                    f"                  A/B switch: embedding tab {r['ab_switch_embedding_tab_ms']['median']:.0f} ms "
+                    f"(max {r['ab_switch_embedding_tab_ms']['max']:.0f}), attack tab {r['ab_switch_attack_tab_ms']['median']:.0f} ms "
+                    f"(max {r['ab_switch_attack_tab_ms']['max']:.0f}) = {med_sw / TARGET_SWITCH_MS:.2f} x target"
+                    + (f" | forget-class switch {r['fc_switch_ms']['median']:.0f} ms" if fc else "")
+                )
+                print(
+                    f"                  weight: {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip): index.html "
+                    f"{w['index_html_mb']:.2f} MB, BokehJS files {w['bokehjs_files_mb']:.2f} MB, thumbnails {w['thumbnails_mb']:.2f} MB"
+                )
             s, i = results[f"{name}/shared"], results[f"{name}/inline"]
-            print(f"  inline / shared: first render {i['ready_ms']['median'] / s['ready_ms']['median']:.2f}, "
-                  f"weight {i['weight']['total_mb'] / s['weight']['total_mb']:.2f}\n")
+            print(
+                f"  inline / shared: first render {i['ready_ms']['median'] / s['ready_ms']['median']:.2f}, "
+                f"weight {i['weight']['total_mb'] / s['weight']['total_mb']:.2f}\n"
+            )
     finally:
         driver.quit()
         shutil.rmtree(driver._bench_profile, ignore_errors=True)

@@ -40,9 +40,11 @@ DEFAULTS = {"epochs": 10, "lr": 0.01, "batch_size": 128}
 
 HYPERPARAMETERS = {
     "eta_min": {
-        "type": "number", "minimum": 0, "default": 0.01,
+        "type": "number",
+        "minimum": 0,
+        "default": 0.01,
         "description": "CosineAnnealingLR's floor (absolute, as in the original: with lr <= 0.01 the rate "
-                       "stays at or rises towards it)",
+        "stays at or rises towards it)",
     },
 }
 

@@ -37,8 +37,12 @@ NAME = "Gradient Ascent"
 DEFAULTS = {"epochs": 7, "lr": 0.0001, "batch_size": 256}
 
 HYPERPARAMETERS = {
-    "grad_clip": {"type": "number", "exclusiveMinimum": 0, "default": 100.0,
-                  "description": "maximum gradient norm of each ascent step"},
+    "grad_clip": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 100.0,
+        "description": "maximum gradient norm of each ascent step",
+    },
 }
 
 

@@ -57,7 +57,13 @@ import torch.nn.functional as F
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
 from unlearning_comparator.unlearning.toolkit import (
-    FrozenWeights, clip, global_top_fraction_mask, multistep, random_other_labels, sgd, zero_grads_like,
+    FrozenWeights,
+    clip,
+    global_top_fraction_mask,
+    multistep,
+    random_other_labels,
+    sgd,
+    zero_grads_like,
 )
 
 NAME = "SalUn"
@@ -66,17 +72,29 @@ DEFAULTS = {"epochs": 5, "lr": 0.001, "batch_size": 128}
 
 HYPERPARAMETERS = {
     "saliency_threshold": {
-        "type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.75,
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 1,
+        "default": 0.75,
         "description": "fraction of the weights (the most salient ones) that unlearning may change",
     },
     "use_random_labels": {
-        "type": "boolean", "default": True,
+        "type": "boolean",
+        "default": True,
         "description": "forget phase: CE on random other-class labels (true) or gradient ascent (false)",
     },
-    "saliency_batches": {"type": "integer", "minimum": 1, "default": 5,
-                         "description": "forget batches the saliency pre-step averages over"},
-    "grad_clip": {"type": "number", "exclusiveMinimum": 0, "default": 100.0,
-                  "description": "maximum gradient norm of every step"},
+    "saliency_batches": {
+        "type": "integer",
+        "minimum": 1,
+        "default": 5,
+        "description": "forget batches the saliency pre-step averages over",
+    },
+    "grad_clip": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 100.0,
+        "description": "maximum gradient norm of every step",
+    },
 }
 
 
@@ -135,7 +153,9 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
                 with autocast(task.device):
                     logits = model(x)
                     if random_labels:
-                        loss = F.cross_entropy(logits, random_other_labels(y, task.num_classes, task.generator))
+                        loss = F.cross_entropy(
+                            logits, random_other_labels(y, task.num_classes, task.generator)
+                        )
                     else:
                         loss = -F.cross_entropy(logits, y)
                 masked_step(loss)

@@ -51,16 +51,37 @@ NAME = "SCRUB"
 DEFAULTS = {"epochs": 5, "lr": 0.01, "batch_size": 128}
 
 HYPERPARAMETERS = {
-    "alpha": {"type": "number", "minimum": 0, "default": 0.5, "description": "weight of the distillation terms"},
+    "alpha": {
+        "type": "number",
+        "minimum": 0,
+        "default": 0.5,
+        "description": "weight of the distillation terms",
+    },
     "gamma": {"type": "number", "minimum": 0, "default": 1.0, "description": "weight of the retain CE term"},
-    "kd_temperature": {"type": "number", "exclusiveMinimum": 0, "default": 2.0,
-                       "description": "softmax temperature of the distillation loss"},
-    "msteps": {"type": "integer", "minimum": 0, "default": 100,
-               "description": "epochs that include the forget (max) phase"},
-    "fisher_samples": {"type": "integer", "minimum": 1, "default": 1000,
-                       "description": "retain images the Fisher pre-step looks at (at least)"},
-    "grad_clip": {"type": "number", "exclusiveMinimum": 0, "default": 1.0,
-                  "description": "maximum gradient norm of every step"},
+    "kd_temperature": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 2.0,
+        "description": "softmax temperature of the distillation loss",
+    },
+    "msteps": {
+        "type": "integer",
+        "minimum": 0,
+        "default": 100,
+        "description": "epochs that include the forget (max) phase",
+    },
+    "fisher_samples": {
+        "type": "integer",
+        "minimum": 1,
+        "default": 1000,
+        "description": "retain images the Fisher pre-step looks at (at least)",
+    },
+    "grad_clip": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 1.0,
+        "description": "maximum gradient norm of every step",
+    },
 }
 
 EPS = 1e-8

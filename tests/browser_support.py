@@ -16,8 +16,15 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def make_driver():
@@ -26,7 +33,9 @@ def make_driver():
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{missing} not installed (CI=true: browser tests must run)")
-        pytest.skip(f"{missing} not installed: apt-get install chromium chromium-driver to run the browser tests")
+        pytest.skip(
+            f"{missing} not installed: apt-get install chromium chromium-driver to run the browser tests"
+        )
     selenium = pytest.importorskip("selenium")
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options

@@ -62,8 +62,21 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.Co
     Give targets first: ``--configfile`` and ``--forcerun`` take every following word as theirs."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
-        cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            *args,
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
@@ -73,8 +86,13 @@ def fmnist_small():
     from unlearning_comparator.data import DatasetMissingError, load_dataset
 
     try:
-        return load_dataset("fashion_mnist", root=str(ROOT / "resources" / "data"), download=False,
-                            train_per_class=200, test_per_class=100)
+        return load_dataset(
+            "fashion_mnist",
+            root=str(ROOT / "resources" / "data"),
+            download=False,
+            train_per_class=200,
+            test_per_class=100,
+        )
     except DatasetMissingError as exc:
         pytest.fail(f"Fashion-MNIST is needed for the tests: {exc}")
 
@@ -135,7 +153,9 @@ def tiny_run_config(workdir: Path) -> Path:
     torch.save(create_model("compact_resnet", 10, 1).state_dict(), workdir / "plain.pt")
     with open(workdir / "evil.pt", "wb") as handle:
         pickle.dump({"payload": _Payload()}, handle)
-    config["external"] = {name: {**e, "checkpoint": str(workdir / f"{name}.pt")} for name, e in EXTERNAL_MODELS.items()}
+    config["external"] = {
+        name: {**e, "checkpoint": str(workdir / f"{name}.pt")} for name, e in EXTERNAL_MODELS.items()
+    }
     return write_config(workdir / "tiny.yaml", config)
 
 
@@ -150,12 +170,15 @@ def same_column(left, right) -> bool:
         return left.equals(right)
     nulls = [np.asarray(c.is_null().to_numpy(zero_copy_only=False)) for c in (left, right)]
     values = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.float64) for c in (left, right)]
-    return np.array_equal(*nulls) and np.array_equal(values[0][~nulls[0]], values[1][~nulls[1]], equal_nan=True)
+    return np.array_equal(*nulls) and np.array_equal(
+        values[0][~nulls[0]], values[1][~nulls[1]], equal_nan=True
+    )
 
 
 def same_table(left, right) -> bool:
     return left.column_names == right.column_names and all(
-        same_column(left.column(c), right.column(c)) for c in left.column_names)
+        same_column(left.column(c), right.column(c)) for c in left.column_names
+    )
 
 
 def read_tables(workdir: Path, name: str = "tiny") -> dict:
@@ -186,10 +209,14 @@ def tiny_run(tmp_path_factory):
     given = os.environ.get("UC_TINY_RUN_DIR")
     if given:
         workdir = Path(given).resolve()
-        missing = [t for t in TABLES if not (workdir / "results" / "tiny" / "tables" / f"{t}.arrow").is_file()]
+        missing = [
+            t for t in TABLES if not (workdir / "results" / "tiny" / "tables" / f"{t}.arrow").is_file()
+        ]
         if missing:
-            pytest.fail(f"UC_TINY_RUN_DIR={given} does not hold a finished tiny run: "
-                        f"results/tiny/tables/{{{','.join(missing)}}}.arrow missing")
+            pytest.fail(
+                f"UC_TINY_RUN_DIR={given} does not hold a finished tiny run: "
+                f"results/tiny/tables/{{{','.join(missing)}}}.arrow missing"
+            )
         return workdir, read_tables(workdir)
     workdir = tmp_path_factory.mktemp("tiny")
     return workdir, run_tiny(workdir)

@@ -29,13 +29,18 @@ from PIL import Image
 from unlearning_comparator.metrics.privacy import challenge_attack_score
 from unlearning_comparator.tables import schemas, write_table
 
-EVIL_NAME = "<script>alert(1)</script><img src=x onerror=\"window.__xss=1\">"
+EVIL_NAME = '<script>alert(1)</script><img src=x onerror="window.__xss=1">'
 EVIL_RUN = "evil<b>"  # part of the run id of the run with EVIL_NAME
-EVIL_TITLE = "Synthetic <b>experiment</b> & \"friends\""
+EVIL_TITLE = 'Synthetic <b>experiment</b> & "friends"'
 CLASS_NAMES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
 LAYERS = ["stem", "layer1", "layer2", "layer3", "layer4", "fc"]
-METHODS = [("ft", "Fine-Tuning"), ("ga", "Gradient Ascent"), ("rl", "Random Labeling"),
-           ("scrub", "SCRUB"), ("salun", "SalUn")]
+METHODS = [
+    ("ft", "Fine-Tuning"),
+    ("ga", "Gradient Ascent"),
+    ("rl", "Random Labeling"),
+    ("scrub", "SCRUB"),
+    ("salun", "SalUn"),
+]
 ENTROPY_RANGE = (0.0, 2.5)
 CONFIDENCE_RANGE = (-2.5, 10.0)
 THRESHOLDS = 51
@@ -76,15 +81,24 @@ def _sprite_png(n: int, size: int, columns: int, rng: np.random.Generator) -> by
         cy, cx = rng.uniform(6, size - 6, 2)
         blob = 200 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / rng.uniform(10, 40))
         img = np.clip(blob + rng.integers(0, 12, (size, size)), 0, 255).astype(np.uint8)
-        sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = img
+        sheet[r * size : (r + 1) * size, c * size : (c + 1) * size] = img
     buf = io.BytesIO()
     Image.fromarray(sheet, mode="L").save(buf, format="PNG")
     return buf.getvalue()
 
 
-def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, models_per_class: int = 22,
-                     per_class: int = 200, num_classes: int = 10, seed: int = 0, failed: bool = True,
-                     evil: bool = True, thumbnails: bool = True, name: str = "synthetic") -> Path:
+def write_experiment(
+    out_dir: str | Path,
+    forget_classes: int | list[int] = 3,
+    models_per_class: int = 22,
+    per_class: int = 200,
+    num_classes: int = 10,
+    seed: int = 0,
+    failed: bool = True,
+    evil: bool = True,
+    thumbnails: bool = True,
+    name: str = "synthetic",
+) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -94,7 +108,9 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
     image_size, sprite_columns = 28, 40
 
     # the fixed evaluation subset: per_class training images per class, class order
-    indices = np.concatenate([np.sort(rng.choice(6000, per_class, replace=False)) + 6000 * c for c in range(C)])
+    indices = np.concatenate(
+        [np.sort(rng.choice(6000, per_class, replace=False)) + 6000 * c for c in range(C)]
+    )
     labels = np.repeat(np.arange(C), per_class)
     N = len(indices)
     angle = 2 * np.pi * np.arange(C) / C
@@ -118,24 +134,60 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
         retrain_values: dict[str, np.ndarray] = {}
         per_run_values = []
         for k, (kind, mid, mname, s) in enumerate(specs):
-            run_id = {"original": f"fc{fc}-original", "retrained": f"fc{fc}-retrained"}.get(kind, f"fc{fc}-{mid}-{k:02d}")
+            run_id = {"original": f"fc{fc}-original", "retrained": f"fc{fc}-retrained"}.get(
+                kind, f"fc{fc}-{mid}-{k:02d}"
+            )
             if mid == "evil":
                 run_id = f"fc{fc}-evil<b>-{k:02d}"  # markup in a run id: must show as text everywhere
             epochs = {"original": 30, "retrained": 30}.get(kind, int(rng.choice([2, 3, 5, 8])))
             lr = {"original": 0.1, "retrained": 0.1}.get(kind, float(rng.choice([0.1, 0.01, 0.001])))
             bs = int(rng.choice([64, 128, 256])) if kind in ("unlearned", "failed") else 128
-            row = dict(run_id=run_id, forget_class=fc, type="unlearned" if kind == "failed" else kind,
-                       method=mid, method_name=mname,
-                       base=None if kind in ("original", "retrained") else f"fc{fc}-original",
-                       seed=seed, epochs=epochs, lr=lr, batch_size=bs,
-                       hyperparameters=json.dumps({"epochs": epochs, "lr": lr, "batch_size": bs,
-                                                   **({"alpha": 0.5} if mid == "scrub" else {})}),
-                       device="cpu")
+            row = dict(
+                run_id=run_id,
+                forget_class=fc,
+                type="unlearned" if kind == "failed" else kind,
+                method=mid,
+                method_name=mname,
+                base=None if kind in ("original", "retrained") else f"fc{fc}-original",
+                seed=seed,
+                epochs=epochs,
+                lr=lr,
+                batch_size=bs,
+                hyperparameters=json.dumps(
+                    {
+                        "epochs": epochs,
+                        "lr": lr,
+                        "batch_size": bs,
+                        **({"alpha": 0.5} if mid == "scrub" else {}),
+                    }
+                ),
+                device="cpu",
+            )
             if kind == "failed":
-                runs.append({**row, **{m: None for m in ("UA", "RA", "TUA", "TRA", "TA", "RTE", "PS", "PS_challenge",
-                                                         "MIA_efficacy", "avg_gap")},
-                             "train_acc": None, "test_acc": None, "status": "failed",
-                             "error": "RuntimeError: loss is <nan> at epoch 2 & the \"weights\" are not finite"})
+                runs.append(
+                    {
+                        **row,
+                        **{
+                            m: None
+                            for m in (
+                                "UA",
+                                "RA",
+                                "TUA",
+                                "TRA",
+                                "TA",
+                                "RTE",
+                                "PS",
+                                "PS_challenge",
+                                "MIA_efficacy",
+                                "avg_gap",
+                            )
+                        },
+                        "train_acc": None,
+                        "test_acc": None,
+                        "status": "failed",
+                        "error": 'RuntimeError: loss is <nan> at epoch 2 & the "weights" are not finite',
+                    }
+                )
                 continue
             # per-class accuracies: the forget class falls with s, the others wobble
             tr = np.clip(0.97 + rng.normal(0, 0.015, C), 0, 1)
@@ -158,13 +210,27 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
             pmax = probs.max(1)
             conf = np.log(pmax + 1e-45) - np.log(1 - pmax + 1e-45)
             xy = base_xy + rng.normal(0, 0.25, (N, 2))
-            xy[forget] = (1 - s) * xy[forget] + s * (centres[other[forget]] + rng.normal(0, 1.5, (forget.sum(), 2)))
-            inst.append(pa.table({
-                "run_id": [run_id] * N, "index": indices.astype(np.int32), "label": labels.astype(np.int16),
-                "pred": pred.astype(np.int16), "is_forget": forget,
-                "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), C),
-                "entropy": ent.astype(np.float32), "confidence": conf, "x": xy[:, 0].astype(np.float32),
-                "y": xy[:, 1].astype(np.float32)}))
+            xy[forget] = (1 - s) * xy[forget] + s * (
+                centres[other[forget]] + rng.normal(0, 1.5, (forget.sum(), 2))
+            )
+            inst.append(
+                pa.table(
+                    {
+                        "run_id": [run_id] * N,
+                        "index": indices.astype(np.int32),
+                        "label": labels.astype(np.int16),
+                        "pred": pred.astype(np.int16),
+                        "is_forget": forget,
+                        "probs": pa.FixedSizeListArray.from_arrays(
+                            pa.array(probs.astype(np.float32).ravel()), C
+                        ),
+                        "entropy": ent.astype(np.float32),
+                        "confidence": conf,
+                        "x": xy[:, 0].astype(np.float32),
+                        "y": xy[:, 1].astype(np.float32),
+                    }
+                )
+            )
             per_run_values.append((run_id, kind, ent[forget], conf[forget]))
             if kind == "retrained":
                 retrain_values = {"entropy": ent[forget], "confidence": conf[forget]}
@@ -176,9 +242,18 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
                 m[np.arange(C), np.arange(C)] = acc
                 conf_m = np.clip(m * 0.9 + 0.01, 0, 1)
                 t, p = np.meshgrid(np.arange(C), np.arange(C), indexing="ij")
-                preds.append(pa.table({"run_id": [run_id] * C * C, "split": [split] * C * C,
-                                       "true": t.ravel().astype(np.int16), "pred": p.ravel().astype(np.int16),
-                                       "proportion": m.ravel(), "mean_confidence": conf_m.ravel()}))
+                preds.append(
+                    pa.table(
+                        {
+                            "run_id": [run_id] * C * C,
+                            "split": [split] * C * C,
+                            "true": t.ravel().astype(np.int16),
+                            "pred": p.ravel().astype(np.int16),
+                            "proportion": m.ravel(),
+                            "mean_confidence": conf_m.ravel(),
+                        }
+                    )
+                )
             # similarity: the full layer x layer matrix per reference/split/subset
             L = len(LAYERS)
             depth = np.linspace(0, 1, L)
@@ -187,39 +262,86 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
                 for split in ("train", "test"):
                     for subset in ("forget", "retain"):
                         drop = (0.85 if subset == "forget" else 0.08) * d_ref
-                        diag = np.clip(1 - drop * depth ** 2 - rng.uniform(0, 0.02, L), 0, 1)
-                        mat = np.clip(np.minimum.outer(diag, diag) * (1 - 0.5 * np.abs(np.subtract.outer(depth, depth))), 0, 1)
+                        diag = np.clip(1 - drop * depth**2 - rng.uniform(0, 0.02, L), 0, 1)
+                        mat = np.clip(
+                            np.minimum.outer(diag, diag)
+                            * (1 - 0.5 * np.abs(np.subtract.outer(depth, depth))),
+                            0,
+                            1,
+                        )
                         mat[np.arange(L), np.arange(L)] = diag
                         ri, li = np.meshgrid(np.arange(L), np.arange(L), indexing="ij")
-                        sims.append(pa.table({"run_id": [run_id] * L * L, "reference": [ref] * L * L,
-                                              "split": [split] * L * L, "subset": [subset] * L * L,
-                                              "reference_layer": [LAYERS[i] for i in ri.ravel()],
-                                              "layer": [LAYERS[j] for j in li.ravel()], "cka": mat.ravel()}))
-            runs.append({**row, "UA": float(tr[fc]), "RA": float(np.delete(tr, fc).mean()),
-                         "TUA": float(te[fc]), "TRA": float(np.delete(te, fc).mean()),
-                         "TA": float(np.delete(te, fc).mean()),  # as if every test class had the same size
-                         "RTE": None if kind == "original" else float({"retrained": 900.0}.get(kind, rng.uniform(3, 200))),
-                         "PS": None, "PS_challenge": None,
-                         "MIA_efficacy": float(np.clip(s * 0.9 + rng.normal(0, 0.05), 0, 1)),
-                         "avg_gap": None, "train_acc": tr.tolist(), "test_acc": te.tolist(), "status": "ok", "error": None})
+                        sims.append(
+                            pa.table(
+                                {
+                                    "run_id": [run_id] * L * L,
+                                    "reference": [ref] * L * L,
+                                    "split": [split] * L * L,
+                                    "subset": [subset] * L * L,
+                                    "reference_layer": [LAYERS[i] for i in ri.ravel()],
+                                    "layer": [LAYERS[j] for j in li.ravel()],
+                                    "cka": mat.ravel(),
+                                }
+                            )
+                        )
+            runs.append(
+                {
+                    **row,
+                    "UA": float(tr[fc]),
+                    "RA": float(np.delete(tr, fc).mean()),
+                    "TUA": float(te[fc]),
+                    "TRA": float(np.delete(te, fc).mean()),
+                    "TA": float(np.delete(te, fc).mean()),  # as if every test class had the same size
+                    "RTE": None
+                    if kind == "original"
+                    else float({"retrained": 900.0}.get(kind, rng.uniform(3, 200))),
+                    "PS": None,
+                    "PS_challenge": None,
+                    "MIA_efficacy": float(np.clip(s * 0.9 + rng.normal(0, 0.05), 0, 1)),
+                    "avg_gap": None,
+                    "train_acc": tr.tolist(),
+                    "test_acc": te.tolist(),
+                    "status": "ok",
+                    "error": None,
+                }
+            )
         # attack curves against the retrained model, both scopes
         for run_id, kind, ent, conf in per_run_values:
             worst, worst_challenge = 0.0, 0.0
             for scope in ("forget_set", "subset"):
-                for metric, vals, (lo, hi) in (("entropy", ent, ENTROPY_RANGE), ("confidence", conf, CONFIDENCE_RANGE)):
+                for metric, vals, (lo, hi) in (
+                    ("entropy", ent, ENTROPY_RANGE),
+                    ("confidence", conf, CONFIDENCE_RANGE),
+                ):
                     ref = retrain_values[metric]
                     jitter = rng.normal(0, 0.02, len(vals)) if scope == "forget_set" else 0.0
-                    for direction, (p, q) in (("above_unlearn", (vals + jitter, ref)), ("above_retrain", (ref, vals + jitter))):
+                    for direction, (p, q) in (
+                        ("above_unlearn", (vals + jitter, ref)),
+                        ("above_retrain", (ref, vals + jitter)),
+                    ):
                         thr, fpr, fnr, score = attack_curve(p, q, lo, hi)
                         score_challenge = challenge_attack_score(fpr, fnr)
                         if scope == "forget_set":
                             worst = max(worst, float(score.max()))
-                            worst_challenge = max(worst_challenge, float(np.nanmax(score_challenge, initial=0.0)))
+                            worst_challenge = max(
+                                worst_challenge, float(np.nanmax(score_challenge, initial=0.0))
+                            )
                         n = len(thr)
-                        atks.append(pa.table({"run_id": [run_id] * n, "scope": [scope] * n, "metric": [metric] * n,
-                                              "direction": [direction] * n, "threshold": thr, "fpr": fpr,
-                                              "fnr": fnr, "attack_score": score,
-                                              "attack_score_challenge": score_challenge}))
+                        atks.append(
+                            pa.table(
+                                {
+                                    "run_id": [run_id] * n,
+                                    "scope": [scope] * n,
+                                    "metric": [metric] * n,
+                                    "direction": [direction] * n,
+                                    "threshold": thr,
+                                    "fpr": fpr,
+                                    "fnr": fnr,
+                                    "attack_score": score,
+                                    "attack_score_challenge": score_challenge,
+                                }
+                            )
+                        )
             for r in runs:
                 if r["run_id"] == run_id:
                     r["PS"], r["PS_challenge"] = 1.0 - worst, 1.0 - worst_challenge
@@ -231,20 +353,44 @@ def write_experiment(out_dir: str | Path, forget_classes: int | list[int] = 3, m
         del retrain_vals
 
     sch = schemas(C)
-    meta = {"name": name, "title": EVIL_TITLE if evil else "Synthetic experiment", "dataset": "fashion_mnist",
-            "dataset_name": "Fashion-MNIST", "model": "compact_resnet", "model_name": "Compact ResNet",
-            "class_names": class_names, "layers": LAYERS, "forget_classes": fcs, "seed": seed,
-            "image_size": image_size, "channels": 1, "sprite_columns": sprite_columns, "subset_per_class": per_class}
+    meta = {
+        "name": name,
+        "title": EVIL_TITLE if evil else "Synthetic experiment",
+        "dataset": "fashion_mnist",
+        "dataset_name": "Fashion-MNIST",
+        "model": "compact_resnet",
+        "model_name": "Compact ResNet",
+        "class_names": class_names,
+        "layers": LAYERS,
+        "forget_classes": fcs,
+        "seed": seed,
+        "image_size": image_size,
+        "channels": 1,
+        "sprite_columns": sprite_columns,
+        "subset_per_class": per_class,
+    }
     runs_table = pa.Table.from_pylist(runs, schema=sch["runs"]).replace_schema_metadata(
-        {b"experiment": json.dumps(meta).encode()})
+        {b"experiment": json.dumps(meta).encode()}
+    )
     write_table(runs_table, out / "runs.arrow", sch["runs"])
     write_table(pa.concat_tables(inst).cast(sch["instances"]), out / "instances.arrow", sch["instances"])
-    write_table(pa.concat_tables(preds).cast(sch["predictions"]), out / "predictions.arrow", sch["predictions"])
+    write_table(
+        pa.concat_tables(preds).cast(sch["predictions"]), out / "predictions.arrow", sch["predictions"]
+    )
     write_table(pa.concat_tables(sims).cast(sch["similarity"]), out / "similarity.arrow", sch["similarity"])
     write_table(pa.concat_tables(atks).cast(sch["attack"]), out / "attack.arrow", sch["attack"])
     if thumbnails:
-        write_table(pa.table({"index": indices.astype(np.int32), "label": labels.astype(np.int16),
-                              "sprite": np.arange(N, dtype=np.int32)}), out / "subset.arrow", sch["subset"])
+        write_table(
+            pa.table(
+                {
+                    "index": indices.astype(np.int32),
+                    "label": labels.astype(np.int16),
+                    "sprite": np.arange(N, dtype=np.int32),
+                }
+            ),
+            out / "subset.arrow",
+            sch["subset"],
+        )
         (out / "thumbnails.png").write_bytes(_sprite_png(N, image_size, sprite_columns, rng))
     return out
 

@@ -46,19 +46,50 @@ DEFAULT_DIR = Path(tempfile.gettempdir()) / "uc-slurm-cluster"
 PARTITION = "debug"
 # Programs the cluster needs, and the Debian package that has each.
 PROGRAMS = {
-    "munged": "munge", "munge": "munge", "slurmctld": "slurmctld", "slurmd": "slurmd",
-    "sinfo": "slurm-client", "squeue": "slurm-client", "sbatch": "slurm-client",
-    "scancel": "slurm-client", "scontrol": "slurm-client", "srun": "slurm-client",
+    "munged": "munge",
+    "munge": "munge",
+    "slurmctld": "slurmctld",
+    "slurmd": "slurmd",
+    "sinfo": "slurm-client",
+    "squeue": "slurm-client",
+    "sbatch": "slurm-client",
+    "scancel": "slurm-client",
+    "scontrol": "slurm-client",
+    "srun": "slurm-client",
 }
 # The client commands that get a wrapper setting SLURM_CONF (see SlurmCluster.env).
-CLIENTS = ("sbatch", "srun", "salloc", "squeue", "sinfo", "scancel", "scontrol", "sacct", "sacctmgr",
-           "sshare", "sstat", "sprio", "sdiag")
+CLIENTS = (
+    "sbatch",
+    "srun",
+    "salloc",
+    "squeue",
+    "sinfo",
+    "scancel",
+    "scontrol",
+    "sacct",
+    "sacctmgr",
+    "sshare",
+    "sstat",
+    "sprio",
+    "sdiag",
+)
 # Character devices every Linux system has, standing in for the device files of fake GPUs.
 FAKE_GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random")
 # What SlurmCluster.jobs() reports of each job (squeue --Format names and column widths).
-JOB_FIELDS = {"JobID": 20, "Name": 100, "Comment": 300, "tres-per-job": 40, "tres-per-node": 40,
-              "Partition": 40, "Account": 40, "State": 20, "NumCPUs": 10, "MinMemory": 20, "TimeLimit": 20,
-              "WorkDir": 300}
+JOB_FIELDS = {
+    "JobID": 20,
+    "Name": 100,
+    "Comment": 300,
+    "tres-per-job": 40,
+    "tres-per-node": 40,
+    "Partition": 40,
+    "Account": 40,
+    "State": 20,
+    "NumCPUs": 10,
+    "MinMemory": 20,
+    "TimeLimit": 20,
+    "WorkDir": 300,
+}
 SBIN = "/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
 DAEMONS = ("munged", "slurmctld", "slurmd")  # started in this order, stopped in the reverse one
 
@@ -79,8 +110,11 @@ def unavailable_reason() -> str | None:
         reasons.append("the throw-away SLURM cluster must run as root (slurmd launches jobs as their user)")
     missing = sorted({pkg for prog, pkg in PROGRAMS.items() if which(prog) is None})
     if missing:
-        reasons.append("Debian's SLURM packages are not installed (missing: " + ", ".join(missing)
-                       + "); run .ci/install-slurm.sh (apt-get install slurm-wlm munge)")
+        reasons.append(
+            "Debian's SLURM packages are not installed (missing: "
+            + ", ".join(missing)
+            + "); run .ci/install-slurm.sh (apt-get install slurm-wlm munge)"
+        )
     return "; and ".join(reasons) or None
 
 
@@ -116,10 +150,19 @@ class SlurmCluster:
     (logs, jobcomp.txt) in place on stop. ``min_job_age``: seconds squeue keeps finished jobs.
     """
 
-    def __init__(self, base_dir: str | Path | None = None, gpus: int = 0, keep: bool = False,
-                 partition: str = PARTITION, timeout: float = 60, min_job_age: int = 3600):
+    def __init__(
+        self,
+        base_dir: str | Path | None = None,
+        gpus: int = 0,
+        keep: bool = False,
+        partition: str = PARTITION,
+        timeout: float = 60,
+        min_job_age: int = 3600,
+    ):
         # A short path: the MUNGE socket's path must fit in a Unix socket address (108 bytes).
-        self.base = Path(base_dir).resolve() if base_dir is not None else Path(tempfile.mkdtemp(prefix="uc-slurm-"))
+        self.base = (
+            Path(base_dir).resolve() if base_dir is not None else Path(tempfile.mkdtemp(prefix="uc-slurm-"))
+        )
         self.gpus, self.keep, self.partition, self.timeout = gpus, keep, partition, timeout
         self.min_job_age = min_job_age
         self.created_dir = base_dir is None or not self.base.exists()
@@ -146,20 +189,28 @@ class SlurmCluster:
         ``srun`` after removing every SLURM_* variable, so that srun would look for the system's
         /etc/slurm/slurm.conf. The wrappers on PATH (kept by sbatch --export=ALL) set SLURM_CONF again.
         """
-        return {**os.environ, "SLURM_CONF": str(self.conf), "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+        return {
+            **os.environ,
+            "SLURM_CONF": str(self.conf),
+            "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
 
     def run(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run a SLURM client command (sinfo, squeue, ...) against this cluster."""
-        return subprocess.run(list(args), env=self.env, capture_output=True, text=True, check=check,
-                              timeout=timeout)
+        return subprocess.run(
+            list(args), env=self.env, capture_output=True, text=True, check=check, timeout=timeout
+        )
 
     def jobs(self) -> list[dict[str, str]]:
         """Every job the controller still knows (all of them for ``min_job_age`` seconds after they end):
         dicts with the keys of ``JOB_FIELDS`` (JobID, Name, Comment, tres-per-job, ..., State)."""
         fmt = ",".join(f"{name}:{width}|" for name, width in JOB_FIELDS.items())
         out = self.run("squeue", "--states=all", "--noheader", f"--Format={fmt}").stdout
-        return [dict(zip(JOB_FIELDS, (v.strip() for v in line.split("|"))))
-                for line in out.splitlines() if line.strip()]
+        return [
+            dict(zip(JOB_FIELDS, (v.strip() for v in line.split("|"))))
+            for line in out.splitlines()
+            if line.strip()
+        ]
 
     def finished_jobs(self) -> list[dict[str, str]]:
         """Every job that ended, from the jobcomp/filetxt record: dicts of JobId, Name, JobState, ..."""
@@ -175,7 +226,7 @@ class SlurmCluster:
                 jobs.append(fields)
         return jobs
 
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         self.start()
         return self
 
@@ -190,11 +241,19 @@ class SlurmCluster:
             raise SlurmUnavailable(reason)
         try:
             self._write_files()
-            self._start("munged", [
-                which("munged"), "--foreground", "--force", f"--socket={self.munge_socket}",
-                f"--key-file={self.base / 'munge' / 'munge.key'}", f"--pid-file={self.base / 'munge' / 'munged.pid'}",
-                f"--log-file={self.logs / 'munged.log'}", f"--seed-file={self.base / 'munge' / 'munged.seed'}",
-            ])
+            self._start(
+                "munged",
+                [
+                    which("munged"),
+                    "--foreground",
+                    "--force",
+                    f"--socket={self.munge_socket}",
+                    f"--key-file={self.base / 'munge' / 'munge.key'}",
+                    f"--pid-file={self.base / 'munge' / 'munged.pid'}",
+                    f"--log-file={self.logs / 'munged.log'}",
+                    f"--seed-file={self.base / 'munge' / 'munged.seed'}",
+                ],
+            )
             self._wait(lambda: self.munge_socket.exists(), "munged to open its socket", "munged")
             self._start("slurmctld", [which("slurmctld"), "-D", "-f", str(self.conf)])
             self._start("slurmd", [which("slurmd"), "-D", "-f", str(self.conf)])
@@ -215,7 +274,9 @@ class SlurmCluster:
             os.chmod(key, 0o400)
         self.bin.mkdir(exist_ok=True)
         for name in CLIENTS:
-            real = shutil.which(name, path=os.environ.get("PATH", "").replace(str(self.bin), "") + os.pathsep + SBIN)
+            real = shutil.which(
+                name, path=os.environ.get("PATH", "").replace(str(self.bin), "") + os.pathsep + SBIN
+            )
             if real:
                 wrapper = self.bin / name
                 wrapper.write_text(f'#!/bin/sh\nSLURM_CONF="{self.conf}" exec "{real}" "$@"\n')
@@ -230,8 +291,9 @@ class SlurmCluster:
             if self.gpus > len(FAKE_GPU_FILES):
                 raise ValueError(f"at most {len(FAKE_GPU_FILES)} fake GPUs")
             gres = f" Gres=gpu:{self.gpus}"
-            (self.base / "gres.conf").write_text("".join(
-                f"NodeName={self.node} Name=gpu File={f}\n" for f in FAKE_GPU_FILES[:self.gpus]))
+            (self.base / "gres.conf").write_text(
+                "".join(f"NodeName={self.node} Name=gpu File={f}\n" for f in FAKE_GPU_FILES[: self.gpus])
+            )
         lines = [
             "# A throw-away single-node cluster written by tests/slurm_cluster.py",
             "ClusterName=uctest",
@@ -284,8 +346,15 @@ class SlurmCluster:
         out = open(self.logs / f"{name}.out", "ab")
         # A session of their own: the daemons outlive a `start` from the command line, and a Ctrl-C
         # meant for the caller does not reach them.
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=self.env, cwd=self.base, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.base,
+            start_new_session=True,
+        )
         out.close()
         self._procs[name], self.pids[name] = proc, proc.pid
 
@@ -294,8 +363,9 @@ class SlurmCluster:
         while time.monotonic() < deadline:
             for name, proc in self._procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode} while waiting for {what}:\n"
-                                       + self._tail(name))
+                    raise RuntimeError(
+                        f"{name} exited with {proc.returncode} while waiting for {what}:\n" + self._tail(name)
+                    )
             if ready():
                 return
             time.sleep(0.5)
@@ -305,7 +375,9 @@ class SlurmCluster:
         text = ""
         for path in (self.logs / f"{name}.out", self.logs / f"{name}.log"):
             if path.exists():
-                text += f"--- {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
+                text += (
+                    f"--- {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
+                )
         return text
 
     def _node_idle(self) -> bool:
@@ -314,8 +386,13 @@ class SlurmCluster:
         return states.get(self.node, "").rstrip("*~#") == "idle"
 
     def _save_state(self) -> None:
-        state = {"pids": self.pids, "conf": str(self.conf), "node": self.node, "partition": self.partition,
-                 "created_dir": self.created_dir}
+        state = {
+            "pids": self.pids,
+            "conf": str(self.conf),
+            "node": self.node,
+            "partition": self.partition,
+            "created_dir": self.created_dir,
+        }
         (self.base / "cluster.json").write_text(json.dumps(state, indent=1))
 
     # -- stop -------------------------------------------------------------------------------------
@@ -327,8 +404,14 @@ class SlurmCluster:
             self.run("scancel", f"--partition={self.partition}", check=False, timeout=15)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                queue = self.run("squeue", "--noheader", "--states=RUNNING,COMPLETING", "--format=%i",
-                                 check=False, timeout=10)
+                queue = self.run(
+                    "squeue",
+                    "--noheader",
+                    "--states=RUNNING,COMPLETING",
+                    "--format=%i",
+                    check=False,
+                    timeout=10,
+                )
                 if queue.returncode != 0 or not queue.stdout.strip():
                     break
                 time.sleep(0.5)
@@ -377,7 +460,7 @@ class SlurmCluster:
                 time.sleep(0.2)
 
     @classmethod
-    def attach(cls, base_dir: str | Path) -> "SlurmCluster":
+    def attach(cls, base_dir: str | Path) -> SlurmCluster:
         """The cluster that ``start`` (from another process) left running in ``base_dir``."""
         base = Path(base_dir)
         state = json.loads((base / "cluster.json").read_text())
@@ -389,15 +472,16 @@ class SlurmCluster:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["start", "stop", "status", "run"])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"the cluster's folder [{DEFAULT_DIR}]")
     parser.add_argument("--gpus", type=int, default=0, help="fake GPUs to declare on the node [0]")
     parser.add_argument("--keep", action="store_true", help="stop/run: keep the folder (logs, jobcomp.txt)")
     argv = list(sys.argv[1:] if argv is None else argv)
-    rest = argv[argv.index("--") + 1:] if "--" in argv else []
-    args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    rest = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     state = args.dir / "cluster.json"
 
     if args.command == "start":

@@ -11,11 +11,17 @@ import pytest
 from snakemake.cli import parse_config
 from snakemake.utils import update_config
 
-from conftest import METHODS_DIR, ROOT, snakemake, tiny_config, write_config
 from unlearning_comparator import catalog
-from unlearning_comparator.config import (ConfigError, load_schema, method_grid, unlearning_runs,
-                                          validate_config)
+from unlearning_comparator.config import (
+    ConfigError,
+    load_schema,
+    method_grid,
+    unlearning_runs,
+    validate_config,
+)
 from unlearning_comparator.unlearning.registry import discover
+
+from conftest import METHODS_DIR, ROOT, snakemake, tiny_config, write_config
 
 
 def refusal(config: dict) -> str:
@@ -30,7 +36,10 @@ BAD_CONFIGS = {
     "unknown nested key": (lambda c: c["training"].update(lr_decay=0.1), "training.lr_decay"),
     "forget class out of range": (lambda c: c.update(forget_classes=[1, 10]), "forget_classes[1]"),
     "negative forget class": (lambda c: c.update(forget_classes=[-1]), "forget_classes[0]"),
-    "unknown method": (lambda c: c["methods"].update(magic={"epochs": [1], "lr": [0.1], "batch_size": [8]}), "methods.magic"),
+    "unknown method": (
+        lambda c: c["methods"].update(magic={"epochs": [1], "lr": [0.1], "batch_size": [8]}),
+        "methods.magic",
+    ),
     "unknown dataset": (lambda c: c.update(dataset="mnist"), "dataset"),
     "unknown model": (lambda c: c.update(model="vgg16"), "model"),
     "zero learning rate": (lambda c: c["methods"]["ga"].update(lr=[0.0]), "methods.ga.lr[0]"),
@@ -41,8 +50,14 @@ BAD_CONFIGS = {
     "name with a slash": (lambda c: c.update(name="../evil"), "name"),
     "name with spaces": (lambda c: c.update(name="my experiment"), "name"),
     "unknown method key": (lambda c: c["methods"]["scrub"].update(alpah=0.5), "methods.scrub.alpah"),
-    "bad method key value": (lambda c: c["methods"]["salun"].update(saliency_threshold="high"), "methods.salun.saliency_threshold"),
-    "NaN learning rate": (lambda c: c["methods"]["ga"].update(lr=[math.nan]), "methods.ga.lr[0]: nan is not a finite number"),
+    "bad method key value": (
+        lambda c: c["methods"]["salun"].update(saliency_threshold="high"),
+        "methods.salun.saliency_threshold",
+    ),
+    "NaN learning rate": (
+        lambda c: c["methods"]["ga"].update(lr=[math.nan]),
+        "methods.ga.lr[0]: nan is not a finite number",
+    ),
 }
 
 
@@ -59,8 +74,13 @@ def test_defaults_are_filled_in():
     config = tiny_config()
     del config["analysis"]
     resolved = validate_config(config, METHODS_DIR)
-    assert resolved["analysis"]["umap"] == {"n_neighbors": 9, "min_dist": 0.45, "n_epochs": 500, "aligned_epochs": 200,
-                                            "anchor_stiffness": 3.0}
+    assert resolved["analysis"]["umap"] == {
+        "n_neighbors": 9,
+        "min_dist": 0.45,
+        "n_epochs": 500,
+        "aligned_epochs": 200,
+        "anchor_stiffness": 3.0,
+    }
     assert resolved["analysis"]["attack"]["thresholds"] == 51
     assert resolved["device"] == "auto"
     # method-specific keys take the module's defaults (the original's constants)
@@ -119,8 +139,16 @@ def test_the_default_config_is_valid():
     assert set(config["methods"]) >= {"ft", "ga", "rl", "scrub", "salun"}
 
 
-@pytest.mark.parametrize("case", ["forget class out of range", "unknown method", "non-numeric seed", "name with a slash",
-                                  "NaN learning rate"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "forget class out of range",
+        "unknown method",
+        "non-numeric seed",
+        "name with a slash",
+        "NaN learning rate",
+    ],
+)
 def test_a_refused_config_fails_the_dry_run_before_any_job(tmp_path, case):
     change, key = BAD_CONFIGS[case]
     config = tiny_config()
@@ -138,7 +166,11 @@ def test_a_refused_config_fails_the_dry_run_before_any_job(tmp_path, case):
 def test_near_equal_learning_rates_get_distinct_run_folders():
     config = tiny_config()
     config["methods"] = {"ga": {"epochs": [1], "lr": [0.0003, 0.00030000001, 1e-05], "batch_size": [8]}}
-    keys = [r.key for r in unlearning_runs(validate_config(config, METHODS_DIR), METHODS_DIR) if r.forget_class == 1]
+    keys = [
+        r.key
+        for r in unlearning_runs(validate_config(config, METHODS_DIR), METHODS_DIR)
+        if r.forget_class == 1
+    ]
     assert keys == ["e1-lr0.0003-bs8", "e1-lr0.00030000001-bs8", "e1-lr1e-05-bs8"]
 
 
@@ -162,7 +194,9 @@ NON_FINITE_KEYS = {
     "analysis.umap.min_dist": lambda c, v: c["analysis"]["umap"].update(min_dist=v),
     "analysis.attack.entropy_range[1]": lambda c, v: c["analysis"].update(attack={"entropy_range": [0.0, v]}),
     "methods.scrub.alpha": lambda c, v: c["methods"]["scrub"].update(alpha=v),  # a method module's own key
-    "methods.salun.saliency_threshold[0]": lambda c, v: c["methods"]["salun"].update(saliency_threshold=[v, 0.5]),
+    "methods.salun.saliency_threshold[0]": lambda c, v: c["methods"]["salun"].update(
+        saliency_threshold=[v, 0.5]
+    ),
 }
 
 
@@ -193,18 +227,23 @@ def with_overrides(*entries: str) -> dict:
 
 
 def test_command_line_text_becomes_the_numbers_the_schema_asks_for():
-    config = validate_config(with_overrides(
-        "forget_classes=[4, 8]",
-        "methods={ga: {lr: [0.1, 1e-3], epochs: [2]}, scrub: {alpha: [0.3, 0.9]}, salun: {use_random_labels: false}}",
-        "data={train_per_class: 7, test_per_class: null}",
-        "analysis={attack: {entropy_range: [0, 2.5]}}",
-    ), METHODS_DIR)
+    config = validate_config(
+        with_overrides(
+            "forget_classes=[4, 8]",
+            "methods={ga: {lr: [0.1, 1e-3], epochs: [2]}, scrub: {alpha: [0.3, 0.9]}, salun: {use_random_labels: false}}",
+            "data={train_per_class: 7, test_per_class: null}",
+            "analysis={attack: {entropy_range: [0, 2.5]}}",
+        ),
+        METHODS_DIR,
+    )
     assert config["forget_classes"] == [4, 8]
     assert config["methods"]["ga"]["lr"] == [0.1, 0.001] and config["methods"]["ga"]["epochs"] == [2]
     assert config["methods"]["ga"]["batch_size"] == [64]  # a nested override changes only the keys it names
     assert config["methods"]["scrub"]["alpha"] == [0.3, 0.9]  # a method module's key: anyOf scalar or list
     assert config["methods"]["salun"]["use_random_labels"] is False
-    assert config["data"]["train_per_class"] == 7 and config["data"]["test_per_class"] is None  # [integer, null]
+    assert (
+        config["data"]["train_per_class"] == 7 and config["data"]["test_per_class"] is None
+    )  # [integer, null]
     assert config["analysis"]["attack"]["entropy_range"] == [0, 2.5]
 
 

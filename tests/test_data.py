@@ -62,8 +62,15 @@ def write_cifar(root, per_batch=20, seed=0):
         data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
         batches[name] = (data, labels)
         with open(folder / name, "wb") as handle:
-            pickle.dump({b"batch_label": name.encode(), b"labels": labels, b"data": data,
-                         b"filenames": [f"{i}.png".encode() for i in range(per_batch)]}, handle)
+            pickle.dump(
+                {
+                    b"batch_label": name.encode(),
+                    b"labels": labels,
+                    b"data": data,
+                    b"filenames": [f"{i}.png".encode() for i in range(per_batch)],
+                },
+                handle,
+            )
     with open(folder / "batches.meta", "wb") as handle:
         pickle.dump({b"label_names": [b"airplane"] * 10, b"num_vis": 3072}, handle)
     return batches
@@ -119,8 +126,16 @@ def test_augmentation_is_seeded_and_keeps_images_whole(fmnist_small):
     assert torch.equal(random_crop_flip(images, 0, False, torch.Generator()), images)
     # every output pixel comes from the (zero-)padded input
     padded = torch.nn.functional.pad(images[:1], (4, 4, 4, 4))
-    crops = {tuple(padded[0, 0, dy:dy + 28, dx:dx + 28].flatten().tolist()) for dy in range(9) for dx in range(9)}
-    crops |= {tuple(torch.flip(padded[0, 0, dy:dy + 28, dx:dx + 28], [-1]).flatten().tolist()) for dy in range(9) for dx in range(9)}
+    crops = {
+        tuple(padded[0, 0, dy : dy + 28, dx : dx + 28].flatten().tolist())
+        for dy in range(9)
+        for dx in range(9)
+    }
+    crops |= {
+        tuple(torch.flip(padded[0, 0, dy : dy + 28, dx : dx + 28], [-1]).flatten().tolist())
+        for dy in range(9)
+        for dx in range(9)
+    }
     assert tuple(a[0, 0].flatten().tolist()) in crops
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from urllib.error import URLError
 
 import pytest
-
-from conftest import ROOT, snakemake, tiny_config, tiny_run_config, write_config
 from test_data import write_cifar
+
 from unlearning_comparator.cli import DATA_READERS, build_parser
 from unlearning_comparator.data import DatasetMissingError, datasets, sources
 from unlearning_comparator.jobs import data as data_job
+
+from conftest import ROOT, snakemake, tiny_config, tiny_run_config, write_config
 
 FMNIST_ROOT = str(ROOT / "resources" / "data")  # as the tests' fixture: the repository's copy, else Debian's
 MANIFEST = "results/c10/data/manifest.json"
@@ -46,20 +47,29 @@ def test_manifest_of_fashion_mnist_records_the_real_files(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     found = sources.locate("fashion_mnist", FMNIST_ROOT)
     assert manifest["folder"] == str(found.folder) and manifest["url"] is None
-    assert manifest["origin"] == ("Debian's package dataset-fashion-mnist" if found.from_debian
-                                  else "found under data.root")
+    assert manifest["origin"] == (
+        "Debian's package dataset-fashion-mnist" if found.from_debian else "found under data.root"
+    )
     expected = [found.folder / n for n in sources.FASHION_MNIST_FILES]
     _check_files(manifest, [p if p.is_file() else p.with_name(p.name + ".gz") for p in expected])
-    assert manifest["images"] == {"train": 60000, "test": 10000, "train_used": 1000, "test_used": 500,
-                                  "train_per_class": 100, "test_per_class": 50}
+    assert manifest["images"] == {
+        "train": 60000,
+        "test": 10000,
+        "train_used": 1000,
+        "test_used": 500,
+        "train_per_class": 100,
+        "test_per_class": 50,
+    }
     assert manifest["dataset"] == "fashion_mnist" and manifest["root"] == FMNIST_ROOT
     assert _written_just_now(manifest)
 
 
 def test_manifest_of_cifar10_in_its_own_format(tmp_path):
     write_cifar(tmp_path / "root", per_batch=20)
-    spec = {"dataset": "cifar10", "data": {"root": str(tmp_path / "root"), "train_per_class": None,
-                                           "test_per_class": None}}
+    spec = {
+        "dataset": "cifar10",
+        "data": {"root": str(tmp_path / "root"), "train_per_class": None, "test_per_class": None},
+    }
     assert data_job.run(spec, str(tmp_path / "manifest.json"), allow_download=False) == 0
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     folder = tmp_path / "root" / "cifar-10-batches-py"
@@ -95,7 +105,8 @@ def test_the_refusal_says_where_the_files_go_and_how_to_fetch_them(tmp_path, mon
     assert str(info.value).startswith(
         "CIFAR-10 is not available: it was not found, and downloading it failed\n"
         "    from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz\n"
-        "    (URLError: <urlopen error [Errno -2] Name or service not known>).\n")
+        "    (URLError: <urlopen error [Errno -2] Name or service not known>).\n"
+    )
     directions = text.split("The workflow reads", 1)[1]
     assert str(info.value).split("The workflow reads", 1)[1] == directions  # the same directions
 
@@ -149,8 +160,12 @@ def test_without_the_data_the_workflow_stops_in_the_data_rule(tmp_path, monkeypa
     assert result.returncode != 0
     assert _started_rules(output) == ["data"], output[-3000:]  # no other job ran
     log = (tmp_path / "results/c10/logs/data/data.log").read_text()
-    reason = ("downloading it failed\n    from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz\n"
-              "    (URLError:" if download else "downloading it is switched off\n")
+    reason = (
+        "downloading it failed\n    from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz\n"
+        "    (URLError:"
+        if download
+        else "downloading it is switched off\n"
+    )
     assert log.startswith(f"CIFAR-10 is not available: it was not found, and {reason}")
     assert "cifar-data/cifar-10-batches-py/" in log and "Traceback" not in log
     assert log.strip() in output  # the message is on the terminal too
@@ -165,8 +180,13 @@ def _jobs(plan: str) -> list[dict]:
         rule = re.match(r"(?:local)?rule (\w+):", block)[1]
         inputs = re.search(r"^    input: (.*)$", block, re.MULTILINE)
         command = re.search(r"^Shell command: (.*)$", block, re.MULTILINE)
-        jobs.append({"rule": rule, "input": inputs[1].split(", ") if inputs else [],
-                     "command": command[1] if command else ""})
+        jobs.append(
+            {
+                "rule": rule,
+                "input": inputs[1].split(", ") if inputs else [],
+                "command": command[1] if command else "",
+            }
+        )
     return jobs
 
 
@@ -184,7 +204,7 @@ def test_every_rule_that_reads_data_waits_for_the_manifest(tmp_path):
         words = shlex.split(job["command"].split(" > ")[0])
         if "unlearning_comparator" not in words:
             continue
-        arguments = words[words.index("unlearning_comparator") + 1:]
+        arguments = words[words.index("unlearning_comparator") + 1 :]
         build_parser().parse_args(arguments)  # every command line the rules write still parses
         if arguments[0] in DATA_READERS or job["rule"] == "import_external":
             assert manifest in job["input"], job

@@ -13,8 +13,15 @@ import torch
 import torch.nn.functional as F
 
 from unlearning_comparator.data import normalize
-from unlearning_comparator.embedding import (UmapParams, aligned_layout, euclidean_distances, nearest_neighbours,
-                                             neighbourhood_shift, procrustes, reference_layout)
+from unlearning_comparator.embedding import (
+    UmapParams,
+    aligned_layout,
+    euclidean_distances,
+    nearest_neighbours,
+    neighbourhood_shift,
+    procrustes,
+    reference_layout,
+)
 from unlearning_comparator.models import create_model
 
 FORGET = 4  # Coat: it shares its neighbourhood with Pullover and Shirt
@@ -84,7 +91,9 @@ def train(data, seed: int, without: int | None = None, epochs: int = 4):
     model = create_model("compact_resnet", data.info.num_classes, data.info.channels)
     batch = 64
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=epochs * -(-len(labels) // batch))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.1, total_steps=epochs * -(-len(labels) // batch)
+    )
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         model.train()
@@ -101,7 +110,9 @@ def train(data, seed: int, without: int | None = None, epochs: int = 4):
 
 def penultimate(model, images, info) -> np.ndarray:
     captured = []
-    handle = model.feature_module().register_forward_hook(lambda m, i, o: captured.append(torch.flatten(o, 1)))
+    handle = model.feature_module().register_forward_hook(
+        lambda m, i, o: captured.append(torch.flatten(o, 1))
+    )
     with torch.inference_mode():
         model(normalize(images, info))
     handle.remove()
@@ -121,8 +132,10 @@ def real(fmnist_small):
         images = data.train.images[subset]
         original = train(data, seed=0)
         retrained = train(data, seed=0, without=FORGET)
-        features = {"original": penultimate(original, images, data.info),
-                    "retrained": penultimate(retrained, images, data.info)}
+        features = {
+            "original": penultimate(original, images, data.info),
+            "retrained": penultimate(retrained, images, data.info),
+        }
     finally:
         torch.set_num_threads(threads)
     reference = reference_layout(features["original"], PARAMS)
@@ -142,6 +155,7 @@ def test_the_retrained_models_forget_class_moves_further_than_the_rest(real):
     shift = moved(layout, reference)
     forget, retain = np.median(shift[labels == FORGET]), np.median(shift[labels != FORGET])
     assert forget > 2.5 * retain, (forget, retain)  # measured here: 5.2 % against 1.3 % of the width
+
     # ... towards its new neighbours: the forgotten class's images have fewer of their own class around
     # them than in the reference layout (0.81 -> 0.49), as in the retrained model's own features (0.54)
     def own_class_share(points):
@@ -163,7 +177,9 @@ def test_a_barely_changed_model_barely_moves(real):
 def test_the_layout_is_deterministic_and_finite_for_a_collapsed_model(real):
     features, _, reference = real
     first = aligned_layout(features["retrained"], features["original"], reference, PARAMS)
-    assert np.array_equal(first, aligned_layout(features["retrained"], features["original"], reference, PARAMS))
+    assert np.array_equal(
+        first, aligned_layout(features["retrained"], features["original"], reference, PARAMS)
+    )
     collapsed = np.ones_like(features["original"])  # a diverged model that maps every image to one point
     layout = aligned_layout(collapsed, features["original"], reference, PARAMS)
     assert np.isfinite(layout).all()

@@ -10,12 +10,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
-from conftest import ROOT, TABLES, read_tables, same_column, snakemake, tiny_run_config
 from unlearning_comparator.checkpoints import load_state_dict
 from unlearning_comparator.tables import read_table
+
+from conftest import ROOT, TABLES, read_tables, same_column, snakemake, tiny_run_config
 
 pytestmark = pytest.mark.slow
 
@@ -61,10 +61,23 @@ def test_a_killed_run_resumes_to_the_same_tables(tiny_run, tmp_path):
     those of the uninterrupted run (which also shows that the same config and seed give the same tables)."""
     first_dir, uninterrupted = tiny_run
     config = tiny_run_config(tmp_path)
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-               "tables", "--cores", "2", "--configfile", str(config)]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "tables",
+        "--cores",
+        "2",
+        "--configfile",
+        str(config),
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     results = tmp_path / "results" / "tiny"
     deadline = time.time() + 600
     # kill once the original model exists and some unlearning runs have finished, while others are running
@@ -78,8 +91,11 @@ def test_a_killed_run_resumes_to_the_same_tables(tiny_run, tmp_path):
     process.wait()
     assert not (results / "tables" / "runs.arrow").exists()
     _outputs_are_whole(results)
-    finished_before = {p: p.stat().st_mtime_ns for p in results.glob("models/fc*/*/*/model.pt")
-                       if (p.parent / "info.json").exists()}
+    finished_before = {
+        p: p.stat().st_mtime_ns
+        for p in results.glob("models/fc*/*/*/model.pt")
+        if (p.parent / "info.json").exists()
+    }
     original_mtime = (results / "models" / "original" / "model.pt").stat().st_mtime_ns
 
     # a killed Snakemake leaves its lock behind: --unlock removes it (as Snakemake's message says), then rerun
@@ -110,8 +126,16 @@ def test_a_corrupt_checkpoint_is_named_and_nothing_else_is_overwritten(tiny_run,
     victim.write_bytes(data[: len(data) // 3])  # truncated, as by a full disk
     evaluation = victim.parent.relative_to(results / "models")
     target = results / "evaluation" / evaluation / "logits.arrow"
-    result = snakemake(workdir, "tables", "--cores", "2", "--configfile", str(workdir / "tiny.yaml"),
-                       "--forcerun", str(target.relative_to(workdir)))
+    result = snakemake(
+        workdir,
+        "tables",
+        "--cores",
+        "2",
+        "--configfile",
+        str(workdir / "tiny.yaml"),
+        "--forcerun",
+        str(target.relative_to(workdir)),
+    )
     assert result.returncode != 0
     log = (results / "logs" / "evaluate" / f"{evaluation}.log").read_text()
     assert str(victim.relative_to(workdir)) in log and "truncated or corrupt" in log and "rerun" in log
@@ -126,8 +150,16 @@ def test_a_corrupt_table_is_named(tiny_run, tmp_path):
     damaged = fragment.read_bytes()[:100]
     fragment.write_bytes(damaged)
     others = {p: p.read_bytes() for p in results.glob("analysis/*/*.arrow") if p != fragment}
-    result = snakemake(workdir, "tables", "--cores", "1", "--configfile", str(workdir / "tiny.yaml"),
-                       "--forcerun", "results/tiny/tables/runs.arrow")
+    result = snakemake(
+        workdir,
+        "tables",
+        "--cores",
+        "1",
+        "--configfile",
+        str(workdir / "tiny.yaml"),
+        "--forcerun",
+        "results/tiny/tables/runs.arrow",
+    )
     assert result.returncode != 0
     log = (results / "logs" / "tables" / "tables.log").read_text()
     assert "analysis/fc3/attack.arrow" in log and "truncated or corrupt" in log and "rerun" in log

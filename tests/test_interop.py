@@ -13,15 +13,32 @@ import pytest
 
 from comparator_site import build_site
 from comparator_site.data import load
-from unlearning_comparator.interop.comparator_json import (CIFAR10_CLASSES, ConversionError, convert,
-                                                           convert_probs, entropy_confidence, main)
+from unlearning_comparator.interop.comparator_json import (
+    CIFAR10_CLASSES,
+    ConversionError,
+    convert,
+    convert_probs,
+    entropy_confidence,
+    main,
+)
 from unlearning_comparator.tables import TABLES, experiment_metadata, read_table, schemas
 
 # The upstream's published result files (gnueaj/Machine-Unlearning-Comparator, backend/data, e.g. at commit
 # 0e3ce99d: {fc}/{ID}.json for forget classes 0-6) are not in this repository; point this variable at a
 # folder of them to run the tests on the real files.
 REAL_ENV = "UC_UPSTREAM_DATA"
-LAYERS = ["conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1", "fc"]
+LAYERS = [
+    "conv1",
+    "layer1.0",
+    "layer1.1",
+    "layer2.0",
+    "layer2.1",
+    "layer3.0",
+    "layer3.1",
+    "layer4.0",
+    "layer4.1",
+    "fc",
+]
 
 
 def _curve(scale: float, variant: int = 0) -> list[dict]:
@@ -31,12 +48,20 @@ def _curve(scale: float, variant: int = 0) -> list[dict]:
         t = round(k * 0.05, 2)
         fpr = max(0.0, 1 - t / 2.5) * (1 - 0.05 * variant)
         fnr = min(1.0, t / 2.5 * (1 - scale))
-        out.append({"threshold": t, "fpr": round(fpr, 3), "fnr": round(fnr, 3),
-                    "attack_score": round(scale * (1 - 0.1 * variant) * math.sin(math.pi * k / 50), 3)})
+        out.append(
+            {
+                "threshold": t,
+                "fpr": round(fpr, 3),
+                "fnr": round(fnr, 3),
+                "attack_score": round(scale * (1 - 0.1 * variant) * math.sin(math.pi * k / 50), 3),
+            }
+        )
     return out
 
 
-def upstream_file(fc: int, rid: str, kind: str, method: str = "N/A", per_class: int = 4, seed: int = 0) -> dict:
+def upstream_file(
+    fc: int, rid: str, kind: str, method: str = "N/A", per_class: int = 4, seed: int = 0
+) -> dict:
     """A small file in the upstream format (the upstream's backend/data/{fc}/{ID}.json): ``per_class`` points per class."""
     rng = np.random.default_rng(seed)
     C = 10
@@ -59,8 +84,11 @@ def upstream_file(fc: int, rid: str, kind: str, method: str = "N/A", per_class: 
         return [[round(float(x), 3) for x in row] for row in r]
 
     def cka_of(salt: int) -> dict:
-        return {"layers": LAYERS, "train": {"forget_class": cka_m(salt), "other_classes": cka_m(salt + 1)},
-                "test": {"forget_class": cka_m(salt + 2), "other_classes": cka_m(salt + 3)}}
+        return {
+            "layers": LAYERS,
+            "train": {"forget_class": cka_m(salt), "other_classes": cka_m(salt + 1)},
+            "test": {"forget_class": cka_m(salt + 2), "other_classes": cka_m(salt + 3)},
+        }
 
     points, values = [], []
     for c in range(C):
@@ -72,20 +100,59 @@ def upstream_file(fc: int, rid: str, kind: str, method: str = "N/A", per_class: 
             pred = wrong if (c == fc and kind != "Original") or k % 2 == 1 else c
             prob = {str(j): 0.01 for j in range(C) if j != pred}
             prob[str(pred)] = 0.91
-            points.append([c, pred, img, int(c == fc), round(float(rng.normal()), 2), round(float(rng.normal()), 2), prob])
+            points.append(
+                [
+                    c,
+                    pred,
+                    img,
+                    int(c == fc),
+                    round(float(rng.normal()), 2),
+                    round(float(rng.normal()), 2),
+                    prob,
+                ]
+            )
             if c == fc:
-                values.append({"img": img, "entropy": round(float(rng.uniform(0, 2)), 2),
-                               "confidence": round(float(rng.uniform(-2, 9)), 2)})
+                values.append(
+                    {
+                        "img": img,
+                        "entropy": round(float(rng.uniform(0, 2)), 2),
+                        "confidence": round(float(rng.uniform(-2, 9)), 2),
+                    }
+                )
     scale = 0.0 if kind == "Retrained" else 0.6
     return {
-        "CreatedAt": "1970-01-01 00:00:00", "ID": rid, "FC": fc, "Type": kind, "Base": "N/A" if kind != "Unlearned" else f"000{fc}",
-        "Method": method, "Epoch": 5 if kind == "Unlearned" else 200, "BS": 128, "LR": 0.01 if kind == "Unlearned" else 0.1,
-        "UA": accs[fc], "RA": 0.96, "TUA": t_accs[fc], "TRA": 0.95, "RTE": "N/A" if kind == "Original" else 12.5,
+        "CreatedAt": "1970-01-01 00:00:00",
+        "ID": rid,
+        "FC": fc,
+        "Type": kind,
+        "Base": "N/A" if kind != "Unlearned" else f"000{fc}",
+        "Method": method,
+        "Epoch": 5 if kind == "Unlearned" else 200,
+        "BS": 128,
+        "LR": 0.01 if kind == "Unlearned" else 0.1,
+        "UA": accs[fc],
+        "RA": 0.96,
+        "TUA": t_accs[fc],
+        "TRA": 0.95,
+        "RTE": "N/A" if kind == "Original" else 12.5,
         "FQS": "N/A" if kind == "Original" else (1.0 if kind == "Retrained" else 0.4),
-        "accs": accs, "label_dist": dist(1), "conf_dist": dist(2), "t_accs": t_accs, "t_label_dist": dist(3),
-        "t_conf_dist": dist(4), "cka": cka_of(10), "cka_retrain": None if kind == "Original" else cka_of(20), "points": points,
-        "attack": {"values": values, "results": {f"{m}_{d}": _curve(scale, 2 * i + j) for i, m in enumerate(("entropy", "confidence"))
-                                                 for j, d in enumerate(("above_unlearn", "above_retrain"))}},
+        "accs": accs,
+        "label_dist": dist(1),
+        "conf_dist": dist(2),
+        "t_accs": t_accs,
+        "t_label_dist": dist(3),
+        "t_conf_dist": dist(4),
+        "cka": cka_of(10),
+        "cka_retrain": None if kind == "Original" else cka_of(20),
+        "points": points,
+        "attack": {
+            "values": values,
+            "results": {
+                f"{m}_{d}": _curve(scale, 2 * i + j)
+                for i, m in enumerate(("entropy", "confidence"))
+                for j, d in enumerate(("above_unlearn", "above_retrain"))
+            },
+        },
     }
 
 
@@ -94,8 +161,11 @@ def upstream(tmp_path) -> Path:
     src = tmp_path / "upstream"
     for fc in (0, 3):
         (src / str(fc)).mkdir(parents=True)
-        files = [upstream_file(fc, f"000{fc}", "Original"), upstream_file(fc, f"a00{fc}", "Retrained"),
-                 upstream_file(fc, "3f9a", "Unlearned", "GradientAscent", seed=fc)]
+        files = [
+            upstream_file(fc, f"000{fc}", "Original"),
+            upstream_file(fc, f"a00{fc}", "Retrained"),
+            upstream_file(fc, "3f9a", "Unlearned", "GradientAscent", seed=fc),
+        ]
         if fc == 3:
             files.append(upstream_file(fc, "c0de", "Unlearned", "Custom", seed=9))
         for doc in files:
@@ -128,18 +198,31 @@ def test_convert_small_files(upstream, tmp_path):
     runs = read_table(out / "runs.arrow")
     meta = experiment_metadata(runs.schema)
     assert meta["class_names"] == CIFAR10_CLASSES and meta["layers"] == LAYERS
-    assert meta["dataset_name"] == "CIFAR-10" and meta["model_name"] == "ResNet-18" and meta["forget_classes"] == [0, 3]
+    assert (
+        meta["dataset_name"] == "CIFAR-10"
+        and meta["model_name"] == "ResNet-18"
+        and meta["forget_classes"] == [0, 3]
+    )
     rows = {r["run_id"]: r for r in runs.to_pylist()}
-    assert rows["0000"]["type"] == "original" and rows["0000"]["method"] is None and rows["0000"]["PS"] is None
+    assert (
+        rows["0000"]["type"] == "original" and rows["0000"]["method"] is None and rows["0000"]["PS"] is None
+    )
     assert rows["a003"]["type"] == "retrained" and rows["a003"]["PS"] == 1.0 and rows["a003"]["RTE"] == 12.5
     # the same upstream ID in two forget classes gets the class as a prefix
     assert {"0-3f9a", "3-3f9a"} <= set(rows)
     ga = rows["3-3f9a"]
-    assert (ga["type"], ga["method"], ga["method_name"], ga["PS"]) == ("unlearned", "ga", "Gradient Ascent", 0.4)
+    assert (ga["type"], ga["method"], ga["method_name"], ga["PS"]) == (
+        "unlearned",
+        "ga",
+        "Gradient Ascent",
+        0.4,
+    )
     assert json.loads(ga["hyperparameters"]) == {"epochs": 5, "lr": 0.01, "batch_size": 128}
     assert rows["c0de"]["type"] == "external" and rows["c0de"]["method_name"] == "Custom"
     # no MIA efficacy upstream: the literature's Avg. Gap is unknown; TA is the other classes' mean t_acc
-    assert ga["train_acc"][3] == pytest.approx(0.3) and ga["avg_gap"] is None and ga["TA"] == pytest.approx(0.95)
+    assert (
+        ga["train_acc"][3] == pytest.approx(0.3) and ga["avg_gap"] is None and ga["TA"] == pytest.approx(0.95)
+    )
     assert all(r["status"] == "ok" and r["MIA_efficacy"] is None for r in rows.values())
     inst = read_table(out / "instances.arrow")
     assert inst.num_rows == 7 * 40
@@ -151,7 +234,9 @@ def test_convert_small_files(upstream, tmp_path):
     assert [round(r["entropy"], 2) for r in forget] == [v["entropy"] for v in doc["attack"]["values"]]
     sim = read_table(out / "similarity.arrow").to_pylist()
     assert {r["reference"] for r in sim if r["run_id"] == "0000"} == {"original"}  # cka_retrain is null there
-    assert {(r["split"], r["subset"]) for r in sim} == {(s, b) for s in ("train", "test") for b in ("forget", "retain")}
+    assert {(r["split"], r["subset"]) for r in sim} == {
+        (s, b) for s in ("train", "test") for b in ("forget", "retain")
+    }
     attack = read_table(out / "attack.arrow").to_pylist()
     assert {r["scope"] for r in attack} == {"subset"} and len(attack) == 7 * 4 * 51
     preds = read_table(out / "predictions.arrow")
@@ -187,8 +272,11 @@ def check_tables_against_files(src: Path, out: Path) -> int:
     label_dist/conf_dist (train) and t_label_dist/t_conf_dist (test), train_acc/test_acc = accs/t_accs,
     similarity = cka/cka_retrain (matrix[i][j] = CKA(reference layer i, model layer j)) and the attack
     curves. Returns the number of points checked."""
-    docs = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(src.glob("*/*.json"))
-            if path.parent.name.lstrip("-").isdigit()]
+    docs = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(src.glob("*/*.json"))
+        if path.parent.name.lstrip("-").isdigit()
+    ]
     docs = [d for d in docs if d["FC"] not in ("N/A", None)]
     ids = [d["ID"] for d in docs]
 
@@ -199,12 +287,24 @@ def check_tables_against_files(src: Path, out: Path) -> int:
     assert set(runs) == {run_id(d) for d in docs}
     inst = defaultdict(dict)
     for r in read_table(out / "instances.arrow").to_pylist():
-        assert r["index"] not in inst[r["run_id"]], ("two instances rows of one image", r["run_id"], r["index"])
+        assert r["index"] not in inst[r["run_id"]], (
+            "two instances rows of one image",
+            r["run_id"],
+            r["index"],
+        )
         inst[r["run_id"]][r["index"]] = r
-    preds = {(r["run_id"], r["split"], r["true"], r["pred"]): r for r in read_table(out / "predictions.arrow").to_pylist()}
-    sims = {(r["run_id"], r["reference"], r["split"], r["subset"], r["reference_layer"], r["layer"]): r["cka"]
-            for r in read_table(out / "similarity.arrow").to_pylist()}
-    atks = {(r["run_id"], r["metric"], r["direction"], r["threshold"]): r for r in read_table(out / "attack.arrow").to_pylist()}
+    preds = {
+        (r["run_id"], r["split"], r["true"], r["pred"]): r
+        for r in read_table(out / "predictions.arrow").to_pylist()
+    }
+    sims = {
+        (r["run_id"], r["reference"], r["split"], r["subset"], r["reference_layer"], r["layer"]): r["cka"]
+        for r in read_table(out / "similarity.arrow").to_pylist()
+    }
+    atks = {
+        (r["run_id"], r["metric"], r["direction"], r["threshold"]): r
+        for r in read_table(out / "attack.arrow").to_pylist()
+    }
     n_points = n_preds = n_sims = n_atks = 0
     for doc in docs:
         rid = run_id(doc)
@@ -216,17 +316,27 @@ def check_tables_against_files(src: Path, out: Path) -> int:
         assert len(rows) == len(doc["points"]), rid
         for gt, pred, img, forget, x, y, prob in (p[:7] for p in doc["points"]):
             row = rows[img]
-            assert (row["index"], row["label"], row["pred"], row["is_forget"]) == (img, gt, pred, bool(forget)), (rid, img)
+            assert (row["index"], row["label"], row["pred"], row["is_forget"]) == (
+                img,
+                gt,
+                pred,
+                bool(forget),
+            ), (rid, img)
             assert (row["x"], row["y"]) == (np.float32(x), np.float32(y)), (rid, img)
             top = max(prob.values())
             assert str(int(np.argmax(row["probs"]))) in {k for k, v in prob.items() if v == top}, (rid, img)
             n_points += 1
-        for split, label_key, conf_key in (("train", "label_dist", "conf_dist"), ("test", "t_label_dist", "t_conf_dist")):
+        for split, label_key, conf_key in (
+            ("train", "label_dist", "conf_dist"),
+            ("test", "t_label_dist", "t_conf_dist"),
+        ):
             for key, proportions in doc[label_key].items():
                 t = int(key.removeprefix("gt_"))
                 for p, proportion in enumerate(proportions):
                     row = preds[(rid, split, t, p)]
-                    assert row["proportion"] == proportion and row["mean_confidence"] == doc[conf_key][key][p], (rid, split, t, p)
+                    assert (
+                        row["proportion"] == proportion and row["mean_confidence"] == doc[conf_key][key][p]
+                    ), (rid, split, t, p)
                     n_preds += 1
         for reference, key in (("original", "cka"), ("retrained", "cka_retrain")):
             cka = doc.get(key)
@@ -238,15 +348,25 @@ def check_tables_against_files(src: Path, out: Path) -> int:
                 for upstream_subset, subset in (("forget_class", "forget"), ("other_classes", "retain")):
                     for i, line in enumerate(cka[split][upstream_subset]):
                         for j, value in enumerate(line):
-                            assert sims[(rid, reference, split, subset, layers[i], layers[j])] == value, \
-                                (rid, reference, split, subset, i, j)
+                            assert sims[(rid, reference, split, subset, layers[i], layers[j])] == value, (
+                                rid,
+                                reference,
+                                split,
+                                subset,
+                                i,
+                                j,
+                            )
                             n_sims += 1
         for key, curve in doc["attack"]["results"].items():
             metric, _, direction = key.partition("_")
             for e in curve:
                 row = atks[(rid, metric, direction, e["threshold"])]
-                assert (row["scope"], row["fpr"], row["fnr"], row["attack_score"]) == \
-                    ("subset", e["fpr"], e["fnr"], e["attack_score"]), (rid, key, e["threshold"])
+                assert (row["scope"], row["fpr"], row["fnr"], row["attack_score"]) == (
+                    "subset",
+                    e["fpr"],
+                    e["fnr"],
+                    e["attack_score"],
+                ), (rid, key, e["threshold"])
                 n_atks += 1
     assert n_preds == len(preds) and n_sims == len(sims) and n_atks == len(atks)
     assert sum(len(v) for v in inst.values()) == n_points
@@ -271,8 +391,10 @@ def real(tmp_path_factory) -> tuple[Path, Path]:
     """(the upstream's published files, the tables converted from them); skips unless UC_UPSTREAM_DATA is set."""
     value = os.environ.get(REAL_ENV)
     if not value:
-        pytest.skip(f"{REAL_ENV} is not set: set it to a folder of the upstream Comparator's published result files "
-                    f"({{fc}}/{{ID}}.json, from gnueaj/Machine-Unlearning-Comparator backend/data) to run this test")
+        pytest.skip(
+            f"{REAL_ENV} is not set: set it to a folder of the upstream Comparator's published result files "
+            f"({{fc}}/{{ID}}.json, from gnueaj/Machine-Unlearning-Comparator backend/data) to run this test"
+        )
     src = Path(value)
     if not src.is_dir():
         pytest.fail(f"{REAL_ENV}={value} is not a folder")
@@ -288,21 +410,35 @@ def test_real_upstream_files_point_by_point(real):
 
 def test_real_upstream_files(real, tmp_path):
     _, tables = real
-    counts = {name: read_table(tables / f"{name}.arrow").num_rows
-              for name in TABLES}
-    assert counts == {"runs": 14, "instances": 28000, "predictions": 2800, "similarity": 11200, "attack": 2856}
+    counts = {name: read_table(tables / f"{name}.arrow").num_rows for name in TABLES}
+    assert counts == {
+        "runs": 14,
+        "instances": 28000,
+        "predictions": 2800,
+        "similarity": 11200,
+        "attack": 2856,
+    }
     runs = {r["run_id"]: r for r in read_table(tables / "runs.arrow").to_pylist()}
     # values as shipped in the published files
     assert (runs["0000"]["UA"], runs["0000"]["TUA"], runs["0000"]["TRA"]) == (1.0, 0.96, 0.953)
-    assert (runs["a000"]["UA"], runs["a000"]["TRA"], runs["a000"]["RTE"], runs["a000"]["PS"]) == (0.0, 0.958, 3519.4, 1.0)
+    assert (runs["a000"]["UA"], runs["a000"]["TRA"], runs["a000"]["RTE"], runs["a000"]["PS"]) == (
+        0.0,
+        0.958,
+        3519.4,
+        1.0,
+    )
     assert runs["a001"]["test_acc"][1] == 0.0 and runs["a001"]["test_acc"][9] == 0.984
     data = load(tables)
     assert data.forget_classes == list(range(7)) and data.layers == LAYERS
     # the stored subset attack curves of 0000 peak at 0.725 (confidence_above_unlearn, threshold 6.5)
     attack = read_table(tables / "attack.arrow").to_pylist()
     best = max((r for r in attack if r["run_id"] == "0000"), key=lambda r: r["attack_score"])
-    assert (best["metric"], best["direction"], best["threshold"], best["attack_score"]) == \
-        ("confidence", "above_unlearn", 6.5, 0.725)
+    assert (best["metric"], best["direction"], best["threshold"], best["attack_score"]) == (
+        "confidence",
+        "above_unlearn",
+        6.5,
+        0.725,
+    )
     inst = [r for r in read_table(tables / "instances.arrow").to_pylist() if r["run_id"] == "a000"]
     assert inst[0]["index"] == 11356 and inst[0]["pred"] == 2
     assert np.argmax(inst[0]["probs"]) == 2

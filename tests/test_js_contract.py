@@ -27,18 +27,76 @@ from bokeh.models import CustomJS, Div, Model
 from comparator_site import build_document
 from comparator_site.data import load
 from comparator_site.jsbundle import GLUE, JS_FILES
+
 from site_fixtures import write_experiment
 
 KEYWORDS = {
-    "async", "await", "break", "case", "catch", "class", "const", "continue", "debugger", "default",
-    "delete", "do", "else", "export", "extends", "false", "finally", "for", "function", "if", "import", "in",
-    "instanceof", "let", "new", "null", "of", "return", "super", "switch", "this", "throw", "true", "try",
-    "typeof", "undefined", "var", "void", "while", "with", "yield"}
+    "async",
+    "await",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "default",
+    "delete",
+    "do",
+    "else",
+    "export",
+    "extends",
+    "false",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "import",
+    "in",
+    "instanceof",
+    "let",
+    "new",
+    "null",
+    "of",
+    "return",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "undefined",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+}
 # the browser and language globals the page uses: adding one is a deliberate step
 GLOBALS = {
-    "Array", "Float32Array", "Infinity", "Int32Array", "JSON", "Map", "Math", "NaN", "Number", "Object",
-    "Set", "String", "URLSearchParams", "Uint32Array", "Uint8Array", "document", "parseInt", "performance",
-    "requestAnimationFrame", "setTimeout", "window"}
+    "Array",
+    "Float32Array",
+    "Infinity",
+    "Int32Array",
+    "JSON",
+    "Map",
+    "Math",
+    "NaN",
+    "Number",
+    "Object",
+    "Set",
+    "String",
+    "URLSearchParams",
+    "Uint32Array",
+    "Uint8Array",
+    "document",
+    "parseInt",
+    "performance",
+    "requestAnimationFrame",
+    "setTimeout",
+    "window",
+}
 CALLBACK_PARAMS = {"cb_obj", "cb_data", "cb_context"}  # CustomJS's own, used by the glue (jsbundle.py)
 COMPUTED = None  # the key of a computed index, view[expr]
 
@@ -51,9 +109,12 @@ class Tok:
     line: int
 
 
-PUNCT = sorted("""{ } ( ) [ ] ; , < > + - * / % & | ^ ! ~ ? : = . ... => == != === !== <= >= && || ?? ?. ++ --
+PUNCT = sorted(
+    """{ } ( ) [ ] ; , < > + - * / % & | ^ ! ~ ? : = . ... => == != === !== <= >= && || ?? ?. ++ --
                   += -= *= /= %= &= |= ^= **= ** << >> >>> <<= >>= >>>= &&= ||= ??=""".split(),
-               key=len, reverse=True)
+    key=len,
+    reverse=True,
+)
 NAME = re.compile(r"[A-Za-z_$][\w$]*")
 NUMBER = re.compile(r"(?:0[xX][\da-fA-F]+|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)n?")
 # after these keywords a '/' starts a regular expression, not a division
@@ -111,7 +172,7 @@ class Lexer:
 
     def punctuator(self) -> None:
         op = next(p for p in PUNCT if self.src.startswith(p, self.i))
-        if op == "?." and self.src[self.i + 2:self.i + 3].isdigit():
+        if op == "?." and self.src[self.i + 2 : self.i + 3].isdigit():
             op = "?"  # a ? .5 : b
         self.emit("punct", op)
         self.i += len(op)
@@ -120,7 +181,7 @@ class Lexer:
         j = self.i + 1
         while self.src[j] != quote:
             j += 2 if self.src[j] == "\\" else 1
-        self.emit("str", self.src[self.i + 1:j])
+        self.emit("str", self.src[self.i + 1 : j])
         self.skip_to(j + 1)
 
     def regex(self) -> None:
@@ -182,8 +243,10 @@ def matching(toks: list[Tok], i: int, step: int = 1) -> int:
 
 def skip_expression(toks: list[Tok], i: int, stops: tuple[str, ...]) -> int:
     """The index of the first of ``stops`` (or of an unmatched closing bracket) at this nesting level."""
+
     def stop(t: Tok) -> bool:
         return t.kind == "end" or is_close(t) or (t.kind in ("punct", "name") and t.text in stops)
+
     while not stop(toks[i]):
         i = matching(toks, i) + 1 if is_open(toks[i]) else i + 1
     return i
@@ -228,7 +291,7 @@ def declarations(toks: list[Tok]) -> list[Tok]:
     for i, t in enumerate(toks):
         if t.text == "function":
             j = i + 1 + (toks[i + 1].kind == "name")  # the '(' of the parameters
-            out += toks[i + 1:j] + pattern_names(toks, j + 1, matching(toks, j))
+            out += toks[i + 1 : j] + pattern_names(toks, j + 1, matching(toks, j))
         elif t.text in ("const", "let", "var"):
             out += declarators(toks, i)
         elif t.text == "=>":
@@ -262,7 +325,7 @@ def member_chain(toks: list[Tok], i: int) -> tuple[list[tuple[str | None, int]],
             j += 2
         elif toks[j].text == "[":
             close = matching(toks, j)
-            inner = toks[j + 1:close]
+            inner = toks[j + 1 : close]
             literal = len(inner) == 1 and inner[0].kind == "str"
             segs.append((inner[0].text if literal else COMPUTED, toks[j].line))
             j = close + 1
@@ -305,8 +368,10 @@ class ContractCheck:
         for arg, value in self.args.items():
             for path, leaf in leaves(value, arg).items():
                 if path not in self.used:
-                    self.errors.append(f"page.py: {path} ({describe(leaf)}) is provided to the JavaScript "
-                                       f"but no JS file reads it")
+                    self.errors.append(
+                        f"page.py: {path} ({describe(leaf)}) is provided to the JavaScript "
+                        f"but no JS file reads it"
+                    )
         return self.errors
 
     def error(self, file: str, line: int, message: str) -> None:
@@ -324,8 +389,12 @@ class ContractCheck:
                 roots = [(t.text, self.args[t.text])] if t.text in self.args else aliases[t.text]
                 self.check_chain(file, toks, i, roots, aliases)
             elif t.text not in declared and t.text not in GLOBALS | CALLBACK_PARAMS:
-                self.error(file, t.line, f"{t.text}: not declared in the JavaScript, not a known global, and "
-                                         f"not a named argument of page.py ({', '.join(sorted(self.args))})")
+                self.error(
+                    file,
+                    t.line,
+                    f"{t.text}: not declared in the JavaScript, not a known global, and "
+                    f"not a named argument of page.py ({', '.join(sorted(self.args))})",
+                )
 
     def check_chain(self, file: str, toks: list[Tok], i: int, roots, aliases) -> None:
         """Follow ``root.key[expr]...`` through the arguments' dicts, down to the models."""
@@ -344,8 +413,12 @@ class ContractCheck:
                 missing = [p for p, g in groups if key not in g]
             if missing:
                 self.used.update(p for p, v in nodes if not isinstance(v, dict))  # the panels that have it
-                self.error(file, line, f"{shown}: page.py provides no {key!r} in {missing[0]} "
-                                       f"(it provides {', '.join(sorted(dict(groups)[missing[0]]))})")
+                self.error(
+                    file,
+                    line,
+                    f"{shown}: page.py provides no {key!r} in {missing[0]} "
+                    f"(it provides {', '.join(sorted(dict(groups)[missing[0]]))})",
+                )
                 return
             if not nodes:
                 self.error(file, line, f"{shown}: {groups[0][0]} has no panels (sub-dicts) to index")
@@ -355,8 +428,12 @@ class ContractCheck:
             if is_declarator(toks, i - 2) and toks[end].text in (";", ","):
                 aliases[toks[i - 2].text] = nodes
             else:
-                self.error(file, toks[i].line, f"{shown} is a group of models: read one of them, or name the "
-                                               f"group with const (const P = {shown};)")
+                self.error(
+                    file,
+                    toks[i].line,
+                    f"{shown} is a group of models: read one of them, or name the "
+                    f"group with const (const P = {shown};)",
+                )
 
 
 def contract_errors(sources: dict[str, str], args: dict[str, Any]) -> list[str]:
@@ -366,12 +443,16 @@ def contract_errors(sources: dict[str, str], args: dict[str, Any]) -> list[str]:
 # ---- dispatch ----------------------------------------------------------------------------------------------
 def case_labels(toks: list[Tok]) -> dict[str, int]:
     """The string cases of the file's switch statements, with their lines."""
-    return {toks[i + 1].text: toks[i + 1].line for i, t in enumerate(toks[:-2])
-            if t.text == "case" and toks[i + 1].kind == "str" and toks[i + 2].text == ":"}
+    return {
+        toks[i + 1].text: toks[i + 1].line
+        for i, t in enumerate(toks[:-2])
+        if t.text == "case" and toks[i + 1].kind == "str" and toks[i + 2].text == ":"
+    }
 
 
 def wired_keys(doc, app: CustomJS) -> dict[str, str]:
     """What ``dispatch`` sees for each model wired to the app: its name, ``name:event`` for an event."""
+
     def calls_app(callbacks: dict[str, list]) -> list[str]:
         return [key for key, cbs in callbacks.items() if any(cb is app for cb in cbs)]
 
@@ -386,10 +467,16 @@ def wired_keys(doc, app: CustomJS) -> dict[str, str]:
 
 def dispatch_errors(main_js: str, wired: dict[str, str]) -> list[str]:
     cases = case_labels(tokenize(main_js))
-    errors = [f"js/main.js:{line}: case {key!r}: no model of that name is wired to the app"
-              for key, line in cases.items() if key not in wired]
-    errors += [f"page.py: {what} is wired to the app, but dispatch (js/main.js) has no case {key!r}"
-               for key, what in wired.items() if key not in cases]
+    errors = [
+        f"js/main.js:{line}: case {key!r}: no model of that name is wired to the app"
+        for key, line in cases.items()
+        if key not in wired
+    ]
+    errors += [
+        f"page.py: {what} is wired to the app, but dispatch (js/main.js) has no case {key!r}"
+        for key, what in wired.items()
+        if key not in cases
+    ]
     return errors
 
 
@@ -403,8 +490,9 @@ def js_sources() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    tables = write_experiment(tmp_path_factory.mktemp("tables"), forget_classes=2, models_per_class=4,
-                              per_class=10)
+    tables = write_experiment(
+        tmp_path_factory.mktemp("tables"), forget_classes=2, models_per_class=4, per_class=10
+    )
     doc = build_document(load(tables))
     app = next(m for m in doc.models if isinstance(m, CustomJS) and "dispatch" in m.code)
     return doc, app
@@ -426,33 +514,72 @@ def test_dispatch_handles_exactly_the_models_wired_to_the_app(page):
 
 def line_of(text: str, needle: str) -> int:
     assert text.count(needle) == 1, needle
-    return text[:text.index(needle)].count("\n") + 1
+    return text[: text.index(needle)].count("\n") + 1
 
 
 # (file, what the file says, a mistake, the error's start, where it points: a text on the mistaken line)
 MISTAKES = [
-    ("js/main.js", "const body = atk[ab].body;", "const body = atk.a.dotz;",
-     "atk.a.dotz: page.py provides no 'dotz' in atk.a", "atk.a.dotz"),
-    ("js/attack.js", "P.dots.data = d;", "P.dotz.data = d;", "P.dotz: page.py provides no 'dotz' in atk.a",
-     "P.dotz"),
-    ("js/main.js", "const body = atk[ab].body;", "const body = atk[ab].bdy;",
-     "atk[…].bdy: page.py provides no 'bdy' in atk.a", "atk[ab].bdy"),
-    ("js/classwise.js", "[cw.tr.band, cw.te.band]", "[cw.tr.band, cw.te.bnd]",
-     "cw.te.bnd: page.py provides no 'bnd' in cw.te", "cw.te.bnd"),
-    ("js/attack.js", "const P = atk[ab], ax =", "const P = atk, ax =",
-     "P.title: page.py provides no 'title' in atk", "set_html(P.title"),
-    ("js/matrix.js", "mx.legend.css_classes", "mx_legend.css_classes",
-     "mx_legend: not declared in the JavaScript", "mx_legend"),
-    ("js/embedding.js", "emb.src.data = d;", "emd.src.data = d;",
-     "emd: not declared in the JavaScript", "emd."),
-    ("js/table.js", "function table_update() {", "function table_update() {\n  const tbl = null;",
-     "declares 'tbl', which hides the named argument 'tbl'", "const tbl"),
+    (
+        "js/main.js",
+        "const body = atk[ab].body;",
+        "const body = atk.a.dotz;",
+        "atk.a.dotz: page.py provides no 'dotz' in atk.a",
+        "atk.a.dotz",
+    ),
+    (
+        "js/attack.js",
+        "P.dots.data = d;",
+        "P.dotz.data = d;",
+        "P.dotz: page.py provides no 'dotz' in atk.a",
+        "P.dotz",
+    ),
+    (
+        "js/main.js",
+        "const body = atk[ab].body;",
+        "const body = atk[ab].bdy;",
+        "atk[…].bdy: page.py provides no 'bdy' in atk.a",
+        "atk[ab].bdy",
+    ),
+    (
+        "js/classwise.js",
+        "[cw.tr.band, cw.te.band]",
+        "[cw.tr.band, cw.te.bnd]",
+        "cw.te.bnd: page.py provides no 'bnd' in cw.te",
+        "cw.te.bnd",
+    ),
+    (
+        "js/attack.js",
+        "const P = atk[ab], ax =",
+        "const P = atk, ax =",
+        "P.title: page.py provides no 'title' in atk",
+        "set_html(P.title",
+    ),
+    (
+        "js/matrix.js",
+        "mx.legend.css_classes",
+        "mx_legend.css_classes",
+        "mx_legend: not declared in the JavaScript",
+        "mx_legend",
+    ),
+    (
+        "js/embedding.js",
+        "emb.src.data = d;",
+        "emd.src.data = d;",
+        "emd: not declared in the JavaScript",
+        "emd.",
+    ),
+    (
+        "js/table.js",
+        "function table_update() {",
+        "function table_update() {\n  const tbl = null;",
+        "declares 'tbl', which hides the named argument 'tbl'",
+        "const tbl",
+    ),
 ]
 
 
 @pytest.mark.parametrize("file, right, wrong, message, at", MISTAKES)
-def test_a_mistake_in_the_javascript_is_named_with_its_file_and_line(page, file, right, wrong, message,
-                                                                     at):
+def test_a_mistake_in_the_javascript_is_named_with_its_file_and_line(page, file, right, wrong, message, at):
     sources = js_sources()
     assert sources[file].count(right) == 1
     sources[file] = sources[file].replace(right, wrong)
@@ -466,10 +593,12 @@ def test_a_model_renamed_or_added_in_python_is_caught(page):
     panel["points"] = panel.pop("dots")
     errors = contract_errors(js_sources(), {**args, "atk": {**args["atk"], "a": panel}})
     line = line_of(js_sources()["js/attack.js"], "P.dots.data = d;")
-    assert any(e.startswith(f"js/attack.js:{line}: P.dots: page.py provides no 'dots' in atk.a")
-               for e in errors), errors
-    assert ("page.py: atk.a.points (the model atk_a_dots) is provided to the JavaScript but no JS file "
-            "reads it") in errors
+    assert any(
+        e.startswith(f"js/attack.js:{line}: P.dots: page.py provides no 'dots' in atk.a") for e in errors
+    ), errors
+    assert (
+        "page.py: atk.a.points (the model atk_a_dots) is provided to the JavaScript but no JS file reads it"
+    ) in errors
     # a model provided and read nowhere
     errors = contract_errors(js_sources(), {**args, "sim": {**args["sim"], "spare": Div()}})
     assert errors == ["page.py: sim.spare (Div) is provided to the JavaScript but no JS file reads it"]
@@ -479,9 +608,10 @@ def test_a_case_without_a_wired_model_and_a_wired_model_without_a_case_are_caugh
     main = js_sources()["js/main.js"]
     line = line_of(main, 'case "atk_thr":')
     errors = dispatch_errors(main.replace('case "atk_thr":', 'case "atk_thrs":'), wired_keys(*page))
-    assert errors == [f"js/main.js:{line}: case 'atk_thrs': no model of that name is wired to the app",
-                      "page.py: Slider atk_thr is wired to the app, but dispatch (js/main.js) has no case "
-                      "'atk_thr'"]
+    assert errors == [
+        f"js/main.js:{line}: case 'atk_thrs': no model of that name is wired to the app",
+        "page.py: Slider atk_thr is wired to the app, but dispatch (js/main.js) has no case 'atk_thr'",
+    ]
 
 
 def test_the_tokenizer_drops_comments_strings_regexes_and_template_text():

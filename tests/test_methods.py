@@ -23,7 +23,11 @@ from unlearning_comparator.data import DatasetMissingError, load_dataset, normal
 from unlearning_comparator.models import create_model
 from unlearning_comparator.unlearning import registry
 from unlearning_comparator.unlearning.runner import make_task, run_method
-from unlearning_comparator.unlearning.toolkit import concat_splits, global_top_fraction_mask, random_other_labels
+from unlearning_comparator.unlearning.toolkit import (
+    concat_splits,
+    global_top_fraction_mask,
+    random_other_labels,
+)
 
 METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
 BUILT_IN = ("ft", "ga", "rl", "scrub", "salun")
@@ -46,9 +50,20 @@ ORIGINAL_CONSTANTS = {
     "ft": {"eta_min": 0.01},
     "ga": {"grad_clip": 100.0},
     "rl": {},
-    "scrub": {"alpha": 0.5, "gamma": 1.0, "kd_temperature": 2.0, "msteps": 100, "fisher_samples": 1000,
-              "grad_clip": 1.0},
-    "salun": {"saliency_threshold": 0.75, "use_random_labels": True, "saliency_batches": 5, "grad_clip": 100.0},
+    "scrub": {
+        "alpha": 0.5,
+        "gamma": 1.0,
+        "kd_temperature": 2.0,
+        "msteps": 100,
+        "fisher_samples": 1000,
+        "grad_clip": 1.0,
+    },
+    "salun": {
+        "saliency_threshold": 0.75,
+        "use_random_labels": True,
+        "saliency_batches": 5,
+        "grad_clip": 100.0,
+    },
 }
 
 # Sized for the tiny problem (200 forget / 1800 retain images): the UI defaults assume 5000 / 45000
@@ -78,8 +93,9 @@ def one_thread():
 @pytest.fixture(scope="module")
 def data():
     try:
-        return load_dataset("fashion_mnist", root="resources/data", download=False,
-                            train_per_class=200, test_per_class=100)
+        return load_dataset(
+            "fashion_mnist", root="resources/data", download=False, train_per_class=200, test_per_class=100
+        )
     except DatasetMissingError as exc:
         pytest.skip(f"Fashion-MNIST is not available: {exc}")
 
@@ -100,7 +116,9 @@ def base(data):
         order = torch.randperm(len(data.train), generator=generator)
         for start in range(0, len(order), batch):
             idx = order[start : start + batch]
-            loss = F.cross_entropy(model(normalize(data.train.images[idx], data.info)), data.train.labels[idx])
+            loss = F.cross_entropy(
+                model(normalize(data.train.images[idx], data.info)), data.train.labels[idx]
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -123,8 +141,12 @@ def class_accuracy(model: torch.nn.Module, split, info) -> torch.Tensor:
     """Per-class accuracy (eval mode) on ``split``."""
     model.eval()
     with torch.no_grad():
-        preds = torch.cat([model(normalize(split.images[i : i + 500], info)).argmax(1).cpu()
-                           for i in range(0, len(split), 500)])
+        preds = torch.cat(
+            [
+                model(normalize(split.images[i : i + 500], info)).argmax(1).cpu()
+                for i in range(0, len(split), 500)
+            ]
+        )
     labels = split.labels.cpu()
     return torch.stack([(preds[labels == c] == c).float().mean() for c in range(info.num_classes)])
 
@@ -145,7 +167,9 @@ def method_module(spec):
 def run(methods, base, data, method_id, seed=SEED, device=CPU, **overrides):
     """Run one method; return (outcome, task, wall seconds of the whole call)."""
     spec = methods[method_id]
-    task = make_task(base, data, FORGET_CLASS, hp_for(spec, method_id, **overrides), device, seed=seed, log=lambda _: None)
+    task = make_task(
+        base, data, FORGET_CLASS, hp_for(spec, method_id, **overrides), device, seed=seed, log=lambda _: None
+    )
     start = time.perf_counter()
     outcome = run_method(spec, task)
     wall = time.perf_counter() - start
@@ -182,7 +206,9 @@ def test_built_in_methods_declare_the_original_defaults(methods):
         assert spec.defaults == defaults
         assert spec.own_defaults() == ORIGINAL_CONSTANTS[method_id]
         doc = method_module(spec).__doc__ or ""
-        assert "§3." in doc and "deviation" in doc.lower(), f"{method_id}: docstring lacks its source or deviations"
+        assert "§3." in doc and "deviation" in doc.lower(), (
+            f"{method_id}: docstring lacks its source or deviations"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ toolkit
@@ -206,7 +232,7 @@ def test_random_other_labels_and_concat(data):
     assert not (wrong == labels).any() and wrong.min() >= 0 and wrong.max() < 10
     both = concat_splits(data.train, data.test)
     assert len(both) == len(data.train) + len(data.test)
-    assert torch.equal(both.images[len(data.train):], data.test.images)
+    assert torch.equal(both.images[len(data.train) :], data.test.images)
 
 
 # --------------------------------------------------------------------------------------------- behaviour
@@ -217,8 +243,10 @@ def test_method_lowers_forget_accuracy(method_id, default_runs, base_acc, data):
     outcome, _, _ = default_runs(method_id)
     after = class_accuracy(outcome.model, data.train, data.info)
     before_ua, after_ua = float(base_acc[FORGET_CLASS]), float(after[FORGET_CLASS])
-    print(f"{method_id}: forget-class training accuracy {before_ua:.3f} -> {after_ua:.3f}, "
-          f"retain {retain_mean(base_acc):.3f} -> {retain_mean(after):.3f}, RTE {outcome.seconds:.2f} s")
+    print(
+        f"{method_id}: forget-class training accuracy {before_ua:.3f} -> {after_ua:.3f}, "
+        f"retain {retain_mean(base_acc):.3f} -> {retain_mean(after):.3f}, RTE {outcome.seconds:.2f} s"
+    )
     assert before_ua > 0.9
     assert after_ua <= before_ua - 0.5, f"{method_id} did not forget: {before_ua:.3f} -> {after_ua:.3f}"
     assert retain_mean(after) >= RETAIN_FLOOR[method_id], f"{method_id} destroyed the retain classes"
@@ -303,7 +331,11 @@ def test_salun_masked_out_weights_stay_bit_identical(methods, base, data, defaul
     moved = 0
     for name, mask in quirky_masks.items():
         frozen = ~mask
-        moved += int((dict(quirky.model.named_parameters())[name].detach()[frozen] != before[name].detach()[frozen]).sum())
+        moved += int(
+            (
+                dict(quirky.model.named_parameters())[name].detach()[frozen] != before[name].detach()[frozen]
+            ).sum()
+        )
     assert moved > 0.5 * (total - kept), "without the fix the masked-out weights should drift"
 
 
@@ -383,8 +415,10 @@ def test_methods_run_on_cuda(methods, base, data, base_acc):
         assert all(p.device.type == "cuda" for p in outcome.model.parameters())
         assert 0 < outcome.seconds < wall
         after = class_accuracy(outcome.model, on_gpu.train, data.info)
-        print(f"cuda {method_id}: forget {float(base_acc[FORGET_CLASS]):.3f} -> {float(after[FORGET_CLASS]):.3f}, "
-              f"retain {retain_mean(after):.3f}, RTE {outcome.seconds:.2f} s")
+        print(
+            f"cuda {method_id}: forget {float(base_acc[FORGET_CLASS]):.3f} -> {float(after[FORGET_CLASS]):.3f}, "
+            f"retain {retain_mean(after):.3f}, RTE {outcome.seconds:.2f} s"
+        )
         if method_id in RETAIN_FLOOR:
             assert float(after[FORGET_CLASS]) <= float(base_acc[FORGET_CLASS]) - 0.5
         if method_id == "salun":

@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from unlearning_comparator.metrics.accuracy import (accuracy_outside_class, forget_metrics, per_class_accuracy,
-                                                    prediction_matrices)
+from unlearning_comparator.metrics.accuracy import (
+    accuracy_outside_class,
+    forget_metrics,
+    per_class_accuracy,
+    prediction_matrices,
+)
 
 # A 6-sample, 3-class example. Logits are log-probabilities, so softmax gives these rows back.
 PROBS = np.array(
@@ -74,7 +78,9 @@ def test_accuracy_outside_class_weights_every_image_not_every_class():
     assert accuracy_outside_class(preds, labels, excluded_class=0) == 0.5  # 2 correct of 4 images
     tra = forget_metrics(per_class_accuracy(preds, labels, 3), per_class_accuracy(preds, labels, 3), 0)["TRA"]
     assert tra == pytest.approx(2 / 3)  # the class mean (1 + 1/3) / 2 differs on unbalanced classes
-    assert accuracy_outside_class(torch.tensor(preds), torch.tensor(labels), excluded_class=2) == 1.0  # 3 of 3
+    assert (
+        accuracy_outside_class(torch.tensor(preds), torch.tensor(labels), excluded_class=2) == 1.0
+    )  # 3 of 3
 
 
 def test_accuracy_outside_class_edge_cases():
@@ -85,7 +91,9 @@ def test_accuracy_outside_class_edge_cases():
 
 @pytest.mark.parametrize("as_tensor", [False, True])
 def test_prediction_matrices_hand_example(as_tensor):
-    logits = np.log(PROBS) + np.array([[3.0], [-1.0], [0.0], [7.0], [2.0], [-5.0]])  # row shifts change nothing
+    logits = np.log(PROBS) + np.array(
+        [[3.0], [-1.0], [0.0], [7.0], [2.0], [-5.0]]
+    )  # row shifts change nothing
     if as_tensor:
         logits = torch.tensor(logits, dtype=torch.float32)
     proportion, mean_conf = prediction_matrices(logits, LABELS, 3)
@@ -105,7 +113,9 @@ def test_prediction_matrices_empty_class_and_half_precision():
     proportion, mean_conf = prediction_matrices(logits, torch.tensor(LABELS), 4)
     assert np.isnan(proportion[3]).all() and np.isnan(mean_conf[3]).all()
     np.testing.assert_allclose(proportion[:3, :3], [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
-    np.testing.assert_allclose(mean_conf[1, :3], [0.2, 0.7, 0.1], atol=2e-3)  # float16 logits, float32 softmax
+    np.testing.assert_allclose(
+        mean_conf[1, :3], [0.2, 0.7, 0.1], atol=2e-3
+    )  # float16 logits, float32 softmax
 
 
 def test_prediction_matrices_consistent_with_per_class_accuracy():

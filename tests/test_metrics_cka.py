@@ -69,7 +69,9 @@ def test_hsic_matches_explicit_formula():
         x, y = rng.normal(size=(n, 6)), rng.normal(size=(n, 3)) + 0.5 * rng.normal(size=(n, 1))
         K, L = x @ x.T, y @ y.T
         expected = reference_hsic(K, L)
-        assert hsic_unbiased(torch.tensor(K), torch.tensor(L)) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+        assert hsic_unbiased(torch.tensor(K), torch.tensor(L)) == pytest.approx(
+            expected, rel=1e-10, abs=1e-12
+        )
 
 
 def test_single_batch_matches_reference():
@@ -94,7 +96,9 @@ def test_full_layer_matrix_matches_reference():
     batches = [rng.normal(size=(n, 6)) for n in (16, 25)]
     acc = MinibatchCKA(3, 2)
     for b in batches:
-        acc.update([gram(torch.tensor(f(b))) for f in ref_layers], [gram(torch.tensor(g(b))) for g in model_layers])
+        acc.update(
+            [gram(torch.tensor(f(b))) for f in ref_layers], [gram(torch.tensor(g(b))) for g in model_layers]
+        )
     result = acc.result()
     assert result.shape == (3, 2) and result.dtype == np.float64
     for i, f in enumerate(ref_layers):

@@ -7,7 +7,12 @@ import pytest
 import torch
 from sklearn.svm import SVC
 
-from unlearning_comparator.metrics.mia import mia_efficacy, mia_predictions, salun_mia_sets, true_class_confidence
+from unlearning_comparator.metrics.mia import (
+    mia_efficacy,
+    mia_predictions,
+    salun_mia_sets,
+    true_class_confidence,
+)
 
 
 def test_true_class_confidence_hand_values():
@@ -16,7 +21,9 @@ def test_true_class_confidence_hand_values():
     assert conf.dtype == np.float64
     np.testing.assert_allclose(conf, [0.3, 0.8], atol=1e-6)
     # extreme logits stay finite; the true class can have a probability that underflows to 0
-    np.testing.assert_allclose(true_class_confidence(np.array([[50.0, 0.0, 0.0]]), [0]), 1 / (1 + 2 * math.exp(-50)))
+    np.testing.assert_allclose(
+        true_class_confidence(np.array([[50.0, 0.0, 0.0]]), [0]), 1 / (1 + 2 * math.exp(-50))
+    )
     assert true_class_confidence(np.array([[1000.0, 0.0]]), np.array([1]))[0] == 0.0
 
 
@@ -67,7 +74,9 @@ def test_clearly_separated_sets():
     members = rng.uniform(0.97, 1.0, 800)
     nonmembers = rng.uniform(0.1, 0.4, 800)
     assert mia_efficacy(members, nonmembers, rng.uniform(0.1, 0.4, 500)) == 1.0  # forget set looks unseen
-    assert mia_efficacy(members, nonmembers, rng.uniform(0.97, 1.0, 500)) == 0.0  # forget set looks trained on
+    assert (
+        mia_efficacy(members, nonmembers, rng.uniform(0.97, 1.0, 500)) == 0.0
+    )  # forget set looks trained on
     mixed = np.r_[rng.uniform(0.1, 0.4, 300), rng.uniform(0.97, 1.0, 100)]
     assert mia_efficacy(torch.tensor(members), nonmembers, mixed) == 0.75
 
@@ -87,9 +96,16 @@ def test_degenerate_inputs():
     for n_member, n_nonmember, expected in ((12, 8, 0.0), (8, 12, 1.0), (10, 10, None)):
         x = np.full(n_member + n_nonmember, 0.5)[:, None]
         y = np.r_[np.ones(n_member), np.zeros(n_nonmember)]
-        plain = float(np.mean(SVC(C=3, gamma="auto", kernel="rbf").fit(x, y).predict(np.full((4, 1), 0.5)) == 0))
+        plain = float(
+            np.mean(SVC(C=3, gamma="auto", kernel="rbf").fit(x, y).predict(np.full((4, 1), 0.5)) == 0)
+        )
         value = mia_efficacy(np.full(n_member, 0.5), np.full(n_nonmember, 0.5), np.full(4, 0.5))
-        assert value == plain and (expected is None or value == expected), (n_member, n_nonmember, value, plain)
+        assert value == plain and (expected is None or value == expected), (
+            n_member,
+            n_nonmember,
+            value,
+            plain,
+        )
 
 
 def test_salun_mia_sets_hand_example():

@@ -58,7 +58,9 @@ def test_entropy_matches_direct_formula():
     rng = np.random.default_rng(1)
     z = rng.normal(scale=4, size=(50, 10))
     p = np.exp(z / 2 - np.log(np.exp(z / 2).sum(1, keepdims=True)))
-    np.testing.assert_allclose(entropy(torch.tensor(z, dtype=torch.float64)), -(p * np.log(p)).sum(1), rtol=1e-12)
+    np.testing.assert_allclose(
+        entropy(torch.tensor(z, dtype=torch.float64)), -(p * np.log(p)).sum(1), rtol=1e-12
+    )
 
 
 # --- confidence --------------------------------------------------------------------------------
@@ -133,8 +135,8 @@ def test_chance_level_and_better_than_chance():
         assert score(0.5, 0.5) == 0.0  # ε clipped at 0
         assert score(0.6, 0.6) == 0.0  # worse than chance (TPR 0.4 < FPR 0.6)
     # TPR 0.4 > FPR 0.3: terms ln(0.69999/0.6) = 0.154136 and ln(0.39999/0.3) = 0.287657
-    assert comparator_attack_score(0.3, 0.6) == pytest.approx(1 - 2 ** -0.15413639401, abs=1e-10)
-    assert challenge_attack_score(0.3, 0.6) == pytest.approx(1 - 2 ** -0.28765707214, abs=1e-10)
+    assert comparator_attack_score(0.3, 0.6) == pytest.approx(1 - 2**-0.15413639401, abs=1e-10)
+    assert challenge_attack_score(0.3, 0.6) == pytest.approx(1 - 2**-0.28765707214, abs=1e-10)
 
 
 def test_attack_scores_are_vectorised_and_symmetric():
@@ -143,14 +145,22 @@ def test_attack_scores_are_vectorised_and_symmetric():
     comparator = comparator_attack_score(fpr, fnr)
     challenge = challenge_attack_score(fpr, fnr)
     assert comparator.shape == challenge.shape == (6,) and comparator.dtype == challenge.dtype == np.float64
-    np.testing.assert_allclose(comparator, [0.6800567591607902, 0.6800567591607902, 1.0, 0.0, 0.5330302359082291,
-                                            0.38149257498219646], atol=1e-12)
-    np.testing.assert_allclose(challenge, [0.7382832636754317, 0.7382832636754317, 1.0, np.nan, 0.5330302359082291,
-                                           np.nan], atol=1e-12)
+    np.testing.assert_allclose(
+        comparator,
+        [0.6800567591607902, 0.6800567591607902, 1.0, 0.0, 0.5330302359082291, 0.38149257498219646],
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        challenge,
+        [0.7382832636754317, 0.7382832636754317, 1.0, np.nan, 0.5330302359082291, np.nan],
+        atol=1e-12,
+    )
     assert comparator_attack_score(fpr[:, None], fnr[None, :]).shape == (6, 6)
     grid = challenge_attack_score(fpr[:, None], fnr[None, :])
     assert grid.shape == (6, 6)
-    np.testing.assert_array_equal(np.diagonal(grid), challenge)  # the (fpr[i], fnr[i]) pairs; NaN where discarded
+    np.testing.assert_array_equal(
+        np.diagonal(grid), challenge
+    )  # the (fpr[i], fnr[i]) pairs; NaN where discarded
 
 
 # --- threshold sweep ---------------------------------------------------------------------------
@@ -239,8 +249,8 @@ def test_challenge_privacy_score_hand_example():
     np.testing.assert_allclose(curves["above_unlearn"]["fnr"], [0.0, 0.4, 1.0])
     ps = privacy_score(c["attack_score"] for c in curves.values())
     ps_challenge = challenge_privacy_score(c["attack_score_challenge"] for c in curves.values())
-    assert ps == pytest.approx(2 ** -0.69313468048, abs=1e-10)  # 0.6185: PS = fq of the min rule
-    assert ps_challenge == pytest.approx(2 ** -1.09859562186, abs=1e-10)  # 0.4670
+    assert ps == pytest.approx(2**-0.69313468048, abs=1e-10)  # 0.6185: PS = fq of the min rule
+    assert ps_challenge == pytest.approx(2**-1.09859562186, abs=1e-10)  # 0.4670
     assert ps_challenge < ps
 
 

@@ -23,13 +23,14 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import METHODS_DIR
 from unlearning_comparator.catalog import DATASETS, describe_models
 from unlearning_comparator.data import ImageDataset, Split
 from unlearning_comparator.models import create_model, display_name, list_models
 from unlearning_comparator.unlearning.api import all_finite
 from unlearning_comparator.unlearning.registry import GRID_KEYS, describe_method, discover, load_method
 from unlearning_comparator.unlearning.runner import make_task, run_method
+
+from conftest import METHODS_DIR
 
 CPU = torch.device("cpu")
 
@@ -104,8 +105,10 @@ def test_the_features_are_the_input_of_the_final_linear_layer(model_case):
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     head = linears[_modules_in_call_order(model, linears, images)[-1]]
     seen: dict[str, torch.Tensor] = {}
-    hooks = [model.feature_module().register_forward_hook(lambda m, i, o: seen.update(features=o)),
-             head.register_forward_pre_hook(lambda m, i: seen.update(head_input=i[0]))]
+    hooks = [
+        model.feature_module().register_forward_hook(lambda m, i, o: seen.update(features=o)),
+        head.register_forward_pre_hook(lambda m, i: seen.update(head_input=i[0])),
+    ]
     try:
         with torch.no_grad():
             logits = model(images)
@@ -147,8 +150,9 @@ def test_the_declarations_are_complete_and_read_statically(method):
     described = describe_method(method.path)
     assert described.ok, described.error
     statically = (described.name, described.defaults, described.hyperparameters)
-    assert statically == (method.name, method.defaults, method.hyperparameters), \
+    assert statically == (method.name, method.defaults, method.hyperparameters), (
         "the planner reads other declarations than the import finds"
+    )
     assert isinstance(method.name, str) and method.name.strip()
     assert set(GRID_KEYS) <= set(method.defaults), f"DEFAULTS lacks {set(GRID_KEYS) - set(method.defaults)}"
 
@@ -157,8 +161,9 @@ def test_every_hyperparameter_default_satisfies_its_own_schema(method):
     for key, fragment in method.hyperparameters.items():
         schema = {k: v for k, v in fragment.items() if k != "default"}
         jsonschema.Draft202012Validator.check_schema(schema)
-        assert jsonschema.Draft202012Validator(schema).is_valid(fragment["default"]), \
+        assert jsonschema.Draft202012Validator(schema).is_valid(fragment["default"]), (
             f"{key}: the default {fragment['default']!r} breaks its own schema {schema}"
+        )
 
 
 @pytest.fixture(scope="module")

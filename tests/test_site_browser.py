@@ -13,10 +13,23 @@ from urllib.parse import urlparse
 
 import pytest
 
-# the browser helpers live in browser_support.py; test_site_of_a_run.py imports some of them from here
-from browser_support import (A_VIEWS, B_VIEWS, driver, load, make_driver, model, options, requests,  # noqa: F401
-                             set_value, severe, shot, signatures, wait, wait_changed)
 from comparator_site import build_site
+
+# the browser helpers live in browser_support.py; test_site_of_a_run.py imports some of them from here
+from browser_support import (
+    A_VIEWS,
+    B_VIEWS,
+    load,
+    model,
+    options,
+    requests,  # noqa: F401
+    set_value,
+    severe,
+    shot,
+    signatures,
+    wait,
+    wait_changed,
+)
 from site_fixtures import EVIL_NAME, EVIL_RUN, write_experiment
 
 pytestmark = pytest.mark.browser
@@ -24,7 +37,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    tables = write_experiment(tmp_path_factory.mktemp("tables"), forget_classes=3, models_per_class=7, per_class=40)
+    tables = write_experiment(
+        tmp_path_factory.mktemp("tables"), forget_classes=3, models_per_class=7, per_class=40
+    )
     out = tmp_path_factory.mktemp("site")
     build_site(tables, out)
     return out
@@ -48,8 +63,13 @@ def test_page_loads_offline_without_errors(driver, site):
         n = driver.execute_script(f"const d = {model(name)}.data; return d[Object.keys(d)[0]].length")
         assert n > 0, name
     # the panel is hidden with CSS (toggling Bokeh's `visible` would re-lay out the whole page)
-    assert driver.execute_script(f"return Bokeh.index.find_one({model('atk_a_body')}).el.style.visibility") == "hidden"
-    assert driver.execute_script(f"return Bokeh.index.find_one({model('atk_b_body')}).el.style.visibility") == ""
+    assert (
+        driver.execute_script(f"return Bokeh.index.find_one({model('atk_a_body')}).el.style.visibility")
+        == "hidden"
+    )
+    assert (
+        driver.execute_script(f"return Bokeh.index.find_one({model('atk_b_body')}).el.style.visibility") == ""
+    )
     msg = driver.execute_script(f"return Bokeh.index.find_one({model('atk_a_msg')}).shadow_el.textContent")
     assert "Please select an unlearned model" in msg
     shot(driver, "01-first-render")
@@ -76,9 +96,14 @@ def test_switching_a_b_and_forget_class_updates_every_view(driver, site):
     # both selects changed before the (asynchronous) callbacks run: both choices stick
     a2, b2 = options(driver, "hdr_sel_a")[1], options(driver, "hdr_sel_b")[3]
     if a2 != b2:
-        driver.execute_script(f"{model('hdr_sel_a')}.value = arguments[0]; {model('hdr_sel_b')}.value = arguments[1];", a2, b2)
+        driver.execute_script(
+            f"{model('hdr_sel_a')}.value = arguments[0]; {model('hdr_sel_b')}.value = arguments[1];", a2, b2
+        )
         ids = driver.execute_script(f"return {model('st_runs')}.data.id")
-        wait(driver, f"window.__uc_state.A === {json.dumps(ids[int(a2)])} && window.__uc_state.B === {json.dumps(ids[int(b2)])}")
+        wait(
+            driver,
+            f"window.__uc_state.A === {json.dumps(ids[int(a2)])} && window.__uc_state.B === {json.dumps(ids[int(b2)])}",
+        )
     everything = sorted(set(A_VIEWS + B_VIEWS))
     before = signatures(driver, everything)
     set_value(driver, "hdr_fc", "active", 2)
@@ -100,12 +125,24 @@ def test_run_ids_and_names_with_markup_show_as_text(driver, site):
     for div in ("emb_a_title", "cw_caption", "mx_a_cap", "sim_caption"):
         shadow = f"Bokeh.index.find_one({model(div)}).shadow_el"
         wait(driver, f"{shadow}.textContent.includes({json.dumps(ids[evil])})")
-        assert driver.execute_script(f"return {shadow}.querySelectorAll('.uc-caption b, .uc-panel-title b').length") == 0
-    label = driver.execute_script(f"return {model('hdr_sel_a')}.options.find((o) => o[0] === arguments[0])[1]", str(evil))
+        assert (
+            driver.execute_script(
+                f"return {shadow}.querySelectorAll('.uc-caption b, .uc-panel-title b').length"
+            )
+            == 0
+        )
+    label = driver.execute_script(
+        f"return {model('hdr_sel_a')}.options.find((o) => o[0] === arguments[0])[1]", str(evil)
+    )
     assert EVIL_NAME in label and ids[evil] in label
     table = f"Bokeh.index.find_one({model('tbl_table')}).shadow_el"
     assert driver.execute_script(f"return {table}.textContent.includes({json.dumps(EVIL_NAME)})")
-    assert driver.execute_script(f"return {table}.querySelectorAll('.slick-cell b, .slick-cell img, .slick-cell script').length") == 0
+    assert (
+        driver.execute_script(
+            f"return {table}.querySelectorAll('.slick-cell b, .slick-cell img, .slick-cell script').length"
+        )
+        == 0
+    )
     assert driver.execute_script("return window.__xss") is None
     assert severe(driver) == []
 
@@ -115,12 +152,16 @@ def test_table_radios_choose_a_and_b(driver, site):
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
     def click_radio(ab, row):
-        xy = driver.execute_script("""
+        xy = driver.execute_script(
+            """
           const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('tbl_table'));
           const el = [...v.shadow_el.querySelectorAll('[data-ab="' + arguments[0] + '"]')]
                        .find((e) => e.dataset.run === String(arguments[1]));
           el.scrollIntoView({block: 'center'});
-          const r = el.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2];""", ab, row)
+          const r = el.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2];""",
+            ab,
+            row,
+        )
         action = ActionBuilder(driver)
         action.pointer_action.move_to_location(int(xy[0]), int(xy[1])).click()
         action.perform()
@@ -189,7 +230,10 @@ def test_embedding_hover_links_both_panels(driver, site):
     action = ActionBuilder(driver)
     action.pointer_action.move_to_location(int(xy[0]), int(xy[1]))
     action.perform()
-    wait(driver, "document.getElementById('uc-link') && document.getElementById('uc-link').style.display === 'block'")
+    wait(
+        driver,
+        "document.getElementById('uc-link') && document.getElementById('uc-link').style.display === 'block'",
+    )
     wait(driver, f"{model('emb_hl')}.data.ax.length === 1")
     tip = driver.execute_script("return document.getElementById('uc-tip').innerText")
     assert "True Class" in tip and "Model A" in tip and "Model B" in tip
@@ -220,12 +264,14 @@ def test_threshold_changes_privacy_score(driver, site):
     wait(driver, f"{model('atk_yr')}.end === 10")
     set_value(driver, "atk_strategy", "active", 0)
     wait(driver, f"!{model('atk_thr')}.disabled")
-    driver.execute_script(f"Bokeh.index.find_one({model('atk_worst_a')}).shadow_el.querySelector('button').click()")
+    driver.execute_script(
+        f"Bokeh.index.find_one({model('atk_worst_a')}).shadow_el.querySelector('button').click()"
+    )
     wait(driver, f"{model('atk_strategy')}.active === 1")
     # hovering a thumbnail highlights its dot
     key = driver.execute_script(f"""
-      const v = Bokeh.index.find_one({model('atk_a_succ')});
-      const el = v.shadow_el.querySelector('[data-k]') || Bokeh.index.find_one({model('atk_a_fail')}).shadow_el.querySelector('[data-k]');
+      const v = Bokeh.index.find_one({model("atk_a_succ")});
+      const el = v.shadow_el.querySelector('[data-k]') || Bokeh.index.find_one({model("atk_a_fail")}).shadow_el.querySelector('[data-k]');
       el.dispatchEvent(new MouseEvent('mouseover', {{bubbles: true, composed: true, clientX: 100, clientY: 100}}));
       return el.dataset.k;""")
     assert key
@@ -245,7 +291,15 @@ def test_timings_are_recorded_only_when_asked_for(driver, site):
     load(driver, (site / "index.html").as_uri() + "?instrument")
     prof = wait(driver, "window.__uc_prof.built && window.__uc_prof")
     assert 0 < prof["ready"] <= prof["built"] and prof["updates"] == 1
-    assert set(prof["views"]) == {"header", "table", "classwise", "matrix", "similarity", "embedding", "attack"}
+    assert set(prof["views"]) == {
+        "header",
+        "table",
+        "classwise",
+        "matrix",
+        "similarity",
+        "embedding",
+        "attack",
+    }
     set_value(driver, "hdr_sel_a", "value", options(driver, "hdr_sel_a")[2])
     wait(driver, "window.__uc_prof.updates === 2")
     assert severe(driver) == []
@@ -271,7 +325,7 @@ class _SubPathHandler(http.server.SimpleHTTPRequestHandler):
         self.seen.append(path)
         if not path.startswith("/repo/"):
             return "/nonexistent"
-        return super().translate_path(path[len("/repo"):])
+        return super().translate_path(path[len("/repo") :])
 
     def log_message(self, *args):
         pass

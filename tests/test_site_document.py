@@ -16,6 +16,7 @@ from comparator_site import build_document, build_site
 from comparator_site.__main__ import main as site_main
 from comparator_site.data import load
 from comparator_site.jsbundle import JS_FILES, app_code
+
 from site_fixtures import EVIL_NAME, EVIL_TITLE, write_experiment
 
 URL = re.compile(r"https?://", re.I)
@@ -23,7 +24,9 @@ URL = re.compile(r"https?://", re.I)
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory) -> Path:
-    return write_experiment(tmp_path_factory.mktemp("tables"), forget_classes=3, models_per_class=6, per_class=20)
+    return write_experiment(
+        tmp_path_factory.mktemp("tables"), forget_classes=3, models_per_class=6, per_class=20
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +95,29 @@ def test_document_is_valid(tables):
 def test_stores_hold_every_run(site, tables):
     data = load(tables)
     objs = objects(doc_json(site / "index.html"))
-    R, C, N, L, T = len(data.runs), data.num_classes, len(data.subset_index), len(data.layers), data.thresholds
+    R, C, N, L, T = (
+        len(data.runs),
+        data.num_classes,
+        len(data.subset_index),
+        len(data.layers),
+        data.thresholds,
+    )
     ok = [r for r in data.runs if r["status"] == "ok"]
     runs = columns(by_name(objs, "st_runs"))
     assert set(runs.values()) == {R}
-    for key in ("id", "fc", "type", "method_name", "UA", "UA_txt", "UA_bg", "PS", "error", "off_inst", "off_atk"):
+    for key in (
+        "id",
+        "fc",
+        "type",
+        "method_name",
+        "UA",
+        "UA_txt",
+        "UA_bg",
+        "PS",
+        "error",
+        "off_inst",
+        "off_atk",
+    ):
         assert key in runs
     assert set(columns(by_name(objs, "st_acc")).values()) == {len(ok) * C}
     assert set(columns(by_name(objs, "st_pred")).values()) == {len(ok) * 2 * C * C}
@@ -118,7 +139,7 @@ def test_store_offsets_point_at_each_runs_block(tables):
             assert all(off[key][k] == -1 for key in ("acc", "pred", "inst", "atk"))
             continue
         a = off["acc"][k]
-        assert np.allclose(data.stores["acc"]["train"][a:a + data.num_classes], r["train_acc"], atol=1e-6)
+        assert np.allclose(data.stores["acc"]["train"][a : a + data.num_classes], r["train_acc"], atol=1e-6)
     # the numeric columns ship as compact typed arrays
     assert data.stores["inst"]["p0"].dtype == np.uint16
     assert data.stores["inst"]["pred"].dtype == np.uint8
@@ -144,8 +165,16 @@ def test_plotted_sources_and_callbacks(site):
     codes = {o["attributes"]["code"] for o in callbacks}
     assert codes == {app_code()}
     code = app_code()
-    for fn in ("function dispatch", "function set_models", "function emb_hover", "function atk_recompute",
-               "function table_click", "function mx_update", "function sim_update", "function cw_update"):
+    for fn in (
+        "function dispatch",
+        "function set_models",
+        "function emb_hover",
+        "function atk_recompute",
+        "function table_click",
+        "function mx_update",
+        "function sim_update",
+        "function cw_update",
+    ):
         assert fn in code
     for name in JS_FILES:
         assert f"// ---- {name}" in code
@@ -166,7 +195,9 @@ def test_plotted_sources_and_callbacks(site):
 
 def test_no_javascript_in_python_strings():
     """All interaction code lives in js/*.js; Python adds only the one-line glue."""
-    body = "\n".join(f"// ---- {n}\n" + ir.files("comparator_site").joinpath("js", n).read_text() for n in JS_FILES)
+    body = "\n".join(
+        f"// ---- {n}\n" + ir.files("comparator_site").joinpath("js", n).read_text() for n in JS_FILES
+    )
     glue = app_code().replace(body, "")
     assert glue.count("\n") <= 4 and len(glue) < 200
 
@@ -191,7 +222,10 @@ def test_strings_from_configs_are_escaped(site):
     templates = [(objs[t["id"]] if "attributes" not in t else t)["attributes"]["template"] for t in templates]
     for t in templates:
         for field in re.findall(r"<%=\s*(\w+)\s*%>", t):
-            assert field.endswith(("_bg", "_fg", "_state")) or field in ("idx", "badge_bg", "badge_fg"), (field, t)
+            assert field.endswith(("_bg", "_fg", "_state")) or field in ("idx", "badge_bg", "badge_fg"), (
+                field,
+                t,
+            )
 
 
 def test_no_urls_in_the_shared_page(tables, tmp_path):
@@ -228,8 +262,15 @@ def test_thumbnails_ship_as_one_sprite_sheet(site, tables):
 
 
 def test_site_without_thumbnails_or_subset(tmp_path):
-    tables = write_experiment(tmp_path / "t", forget_classes=[1, 4], models_per_class=4, per_class=10,
-                              thumbnails=False, failed=False, evil=False)
+    tables = write_experiment(
+        tmp_path / "t",
+        forget_classes=[1, 4],
+        models_per_class=4,
+        per_class=10,
+        thumbnails=False,
+        failed=False,
+        evil=False,
+    )
     index = build_site(tables, tmp_path / "s")
     assert not (tmp_path / "s" / "assets").exists()
     app = next(o for o in objects(doc_json(index)).values() if o["name"] == "CustomJS")

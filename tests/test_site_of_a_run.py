@@ -8,9 +8,21 @@ from urllib.parse import urlparse
 
 import pytest
 
+from browser_support import (
+    A_VIEWS,
+    B_VIEWS,
+    load,
+    model,
+    options,
+    requests,
+    set_value,
+    severe,
+    shot,  # noqa: F401
+    signatures,
+    wait,
+    wait_changed,
+)
 from conftest import snakemake
-from browser_support import (A_VIEWS, B_VIEWS, driver, load, model, options, requests, set_value, severe, shot,  # noqa: F401
-                             signatures, wait, wait_changed)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

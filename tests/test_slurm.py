@@ -24,7 +24,6 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pyarrow.feather as feather
 import pytest
 import yaml
@@ -35,7 +34,14 @@ from slurm_cluster import SlurmCluster, unavailable_reason
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 PROFILE = ROOT / "workflow" / "profiles" / "slurm" / "config.yaml"
-GPU_RULES = {"train_original", "retrain", "unlearn", "evaluate_original", "evaluate_retrained", "evaluate_compared"}
+GPU_RULES = {
+    "train_original",
+    "retrain",
+    "unlearn",
+    "evaluate_original",
+    "evaluate_retrained",
+    "evaluate_compared",
+}
 TEST_MEM_MB = 1000
 
 
@@ -45,8 +51,10 @@ def _reason_to_skip() -> str | None:
         try:
             import snakemake_executor_plugin_slurm  # noqa: F401
         except ImportError:
-            reason = ("snakemake-executor-plugin-slurm is not installed "
-                      "(pip install -e '.[slurm]' into the environment that runs snakemake)")
+            reason = (
+                "snakemake-executor-plugin-slurm is not installed "
+                "(pip install -e '.[slurm]' into the environment that runs snakemake)"
+            )
     return reason
 
 
@@ -68,7 +76,10 @@ def test_profile_covers_every_rule_that_is_not_local():
     rules = set()
     for path in (ROOT / "workflow" / "rules").glob("*.smk"):
         rules |= set(re.findall(r"^rule (\w+):", path.read_text(), re.M))
-    submitted = rules - {"site", "data"}  # local rules: the site, and getting the data (nodes may lack internet)
+    submitted = rules - {
+        "site",
+        "data",
+    }  # local rules: the site, and getting the data (nodes may lack internet)
     resources = profile["set-resources"]
     assert set(resources) == submitted
     for rule, res in resources.items():
@@ -123,9 +134,18 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(cluster, tmp_path, monk
     remote.mkdir()
     start = time.monotonic()
     result = snakemake(
-        remote, "tables", "--workflow-profile", str(_test_profile(tmp_path / "profile")),
-        "--configfile", str(config), "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "2", "--retries", "0",
+        remote,
+        "tables",
+        "--workflow-profile",
+        str(_test_profile(tmp_path / "profile")),
+        "--configfile",
+        str(config),
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--retries",
+        "0",
     )
     slurm_s = time.monotonic() - start
     output = result.stdout + result.stderr
@@ -148,8 +168,9 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(cluster, tmp_path, monk
     run_id = re.search(r"SLURM run ID: (\S+)", output)[1]
     jobs = {j["JobID"]: j for j in cluster.jobs() if j["Name"] == run_id}
     assert set(jobs) == set(submitted.values())
-    assert Counter(re.match(r"rule_([a-z_]+?)(_wildcards_.*)?$", j["Comment"])[1] for j in jobs.values()) == \
-        stats - Counter(data=stats["data"])
+    assert Counter(
+        re.match(r"rule_([a-z_]+?)(_wildcards_.*)?$", j["Comment"])[1] for j in jobs.values()
+    ) == stats - Counter(data=stats["data"])
     finished = {j["JobId"]: j for j in cluster.finished_jobs()}
     for job_id, job in jobs.items():
         rule = re.match(r"rule_([a-z_]+?)(_wildcards_.*)?$", job["Comment"])[1]
@@ -158,13 +179,23 @@ def test_tiny_workflow_through_slurm_matches_a_local_run(cluster, tmp_path, monk
         assert job["MinMemory"] == f"{TEST_MEM_MB}M", job
         # The profile's GPU request reached SLURM for exactly the GPU rules.
         assert (job["tres-per-job"] == "gres:gpu:1") == (rule in GPU_RULES), job
-    spans = [(datetime.fromisoformat(finished[i]["StartTime"]), datetime.fromisoformat(finished[i]["EndTime"]))
-             for i in jobs]
+    spans = [
+        (datetime.fromisoformat(finished[i]["StartTime"]), datetime.fromisoformat(finished[i]["EndTime"]))
+        for i in jobs
+    ]
     busy = sum((end - begin).total_seconds() for begin, end in spans)
     wall = (max(e for _, e in spans) - min(b for b, _ in spans)).total_seconds()
-    print(f"{len(jobs)} SLURM jobs: {busy:.0f} job-seconds in {wall:.0f} s from the first start to the last end")
-    limits = {re.match(r"rule_([a-z_]+?)(_wildcards_|$)", j["Comment"])[1]: j["TimeLimit"] for j in jobs.values()}
-    assert limits["train_original"] == "6:00:00" and limits["unlearn"] == "1:00:00" and limits["tables"] == "30:00"
+    print(
+        f"{len(jobs)} SLURM jobs: {busy:.0f} job-seconds in {wall:.0f} s from the first start to the last end"
+    )
+    limits = {
+        re.match(r"rule_([a-z_]+?)(_wildcards_|$)", j["Comment"])[1]: j["TimeLimit"] for j in jobs.values()
+    }
+    assert (
+        limits["train_original"] == "6:00:00"
+        and limits["unlearn"] == "1:00:00"
+        and limits["tables"] == "30:00"
+    )
 
     # The same tables as the local run (run time, device and error text aside).
     a, b = _read_tables(local), _read_tables(remote)

@@ -30,10 +30,10 @@ import pyarrow.feather as feather
 import pytest
 import torch
 
-from conftest import ROOT
 from unlearning_comparator.data.subsets import CkaPool
 from unlearning_comparator.similarity import centered_blocks, similarity_rows
 
+from conftest import ROOT
 
 # ------------------------------------------------------------------------------ independent CKA
 
@@ -46,8 +46,14 @@ def hsic_unbiased(K: np.ndarray, L: np.ndarray) -> float:
     np.fill_diagonal(K, 0.0)
     np.fill_diagonal(L, 0.0)
     one = np.ones(n)
-    return float((np.trace(K @ L) + (one @ K @ one) * (one @ L @ one) / ((n - 1) * (n - 2))
-                  - 2.0 / (n - 2) * (one @ K @ L @ one)) / (n * (n - 3)))
+    return float(
+        (
+            np.trace(K @ L)
+            + (one @ K @ one) * (one @ L @ one) / ((n - 1) * (n - 2))
+            - 2.0 / (n - 2) * (one @ K @ L @ one)
+        )
+        / (n * (n - 3))
+    )
 
 
 def minibatch_cka(xs: list[np.ndarray], ys: list[np.ndarray]) -> float:
@@ -102,7 +108,10 @@ def _synthetic(seed: int):
             x = rng.normal(size=(n, 8)) + rng.normal(size=(1, 8))  # reference layer a
             y = rng.normal(size=(n, 5))  # reference layer b: independent of a
             q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
-            model_a, model_b = x.copy(), 3.0 * x @ q  # model layer b: a rotated, scaled copy of reference layer a
+            model_a, model_b = (
+                x.copy(),
+                3.0 * x @ q,
+            )  # model layer b: a rotated, scaled copy of reference layer a
             forget = lab == FORGET
             model_a[forget] = rng.normal(size=(forget.sum(), 8))  # forget images: unrelated noise
             model_b[forget] = rng.normal(size=(forget.sum(), 8))
@@ -113,8 +122,13 @@ def _synthetic(seed: int):
 
 def _grams(acts) -> dict[str, list[torch.Tensor]]:
     """split -> per batch the (layers, n, n) stack of X Xᵀ, as jobs/evaluate.py stores them (float32 on the CPU)."""
-    return {split: [torch.stack([torch.as_tensor(b[name] @ b[name].T, dtype=torch.float32) for name in LAYERS])
-                    for b in batches] for split, batches in acts.items()}
+    return {
+        split: [
+            torch.stack([torch.as_tensor(b[name] @ b[name].T, dtype=torch.float32) for name in LAYERS])
+            for b in batches
+        ]
+        for split, batches in acts.items()
+    }
 
 
 def _expected(pools, ref_acts, model_acts) -> dict[tuple, float]:
@@ -122,13 +136,16 @@ def _expected(pools, ref_acts, model_acts) -> dict[tuple, float]:
     for split, pool in pools.items():
         labels, batch = pool.labels.numpy(), pool.batch.numpy()
         for subset in ("forget", "retain"):
-            masks = [(labels[batch == k] == FORGET) if subset == "forget" else (labels[batch == k] != FORGET)
-                     for k in range(NUM_BATCHES)]
+            masks = [
+                (labels[batch == k] == FORGET) if subset == "forget" else (labels[batch == k] != FORGET)
+                for k in range(NUM_BATCHES)
+            ]
             for ref_layer in LAYERS:
                 for layer in LAYERS:
                     out[("original", split, subset, ref_layer, layer)] = minibatch_cka(
                         [b[ref_layer][m] for b, m in zip(ref_acts[split], masks)],
-                        [b[layer][m] for b, m in zip(model_acts[split], masks)])
+                        [b[layer][m] for b, m in zip(model_acts[split], masks)],
+                    )
     return out
 
 
@@ -155,7 +172,9 @@ def test_forget_and_retain_blocks_and_reference_rows_are_not_swapped():
     assert set(rows["run_id"]) == {"fc1-model"}
     # float32 Gram matrices (as stored) against float64 here: ~1e-7 relative, far below the O(1) swaps
     for key, value in expected.items():
-        assert got[key] == pytest.approx(value, abs=1e-5), f"{key}: table {got[key]:.6f}, expected {value:.6f}"
+        assert got[key] == pytest.approx(value, abs=1e-5), (
+            f"{key}: table {got[key]:.6f}, expected {value:.6f}"
+        )
     for split in ("train", "test"):
         # the pattern in words: retain images are the reference's own activations, forget images noise
         assert got[("original", split, "retain", "a", "a")] > 0.999
@@ -186,9 +205,14 @@ DATA = {"train_per_class": 30, "test_per_class": 20}
 
 def _spec(run_id: str, forget_class: int | None) -> dict:
     return {
-        "name": "wiring", "dataset": "fashion_mnist", "model": "compact_resnet", "seed": 1, "device": "cpu",
+        "name": "wiring",
+        "dataset": "fashion_mnist",
+        "model": "compact_resnet",
+        "seed": 1,
+        "device": "cpu",
         "data": {"root": str(ROOT / "resources" / "data"), "download": False, **DATA},
-        "run_id": run_id, "forget_class": forget_class,
+        "run_id": run_id,
+        "forget_class": forget_class,
         "evaluation": {"batch_size": 256},
         "analysis": {"subset_per_class": 10, "cka": dict(EVAL_CKA)},
     }
@@ -219,9 +243,14 @@ def _plain_activations(model, images, info) -> dict[str, np.ndarray]:
     names = [name for name, _ in model.layer_groups()]
     model = model.double().eval()
     acts = {}
-    handles = [model.get_submodule(name).register_forward_hook(
-        lambda mod, inp, out, name=name: acts.__setitem__(name, out.detach().reshape(len(out), -1).numpy().copy()))
-        for name in names]
+    handles = [
+        model.get_submodule(name).register_forward_hook(
+            lambda mod, inp, out, name=name: acts.__setitem__(
+                name, out.detach().reshape(len(out), -1).numpy().copy()
+            )
+        )
+        for name in names
+    ]
     try:
         with torch.no_grad():
             model(normalize(images, info).double())
@@ -242,13 +271,29 @@ def test_evaluate_job_compares_with_the_reference_the_right_way_round(tmp_path, 
     for name, net in (("reference", reference), ("model", model)):
         torch.save(net.state_dict(), tmp_path / f"{name}.pt")
         (tmp_path / f"{name}.json").write_text(json.dumps({"status": "ok"}))
-        paths[name] = {k: str(tmp_path / f"{name}-{k}") for k in ("logits", "features", "similarity", "summary")}
-    evaluate.run(_spec("fc3-retrained", fc), str(tmp_path / "reference.pt"), str(tmp_path / "reference.json"),
-                 paths["reference"]["logits"], paths["reference"]["features"], paths["reference"]["similarity"],
-                 paths["reference"]["summary"], grams_out=str(tmp_path / "grams.pt"))
-    evaluate.run(_spec("fc3-x", fc), str(tmp_path / "model.pt"), str(tmp_path / "model.json"),
-                 paths["model"]["logits"], paths["model"]["features"], paths["model"]["similarity"],
-                 paths["model"]["summary"], reference_grams={"retrained": str(tmp_path / "grams.pt")})
+        paths[name] = {
+            k: str(tmp_path / f"{name}-{k}") for k in ("logits", "features", "similarity", "summary")
+        }
+    evaluate.run(
+        _spec("fc3-retrained", fc),
+        str(tmp_path / "reference.pt"),
+        str(tmp_path / "reference.json"),
+        paths["reference"]["logits"],
+        paths["reference"]["features"],
+        paths["reference"]["similarity"],
+        paths["reference"]["summary"],
+        grams_out=str(tmp_path / "grams.pt"),
+    )
+    evaluate.run(
+        _spec("fc3-x", fc),
+        str(tmp_path / "model.pt"),
+        str(tmp_path / "model.json"),
+        paths["model"]["logits"],
+        paths["model"]["features"],
+        paths["model"]["similarity"],
+        paths["model"]["summary"],
+        reference_grams={"retrained": str(tmp_path / "grams.pt")},
+    )
     got = table_lookup(feather.read_table(paths["model"]["similarity"]).to_pydict())
 
     # expected: the CKA pool re-derived here (the first per_class images of each class of the loaded
@@ -260,8 +305,12 @@ def test_evaluate_job_compares_with_the_reference_the_right_way_round(tmp_path, 
         per_class, b = EVAL_CKA[f"{split_name}_per_class"], EVAL_CKA["batch_per_class"]
         labels = split.labels.numpy()
         firsts = [np.flatnonzero(labels == c)[:per_class] for c in range(10)]
-        batches = [np.concatenate([f[k * b:(k + 1) * b] for f in firsts]) for k in range(-(-per_class // b))]
-        ref_acts = [_plain_activations(reference, split.images[torch.as_tensor(p)], data.info) for p in batches]
+        batches = [
+            np.concatenate([f[k * b : (k + 1) * b] for f in firsts]) for k in range(-(-per_class // b))
+        ]
+        ref_acts = [
+            _plain_activations(reference, split.images[torch.as_tensor(p)], data.info) for p in batches
+        ]
         model_acts = [_plain_activations(model, split.images[torch.as_tensor(p)], data.info) for p in batches]
         for subset in ("forget", "retain"):
             masks = [(labels[p] == fc) if subset == "forget" else (labels[p] != fc) for p in batches]
@@ -269,7 +318,8 @@ def test_evaluate_job_compares_with_the_reference_the_right_way_round(tmp_path, 
                 for layer in names:
                     expected[("retrained", split_name, subset, ref_layer, layer)] = minibatch_cka(
                         [a[ref_layer][m] for a, m in zip(ref_acts, masks)],
-                        [a[layer][m] for a, m in zip(model_acts, masks)])
+                        [a[layer][m] for a, m in zip(model_acts, masks)],
+                    )
     assert set(got) == set(expected)
     # float32 with BatchNorm folded (the job) against float64 unfolded (here): the activations agree to
     # ~1e-6 relative and U-centring the float32 Grams loses a little more where a layer's mean
@@ -277,11 +327,24 @@ def test_evaluate_job_compares_with_the_reference_the_right_way_round(tmp_path, 
     # differences a swap makes (checked just below)
     worst = max(abs(got[k] - v) for k, v in expected.items())
     for key, value in expected.items():
-        assert got[key] == pytest.approx(value, abs=2e-5), \
+        assert got[key] == pytest.approx(value, abs=2e-5), (
             f"{key}: table {got[key]:.5f}, expected {value:.5f} (worst difference {worst:.2g})"
+        )
     # the test's power: the expected matrix is far from its transpose, and forget differs from retain
-    asym = max(abs(expected[("retrained", "train", "retain", i, j)] - expected[("retrained", "train", "retain", j, i)])
-               for i in names for j in names)
-    gap = max(abs(expected[("retrained", "train", "retain", i, j)] - expected[("retrained", "train", "forget", i, j)])
-              for i in names for j in names)
+    asym = max(
+        abs(
+            expected[("retrained", "train", "retain", i, j)]
+            - expected[("retrained", "train", "retain", j, i)]
+        )
+        for i in names
+        for j in names
+    )
+    gap = max(
+        abs(
+            expected[("retrained", "train", "retain", i, j)]
+            - expected[("retrained", "train", "forget", i, j)]
+        )
+        for i in names
+        for j in names
+    )
     assert asym > 0.1 and gap > 0.05, (asym, gap)

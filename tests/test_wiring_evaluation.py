@@ -41,12 +41,17 @@ def _close(actual, expected, what: str) -> None:
 @pytest.fixture(scope="module")
 def small(fmnist_small):
     """40 training and 20 test images per class of the real data (fewer images: a faster pass)."""
+
     def firsts(labels, k):
         return torch.cat([(labels == c).nonzero().flatten()[:k] for c in range(10)]).sort().values
 
     data = fmnist_small
-    return ImageDataset(data.info, data.train.select(firsts(data.train.labels, 40)),
-                        data.test.select(firsts(data.test.labels, 20)), data.source)
+    return ImageDataset(
+        data.info,
+        data.train.select(firsts(data.train.labels, 40)),
+        data.test.select(firsts(data.test.labels, 20)),
+        data.source,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +74,9 @@ def model():
 
 def _pool(labels: torch.Tensor, positions_per_batch: list[torch.Tensor]) -> CkaPool:
     positions = torch.cat(positions_per_batch)
-    batch = torch.cat([torch.full((len(p),), k, dtype=torch.int64) for k, p in enumerate(positions_per_batch)])
+    batch = torch.cat(
+        [torch.full((len(p),), k, dtype=torch.int64) for k, p in enumerate(positions_per_batch)]
+    )
     return CkaPool(positions, labels[positions], batch)
 
 
@@ -111,6 +118,7 @@ class PlainHooks:
     def _keep(self, name):
         def hook(module, inputs, output):
             self.outputs[name] = output.detach().clone()
+
         return hook
 
     def _keep_input(self, module, inputs):
@@ -181,7 +189,7 @@ def test_gram_matrices_of_different_layers_differ(model, small, plan, outputs):
     grams = outputs.grams["train"][0]
     names = list(grams)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             ga, gb = grams[a].double().numpy(), grams[b].double().numpy()
             ga, gb = ga / np.abs(ga).max(), gb / np.abs(gb).max()
             assert np.abs(ga - gb).max() > 100 * REL_TOL, (a, b)

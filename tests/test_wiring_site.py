@@ -27,14 +27,18 @@ import pytest
 from comparator_site import store
 from comparator_site.data import load
 from comparator_site.page import config
-from site_fixtures import write_experiment
 from unlearning_comparator.tables import TABLES
 
+from site_fixtures import write_experiment
+
 # The order of each block's dimensions, as the JavaScript indexes them (0, 1 in these orders).
-REFERENCES = ("original", "retrained")    # js/similarity.js sim_block(k, ref, ...), S.sim_ref: 0 Original, 1 Retrained
-SPLITS = ("train", "test")                # js/similarity.js S.sim_split, js/matrix.js S.mx_split: 0 Train, 1 Test
-SUBSETS = ("retain", "forget")            # js/similarity.js sim_update: [0, "ret"], [1, "fgt"]
-METRICS = ("entropy", "confidence")       # js/attack.js ATK_AXIS[0] entropy, [1] confidence
+REFERENCES = (
+    "original",
+    "retrained",
+)  # js/similarity.js sim_block(k, ref, ...), S.sim_ref: 0 Original, 1 Retrained
+SPLITS = ("train", "test")  # js/similarity.js S.sim_split, js/matrix.js S.mx_split: 0 Train, 1 Test
+SUBSETS = ("retain", "forget")  # js/similarity.js sim_update: [0, "ret"], [1, "fgt"]
+METRICS = ("entropy", "confidence")  # js/attack.js ATK_AXIS[0] entropy, [1] confidence
 DIRECTIONS = ("above_unlearn", "above_retrain")  # js/attack.js atk_combined: u = metric*2, r = metric*2 + 1
 
 
@@ -47,7 +51,9 @@ def pred_slot(off, C, split, true, pred):  # js/matrix.js mx_fill: off + split*C
     return off + split * C * C + true * C + pred
 
 
-def sim_slot(off, L, ref, split, sub, layer):  # js/similarity.js sim_block: off + ((ref*2 + split)*2 + sub)*L + l
+def sim_slot(
+    off, L, ref, split, sub, layer
+):  # js/similarity.js sim_block: off + ((ref*2 + split)*2 + sub)*L + l
     return off + ((ref * 2 + split) * 2 + sub) * L + layer
 
 
@@ -55,7 +61,9 @@ def atk_slot(off, T, metric, direction, i):  # js/attack.js atk_combined: off + 
     return off + (metric * 2 + direction) * T + i
 
 
-def inst_slot(off, pos):  # js/state.js probs_of / pred_of, js/embedding.js emb_update: off + i (subset position)
+def inst_slot(
+    off, pos
+):  # js/state.js probs_of / pred_of, js/embedding.js emb_update: off + i (subset position)
     return off + pos
 
 
@@ -166,7 +174,8 @@ def test_the_synthetic_data_would_show_a_swapped_index(experiment):
     curves = defaultdict(dict)
     for r in read["attack"].to_pylist():
         curves[(r["run_id"], r["scope"])].setdefault((r["metric"], r["direction"]), []).append(
-            (r["threshold"], r["fpr"], r["fnr"], r["attack_score"]))
+            (r["threshold"], r["fpr"], r["fnr"], r["attack_score"])
+        )
     differ = 0
     for (rid, _), c in curves.items():
         if "retrained" in rid:  # its own curves: both directions are the same by construction
@@ -186,7 +195,9 @@ def test_runs_store_rows_are_the_runs_table(experiment):
     R = shipped["st_runs"]
     runs = _runs(read)
     assert set(R["id"]) == set(runs)
-    metrics = [f.name for f in read["runs"].schema if f.type == "double" and f.name in R and f.name not in ("lr",)]
+    metrics = [
+        f.name for f in read["runs"].schema if f.type == "double" and f.name in R and f.name not in ("lr",)
+    ]
     assert {"UA", "RA", "TUA", "TRA", "PS", "avg_gap"} <= set(metrics)
     for k, rid in enumerate(R["id"]):
         r = runs[rid]
@@ -250,8 +261,14 @@ def test_sim_store_is_the_diagonal_of_the_similarity_table(experiment):
         if r["layer"] != r["reference_layer"]:
             continue  # the site ships the diagonal only
         off = R["off_sim"][row[r["run_id"]]]
-        i = sim_slot(off, L, REFERENCES.index(r["reference"]), SPLITS.index(r["split"]), SUBSETS.index(r["subset"]),
-                     layers.index(r["layer"]))
+        i = sim_slot(
+            off,
+            L,
+            REFERENCES.index(r["reference"]),
+            SPLITS.index(r["split"]),
+            SUBSETS.index(r["subset"]),
+            layers.index(r["layer"]),
+        )
         assert sim["cka"][i] == np.float32(r["cka"]), r
         cov.add("st_sim", i)
         n += 1
@@ -302,7 +319,11 @@ def test_inst_store_is_the_instances_table(experiment):
         assert labels[pos[r["index"]]] == r["label"]
         # probabilities x1000 as uint16: js/state.js probs_of divides by 1000
         for c in range(C):
-            assert abs(int(inst[f"p{c}"][s]) - r["probs"][c] * 1000) <= 0.5 + 1e-6, (r["run_id"], r["index"], c)
+            assert abs(int(inst[f"p{c}"][s]) - r["probs"][c] * 1000) <= 0.5 + 1e-6, (
+                r["run_id"],
+                r["index"],
+                c,
+            )
         cov.add("st_inst", s)
     cov.check(shipped)
 

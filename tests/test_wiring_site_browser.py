@@ -16,8 +16,18 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
 
-from browser_support import click_button, driver, load, model, set_value, severe, shadow_text, source_data, wait  # noqa: F401
 from comparator_site import build_site
+
+from browser_support import (
+    click_button,
+    load,
+    model,
+    set_value,
+    severe,
+    shadow_text,
+    source_data,
+    wait,
+)  # noqa: F401
 from site_fixtures import write_experiment
 
 pytestmark = pytest.mark.browser
@@ -27,7 +37,11 @@ TOL = 1e-6  # the stores hold float32
 
 
 def _first_unlearned(runs, fc: int) -> str:
-    return next(r["run_id"] for r in runs if r["forget_class"] == fc and r["type"] == "unlearned" and r["status"] == "ok")
+    return next(
+        r["run_id"]
+        for r in runs
+        if r["forget_class"] == fc and r["type"] == "unlearned" and r["status"] == "ok"
+    )
 
 
 def _overly_forget(tables: Path):
@@ -39,17 +53,23 @@ def _overly_forget(tables: Path):
     for fc in sorted({r["forget_class"] for r in runs}):
         rid = _first_unlearned(runs, fc)
         rows = [i for i, (r, f) in enumerate(zip(cols["run_id"], cols["is_forget"])) if r == rid and not f]
-        for i in rows[::len(rows) // 5][:5]:
+        for i in rows[:: len(rows) // 5][:5]:
             cols["pred"][i] = (cols["label"][i] + 1) % len(cols["probs"][i])
-    feather.write_feather(pa.table(cols, schema=inst.schema), tables / "instances.arrow", compression="uncompressed")
+    feather.write_feather(
+        pa.table(cols, schema=inst.schema), tables / "instances.arrow", compression="uncompressed"
+    )
 
 
 @pytest.fixture(scope="module")
 def exp(tmp_path_factory):
-    tables = write_experiment(tmp_path_factory.mktemp("tables"), forget_classes=2, models_per_class=6, per_class=20)
+    tables = write_experiment(
+        tmp_path_factory.mktemp("tables"), forget_classes=2, models_per_class=6, per_class=20
+    )
     _overly_forget(tables)
     index = build_site(tables, tmp_path_factory.mktemp("site"))
-    read = {t: feather.read_table(tables / f"{t}.arrow") for t in ("runs", "instances", "similarity", "attack")}
+    read = {
+        t: feather.read_table(tables / f"{t}.arrow") for t in ("runs", "instances", "similarity", "attack")
+    }
     meta = json.loads(read["runs"].schema.metadata[b"experiment"])
     runs = {r["run_id"]: r for r in read["runs"].to_pylist()}
     inst = {(r["run_id"], r["index"]): r for r in read["instances"].to_pylist()}
@@ -87,10 +107,14 @@ def _check_classwise(driver, exp, a_id, b_id, fc):
         for s, col in (("tr", "train_acc"), ("te", "test_acc")):
             gap = b[col][c] - a[col][c]  # B − A: bars to the right where B is higher
             left, right = d[f"{s}_left"][j], d[f"{s}_right"][j]
-            assert left == pytest.approx(min(0.0, gap), abs=TOL) and right == pytest.approx(max(0.0, gap), abs=TOL), \
-                (s, c, a_id, b_id)
+            assert left == pytest.approx(min(0.0, gap), abs=TOL) and right == pytest.approx(
+                max(0.0, gap), abs=TOL
+            ), (s, c, a_id, b_id)
             # the hover texts: A's and B's accuracies, 3 decimals
-            assert abs(float(d[f"{s}_a"][j]) - a[col][c]) <= 5e-4 + TOL and abs(float(d[f"{s}_b"][j]) - b[col][c]) <= 5e-4 + TOL
+            assert (
+                abs(float(d[f"{s}_a"][j]) - a[col][c]) <= 5e-4 + TOL
+                and abs(float(d[f"{s}_b"][j]) - b[col][c]) <= 5e-4 + TOL
+            )
     return d
 
 
@@ -106,7 +130,11 @@ def test_classwise_bars_are_b_minus_a(driver, exp):
     assert d["tr_left"][j] == pytest.approx(-orig["UA"], abs=TOL) and d["tr_right"][j] == 0
     assert d["te_left"][j] == pytest.approx(retr["TUA"] - orig["TUA"], abs=TOL)
     # another pair, the other way round: an unlearned model as A, the original as B
-    unl = next(r for r in exp["runs"].values() if r["forget_class"] == fc and r["type"] == "unlearned" and r["status"] == "ok")
+    unl = next(
+        r
+        for r in exp["runs"].values()
+        if r["forget_class"] == fc and r["type"] == "unlearned" and r["status"] == "ok"
+    )
     _choose(driver, "a", unl["run_id"])  # first A = the unlearned run (B may not be A's run) ...
     _choose(driver, "b", state["A"])  # ... then B = the original
     _check_classwise(driver, exp, unl["run_id"], state["A"], fc)
@@ -125,12 +153,19 @@ def test_similarity_is_the_diagonal_for_each_reference_and_split(driver, exp):
         for split_i, split in enumerate(("train", "test")):
             set_value(driver, "sim_ref", "active", ref_i)
             set_value(driver, "sim_split", "active", split_i)
-            want = {f"{ab}_{sub[:3] if sub == 'retain' else 'fgt'}": [diag[(state[ab.upper()], ref, split, sub)][l] for l in layers]
-                    for ab in ("a", "b") for sub in ("retain", "forget")}
+            want = {
+                f"{ab}_{sub[:3] if sub == 'retain' else 'fgt'}": [
+                    diag[(state[ab.upper()], ref, split, sub)][l] for l in layers
+                ]
+                for ab in ("a", "b")
+                for sub in ("retain", "forget")
+            }
             end = time.time() + 10
             while True:  # the callbacks run asynchronously: poll until the source shows this combination
                 d = source_data(driver, "sim_src")
-                ok = d["layer"] == layers and all(np.allclose(d[k], v, atol=TOL, rtol=0) for k, v in want.items())
+                ok = d["layer"] == layers and all(
+                    np.allclose(d[k], v, atol=TOL, rtol=0) for k, v in want.items()
+                )
                 if ok or time.time() > end:
                     break
                 time.sleep(0.05)
@@ -154,8 +189,10 @@ def _combined(curves, metric):
     """Per threshold the direction with the higher attack score (above_unlearn on a tie), as plotted."""
     u, r = curves[(metric, "above_unlearn")], curves[(metric, "above_retrain")]
     assert [x[0] for x in u] == [x[0] for x in r]
-    return [(ru, "above_unlearn") if not np.float32(rr[3]) > np.float32(ru[3]) else (rr, "above_retrain")
-            for ru, rr in zip(u, r)]
+    return [
+        (ru, "above_unlearn") if not np.float32(rr[3]) > np.float32(ru[3]) else (rr, "above_retrain")
+        for ru, rr in zip(u, r)
+    ]
 
 
 def _worst_case_run(exp, fc):
@@ -165,8 +202,10 @@ def _worst_case_run(exp, fc):
         if r["forget_class"] != fc or r["type"] != "unlearned" or r["status"] != "ok":
             continue
         curves = _curves(exp, r["run_id"])
-        best = {m: max(x[3] for v in (curves[(m, "above_unlearn")], curves[(m, "above_retrain")]) for x in v)
-                for m in ("entropy", "confidence")}
+        best = {
+            m: max(x[3] for v in (curves[(m, "above_unlearn")], curves[(m, "above_retrain")]) for x in v)
+            for m in ("entropy", "confidence")
+        }
         if best["entropy"] == best["confidence"]:
             continue
         m = max(best, key=best.get)
@@ -183,7 +222,12 @@ def _check_curve(driver, curves, metric):
     assert len(d["thr"]) == len(want)
     for i, ((thr, fpr, fnr, score), _) in enumerate(want):
         got = (d["thr"][i], d["fpr"][i], d["fnr"][i], d["score"][i])
-        assert np.allclose(got, (thr, fpr, fnr, score), atol=TOL, rtol=0), (metric, i, got, (thr, fpr, fnr, score))
+        assert np.allclose(got, (thr, fpr, fnr, score), atol=TOL, rtol=0), (
+            metric,
+            i,
+            got,
+            (thr, fpr, fnr, score),
+        )
 
 
 def test_worst_case_privacy_score_of_b_is_one_minus_its_largest_attack_score(driver, exp):
@@ -195,11 +239,16 @@ def test_worst_case_privacy_score_of_b_is_one_minus_its_largest_attack_score(dri
     _choose(driver, "b", run_id)
     click_button(driver, "atk_worst_b")
     wait(driver, f"{model('atk_strategy')}.active === 1")
-    ps = wait(driver, f"Bokeh.index.find_one({model('atk_b_ps')}).shadow_el.textContent.includes('Privacy Score') && "
-                      f"Bokeh.index.find_one({model('atk_b_ps')}).shadow_el.textContent")
+    ps = wait(
+        driver,
+        f"Bokeh.index.find_one({model('atk_b_ps')}).shadow_el.textContent.includes('Privacy Score') && "
+        f"Bokeh.index.find_one({model('atk_b_ps')}).shadow_el.textContent",
+    )
     m = re.search(r"Privacy Score = 1 \u2212 ([-\d.]+) = ([-\d.]+)", ps)
     assert m, ps
-    assert abs(float(m.group(1)) - worst) <= 5e-4 + TOL and abs(float(m.group(2)) - (1 - worst)) <= 5e-4 + TOL, (ps, worst)
+    assert (
+        abs(float(m.group(1)) - worst) <= 5e-4 + TOL and abs(float(m.group(2)) - (1 - worst)) <= 5e-4 + TOL
+    ), (ps, worst)
     # beside it, the table's PS (every forget image, worst threshold): the runs table's value, not this view's
     table_ps = re.search(r"Table PS \(all forget images, worst threshold\): ([-\d.]+)", ps)
     assert table_ps and table_ps.group(1) == f"{exp['runs'][run_id]['PS']:.3f}", ps
@@ -213,12 +262,18 @@ def test_worst_case_privacy_score_of_b_is_one_minus_its_largest_attack_score(dri
     assert abs(thr - t) <= TOL and score == worst
     up = driver.execute_script(f"return {model('atk_b_up')}.text")
     # above_unlearn: values >= threshold are called 'this model' (attack.arrow's direction)
-    assert up == "\u2191 Pred as " + ("Model B" if direction == "above_unlearn" else "Retrained"), (up, direction)
+    assert up == "\u2191 Pred as " + ("Model B" if direction == "above_unlearn" else "Retrained"), (
+        up,
+        direction,
+    )
     _check_curve(driver, curves, metric)
     # the other metric's curve too
     other = metrics[1 - metrics.index(metric)]
     set_value(driver, "atk_metric", "active", metrics.index(other))
-    wait(driver, f"{model('atk_b_yaxis')}.axis_label === {json.dumps(['Entropy', 'Top-1 Confidence'][metrics.index(other)])}")
+    wait(
+        driver,
+        f"{model('atk_b_yaxis')}.axis_label === {json.dumps(['Entropy', 'Top-1 Confidence'][metrics.index(other)])}",
+    )
     _check_curve(driver, curves, other)
     # a custom threshold: the privacy score is 1 − the plotted curve's score at that threshold
     set_value(driver, "atk_strategy", "active", 0)
@@ -234,12 +289,15 @@ def test_worst_case_privacy_score_of_b_is_one_minus_its_largest_attack_score(dri
 
     # a thumbnail of the grids: its tooltip shows the retrained model's and B's probabilities of that image
     key = driver.execute_script(f"""
-      const v = Bokeh.index.find_one({model('atk_b_succ')});
-      const el = v.shadow_el.querySelector('[data-k^="m"]') || Bokeh.index.find_one({model('atk_b_fail')}).shadow_el.querySelector('[data-k^="m"]');
+      const v = Bokeh.index.find_one({model("atk_b_succ")});
+      const el = v.shadow_el.querySelector('[data-k^="m"]') || Bokeh.index.find_one({model("atk_b_fail")}).shadow_el.querySelector('[data-k^="m"]');
       el.dispatchEvent(new MouseEvent('mouseover', {{bubbles: true, composed: true, clientX: 200, clientY: 200}}));
       return el.dataset.k;""")
     assert key
-    wait(driver, "document.getElementById('uc-tip') && document.getElementById('uc-tip').style.display === 'block'")
+    wait(
+        driver,
+        "document.getElementById('uc-tip') && document.getElementById('uc-tip').style.display === 'block'",
+    )
     _check_tooltip(driver, exp, fc, [f"fc{fc}-retrained", run_id])
     assert severe(driver) == []
 
@@ -252,8 +310,18 @@ const rows = [...root.querySelectorAll('.slick-row')].map((r) => heads.map((_, i
   const c = r.querySelector('.slick-cell.l' + i); return c ? c.textContent.trim() : null; }));
 return [heads, rows];
 """
-COLUMNS = {"UA": "UA", "RA": "RA", "TUA": "TUA", "TRA": "TRA", "PS": "PS", "MIA": "MIA_efficacy", "Avg. Gap": "avg_gap",
-           "RT": "RTE", "TA": "TA", "PS ch.": "PS_challenge"}
+COLUMNS = {
+    "UA": "UA",
+    "RA": "RA",
+    "TUA": "TUA",
+    "TRA": "TRA",
+    "PS": "PS",
+    "MIA": "MIA_efficacy",
+    "Avg. Gap": "avg_gap",
+    "RT": "RTE",
+    "TA": "TA",
+    "PS ch.": "PS_challenge",
+}
 
 
 def _check_table(driver, exp, fc):
@@ -340,8 +408,11 @@ def test_embedding_tooltip_shows_the_instances_probabilities(driver, exp):
         action = ActionBuilder(driver)
         action.pointer_action.move_to_location(int(xy[0]), int(xy[1]))
         action.perform()
-        wait(driver, "document.getElementById('uc-tip') && document.getElementById('uc-tip').style.display === 'block'"
-                     " && document.getElementById('uc-tip').textContent.includes('Image #')")
+        wait(
+            driver,
+            "document.getElementById('uc-tip') && document.getElementById('uc-tip').style.display === 'block'"
+            " && document.getElementById('uc-tip').textContent.includes('Image #')",
+        )
         seen.add(_check_tooltip(driver, exp, fc, [unl, state["B"]]))
     forget = {i for (rid, i), r in exp["inst"].items() if rid == unl and r["is_forget"]}
     assert seen & forget and seen - forget, seen  # one of each
@@ -356,8 +427,10 @@ def test_matrices_embedding_and_highlights_follow_a_and_b(driver, exp):
     _choose(driver, "a", unl)
     a_id, b_id = unl, state["B"]
     C = len(exp["meta"]["class_names"])
-    preds = {(r["run_id"], r["split"], r["true"], r["pred"]): r for r in
-             feather.read_table(exp["tables"] / "predictions.arrow").to_pylist()}
+    preds = {
+        (r["run_id"], r["split"], r["true"], r["pred"]): r
+        for r in feather.read_table(exp["tables"] / "predictions.arrow").to_pylist()
+    }
     for split_i, split in enumerate(("train", "test")):
         set_value(driver, "mx_split", "active", split_i)
         for ab, rid in (("a", a_id), ("b", b_id)):
@@ -382,17 +455,25 @@ def test_matrices_embedding_and_highlights_follow_a_and_b(driver, exp):
     for j, i in enumerate(d["pos"]):
         img = sub[i]["index"]
         a, b = exp["inst"][(a_id, img)], exp["inst"][(b_id, img)]
-        assert (d["ax"][j], d["ay"][j]) == (pytest.approx(a["x"], abs=TOL), pytest.approx(a["y"], abs=TOL)), img
-        assert (d["bx"][j], d["by"][j]) == (pytest.approx(b["x"], abs=TOL), pytest.approx(b["y"], abs=TOL)), img
+        assert (d["ax"][j], d["ay"][j]) == (pytest.approx(a["x"], abs=TOL), pytest.approx(a["y"], abs=TOL)), (
+            img
+        )
+        assert (d["bx"][j], d["by"][j]) == (pytest.approx(b["x"], abs=TOL), pytest.approx(b["y"], abs=TOL)), (
+            img
+        )
         assert d["marker"][j] == ("x" if sub[i]["label"] == fc else "circle")
     # the highlight modes: the points left opaque are the ones the instances table puts in that group
-    groups = {1: lambda r: r["label"] == fc, 2: lambda r: r["label"] == fc and r["pred"] != r["label"],
-              3: lambda r: r["label"] == fc and r["pred"] == r["label"], 4: lambda r: r["label"] != fc and r["pred"] != r["label"]}
+    groups = {
+        1: lambda r: r["label"] == fc,
+        2: lambda r: r["label"] == fc and r["pred"] != r["label"],
+        3: lambda r: r["label"] == fc and r["pred"] == r["label"],
+        4: lambda r: r["label"] != fc and r["pred"] != r["label"],
+    }
     for mode, member in groups.items():
         set_value(driver, "emb_mode", "active", mode)
         for ab, rid in (("a", a_id), ("b", b_id)):
             want = sorted(i for i, row in enumerate(sub) if member(exp["inst"][(rid, row["index"])]))
-            script = f"""const d = {model('emb_src')}.data; const out = [];
+            script = f"""const d = {model("emb_src")}.data; const out = [];
                          for (let j = 0; j < d.pos.length; j++) if ((d.{ab}_fill[j] & 255) > 20) out.push(d.pos[j]);
                          return out.sort((x, y) => x - y);"""
             end = time.time() + 10

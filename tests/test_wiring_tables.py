@@ -75,7 +75,11 @@ class Run:
             for name in ("train", "test"):
                 rows = np.flatnonzero(split == name)
                 rows = rows[np.argsort(index[rows], kind="stable")]
-                out[name] = {"index": index[rows], "label": label[rows], "logits": logits[rows].astype(np.float64)}
+                out[name] = {
+                    "index": index[rows],
+                    "label": label[rows],
+                    "logits": logits[rows].astype(np.float64),
+                }
             self._logits[run_id] = out
         return self._logits[run_id]
 
@@ -138,7 +142,7 @@ def comparator_attack_score(fpr: float, fnr: float) -> float:
     a = min(max(fpr, 1e-10), 1 - DELTA - 1e-10)
     b = min(max(fnr, 1e-10), 1 - DELTA - 1e-10)
     eps = max(0.0, min(math.log(1 - DELTA - a) - math.log(b), math.log(1 - DELTA - b) - math.log(a)))
-    return 1.0 - 2.0 ** -eps
+    return 1.0 - 2.0**-eps
 
 
 def challenge_attack_score(fpr: float, fnr: float) -> float:
@@ -157,7 +161,9 @@ def challenge_attack_score(fpr: float, fnr: float) -> float:
     return 1.0 - 2.0 ** -max(0.0, max(terms))
 
 
-def sweep(model_values: np.ndarray, retrain_values: np.ndarray, metric: str) -> dict[str, dict[str, np.ndarray]]:
+def sweep(
+    model_values: np.ndarray, retrain_values: np.ndarray, metric: str
+) -> dict[str, dict[str, np.ndarray]]:
     low, high = ATTACK_RANGES[metric]
     thresholds = np.linspace(low, high, N_THRESHOLDS)
     p_model = np.clip(model_values, low, high)
@@ -165,11 +171,15 @@ def sweep(model_values: np.ndarray, retrain_values: np.ndarray, metric: str) -> 
     rate_model = np.array([np.mean(p_model >= t) for t in thresholds])
     rate_retrain = np.array([np.mean(p_retrain >= t) for t in thresholds])
     out = {}
-    for direction, (positive, negative) in {"above_unlearn": (rate_model, rate_retrain),
-                                            "above_retrain": (rate_retrain, rate_model)}.items():
+    for direction, (positive, negative) in {
+        "above_unlearn": (rate_model, rate_retrain),
+        "above_retrain": (rate_retrain, rate_model),
+    }.items():
         fpr, fnr = negative, 1.0 - positive
         out[direction] = {
-            "threshold": thresholds, "fpr": fpr, "fnr": fnr,
+            "threshold": thresholds,
+            "fpr": fpr,
+            "fnr": fnr,
             "attack_score": np.array([comparator_attack_score(a, b) for a, b in zip(fpr, fnr)]),
             "attack_score_challenge": np.array([challenge_attack_score(a, b) for a, b in zip(fpr, fnr)]),
         }
@@ -178,6 +188,7 @@ def sweep(model_values: np.ndarray, retrain_values: np.ndarray, metric: str) -> 
 
 def salun_mia_efficacy(train, test, fc: int) -> float:
     """SalUn's MIA on the model's own true-class softmax probabilities, with a plain SVC (no rounding)."""
+
     def true_prob(part, rows):
         logp = log_softmax(part["logits"][rows])
         return np.exp(logp[np.arange(len(rows)), part["label"][rows]])
@@ -205,8 +216,13 @@ def test_accuracies_from_the_logits(run):
             acc[split] = per_class
             acc[f"{split}_outside"] = np.mean(pred[label != fc] == label[label != fc])
         retain = [c for c in range(NUM_CLASSES) if c != fc]
-        expected = {"UA": acc["train"][fc], "RA": acc["train"][retain].mean(),
-                    "TUA": acc["test"][fc], "TRA": acc["test"][retain].mean(), "TA": acc["test_outside"]}
+        expected = {
+            "UA": acc["train"][fc],
+            "RA": acc["train"][retain].mean(),
+            "TUA": acc["test"][fc],
+            "TRA": acc["test"][retain].mean(),
+            "TA": acc["test_outside"],
+        }
         for key, value in expected.items():
             assert r[key] == pytest.approx(value, abs=1e-12), f"{r['run_id']}: {key} {r[key]} != {value}"
         np.testing.assert_allclose(r["train_acc"], acc["train"], atol=1e-12, err_msg=r["run_id"])
@@ -228,8 +244,9 @@ def test_mia_efficacy_from_the_logits(run):
         for r in run.of_class(fc):
             parts = run.logits(r["run_id"])
             expected = salun_mia_efficacy(parts["train"], parts["test"], fc)
-            assert abs(r["MIA_efficacy"] - expected) <= MIA_TOLERANCE, \
+            assert abs(r["MIA_efficacy"] - expected) <= MIA_TOLERANCE, (
                 f"{r['run_id']}: MIA_efficacy {r['MIA_efficacy']:.3f}, recomputed {expected:.3f}"
+            )
             far_from_half |= abs(1 - 2 * expected) > 4 * MIA_TOLERANCE
         assert far_from_half, f"forget class {fc}: every efficacy is near 0.5; the check above has no power"
 
@@ -244,8 +261,17 @@ def test_avg_gap_from_the_table_and_the_retrained_row(run):
 def test_prediction_matrices_from_the_logits(run):
     """predictions.arrow: share of each true class predicted as each class, and the mean softmax."""
     cols = run.tables["predictions"].to_pydict()
-    got = {(r, s, t, p): (a, b) for r, s, t, p, a, b in zip(cols["run_id"], cols["split"], cols["true"], cols["pred"],
-                                                             cols["proportion"], cols["mean_confidence"])}
+    got = {
+        (r, s, t, p): (a, b)
+        for r, s, t, p, a, b in zip(
+            cols["run_id"],
+            cols["split"],
+            cols["true"],
+            cols["pred"],
+            cols["proportion"],
+            cols["mean_confidence"],
+        )
+    }
     for r in run.ok:
         for split in ("train", "test"):
             part = run.logits(r["run_id"])[split]
@@ -255,8 +281,18 @@ def test_prediction_matrices_from_the_logits(run):
                 mine = part["label"] == t
                 for p in range(NUM_CLASSES):
                     proportion, mean_confidence = got[(r["run_id"], split, t, p)]
-                    assert proportion == pytest.approx(np.mean(pred[mine] == p), abs=1e-12), (r["run_id"], split, t, p)
-                    assert mean_confidence == pytest.approx(probs[mine, p].mean(), abs=1e-6), (r["run_id"], split, t, p)
+                    assert proportion == pytest.approx(np.mean(pred[mine] == p), abs=1e-12), (
+                        r["run_id"],
+                        split,
+                        t,
+                        p,
+                    )
+                    assert mean_confidence == pytest.approx(probs[mine, p].mean(), abs=1e-6), (
+                        r["run_id"],
+                        split,
+                        t,
+                        p,
+                    )
     assert len(cols["run_id"]) == len(run.ok) * 2 * NUM_CLASSES * NUM_CLASSES
 
 
@@ -269,7 +305,9 @@ def _attack_rows(run) -> dict[tuple, dict[str, np.ndarray]]:
     out: dict[tuple, dict[str, list]] = {}
     for i in range(len(table)):
         key = (cols["run_id"][i], cols["scope"][i], cols["metric"][i], cols["direction"][i])
-        curve = out.setdefault(key, {k: [] for k in ("threshold", "fpr", "fnr", "attack_score", "attack_score_challenge")})
+        curve = out.setdefault(
+            key, {k: [] for k in ("threshold", "fpr", "fnr", "attack_score", "attack_score_challenge")}
+        )
         for k in curve:
             curve[k].append(cols[k][i] if k in cols else float("nan"))
     result = {}
@@ -284,8 +322,9 @@ def _expected_curves(run, r) -> dict[tuple, dict[str, np.ndarray]]:
     mine = run.logits(r["run_id"])["train"]
     retrained = run.logits(run.retrained(fc)["run_id"])["train"]
     subset = feather.read_table(run.results / "tables" / "subset.arrow")
-    subset_forget = np.array([i for i, c in zip(subset.column("index").to_pylist(), subset.column("label").to_pylist())
-                              if c == fc])
+    subset_forget = np.array(
+        [i for i, c in zip(subset.column("index").to_pylist(), subset.column("label").to_pylist()) if c == fc]
+    )
     rows_by_index = {int(i): k for k, i in enumerate(mine["index"])}
     scopes = {
         "forget_set": np.flatnonzero(mine["label"] == fc),  # every forget-class training image
@@ -295,7 +334,9 @@ def _expected_curves(run, r) -> dict[tuple, dict[str, np.ndarray]]:
     out = {}
     for scope, rows in scopes.items():
         for metric, stat in (("entropy", entropy_t2), ("confidence", top_log_odds)):
-            for direction, curve in sweep(stat(mine["logits"][rows]), stat(retrained["logits"][rows]), metric).items():
+            for direction, curve in sweep(
+                stat(mine["logits"][rows]), stat(retrained["logits"][rows]), metric
+            ).items():
                 out[(r["run_id"], scope, metric, direction)] = curve
     return out
 
@@ -309,9 +350,14 @@ def test_attack_curves_and_ps_from_the_logits(run):
             got = table[key]
             for k in ("threshold", "fpr", "fnr", "attack_score"):
                 np.testing.assert_allclose(got[k], curve[k], rtol=0, atol=1e-12, err_msg=f"{key} {k}")
-        worst = max(expected[(r["run_id"], "forget_set", m, d)]["attack_score"].max()
-                    for m in ATTACK_RANGES for d in ("above_unlearn", "above_retrain"))
-        assert r["PS"] == pytest.approx(1.0 - worst, abs=1e-12), f"{r['run_id']}: PS {r['PS']}, recomputed {1 - worst}"
+        worst = max(
+            expected[(r["run_id"], "forget_set", m, d)]["attack_score"].max()
+            for m in ATTACK_RANGES
+            for d in ("above_unlearn", "above_retrain")
+        )
+        assert r["PS"] == pytest.approx(1.0 - worst, abs=1e-12), (
+            f"{r['run_id']}: PS {r['PS']}, recomputed {1 - worst}"
+        )
     assert {k[0] for k in table} == set(_ids(run.ok))
     assert len(table) == len(run.ok) * 2 * 2 * 2
 
@@ -322,10 +368,21 @@ def test_challenge_attack_scores_and_ps_challenge_from_the_logits(run):
     for r in run.ok:
         expected = _expected_curves(run, r)
         for key, curve in expected.items():
-            np.testing.assert_allclose(table[key]["attack_score_challenge"], curve["attack_score_challenge"],
-                                       rtol=0, atol=1e-12, equal_nan=True, err_msg=f"{key} attack_score_challenge")
-        scores = np.concatenate([expected[(r["run_id"], "forget_set", m, d)]["attack_score_challenge"]
-                                 for m in ATTACK_RANGES for d in ("above_unlearn", "above_retrain")])
+            np.testing.assert_allclose(
+                table[key]["attack_score_challenge"],
+                curve["attack_score_challenge"],
+                rtol=0,
+                atol=1e-12,
+                equal_nan=True,
+                err_msg=f"{key} attack_score_challenge",
+            )
+        scores = np.concatenate(
+            [
+                expected[(r["run_id"], "forget_set", m, d)]["attack_score_challenge"]
+                for m in ATTACK_RANGES
+                for d in ("above_unlearn", "above_retrain")
+            ]
+        )
         kept = scores[~np.isnan(scores)]
         worst = kept.max() if kept.size else 0.0
         assert r["PS_challenge"] == pytest.approx(1.0 - worst, abs=1e-12), r["run_id"]
@@ -354,11 +411,15 @@ def test_instances_from_the_logits_at_the_subset(run):
         assert np.array_equal(np.array(cols["label"])[rows], label)
         assert np.array_equal(np.array(cols["is_forget"])[rows], label == fc)
         assert np.array_equal(np.array(cols["pred"])[rows], z.argmax(1)), r["run_id"]
-        np.testing.assert_allclose(probs_all[rows], np.exp(logp), atol=1e-6, err_msg=r["run_id"])  # float32 column
-        np.testing.assert_allclose(np.array(cols["entropy"])[rows], entropy_t2(z), rtol=1e-5, atol=1e-6,
-                                   err_msg=r["run_id"])  # float32 column
-        np.testing.assert_allclose(np.array(cols["confidence"])[rows], top_log_odds(z), rtol=1e-9, atol=1e-9,
-                                   err_msg=r["run_id"])
+        np.testing.assert_allclose(
+            probs_all[rows], np.exp(logp), atol=1e-6, err_msg=r["run_id"]
+        )  # float32 column
+        np.testing.assert_allclose(
+            np.array(cols["entropy"])[rows], entropy_t2(z), rtol=1e-5, atol=1e-6, err_msg=r["run_id"]
+        )  # float32 column
+        np.testing.assert_allclose(
+            np.array(cols["confidence"])[rows], top_log_odds(z), rtol=1e-9, atol=1e-9, err_msg=r["run_id"]
+        )
 
 
 # ------------------------------------------------------------------------------ features (the embedding's input)
@@ -368,7 +429,9 @@ def _load_model(run, run_id: str):
     from unlearning_comparator.models import create_model
 
     model = create_model("compact_resnet", NUM_CLASSES, 1)
-    state = torch.load(run.results / "models" / run.folders[run_id] / "model.pt", map_location="cpu", weights_only=True)
+    state = torch.load(
+        run.results / "models" / run.folders[run_id] / "model.pt", map_location="cpu", weights_only=True
+    )
     model.load_state_dict(state)
     return model.double().eval()
 
@@ -396,14 +459,18 @@ def test_features_are_the_head_input_from_the_weights(run, fashion_mnist):
         got = table.column("features").combine_chunks().flatten().to_numpy().reshape(len(table), -1)
         model = _load_model(run, r["run_id"])
         seen = {}
-        handle = model.fc.register_forward_pre_hook(lambda mod, inp: seen.__setitem__("x", inp[0].detach().clone()))
+        handle = model.fc.register_forward_pre_hook(
+            lambda mod, inp: seen.__setitem__("x", inp[0].detach().clone())
+        )
         try:
             with torch.no_grad():
                 model(images)
         finally:
             handle.remove()
         expected = seen["x"].numpy()
-        assert got.shape == expected.shape, f"{r['run_id']}: features {got.shape}, head input {expected.shape}"
+        assert got.shape == expected.shape, (
+            f"{r['run_id']}: features {got.shape}, head input {expected.shape}"
+        )
         err = np.abs(got - expected).max() / np.abs(expected).max()
         assert err <= 1e-5, f"{r['run_id']}: features differ from the head input by {err:.2g} (relative)"
 
@@ -423,7 +490,9 @@ def _cka_batches(run) -> dict[str, list[np.ndarray]]:
         index, label = parts[split]["index"], parts[split]["label"]  # index order
         firsts = [index[label == c][:per_class] for c in range(NUM_CLASSES)]
         assert all(len(f) == per_class for f in firsts)
-        out[split] = [np.concatenate([f[k * b:(k + 1) * b] for f in firsts]) for k in range(-(-per_class // b))]
+        out[split] = [
+            np.concatenate([f[k * b : (k + 1) * b] for f in firsts]) for k in range(-(-per_class // b))
+        ]
     return out
 
 
@@ -434,9 +503,14 @@ def _grams_of(run, run_id: str, images: dict[str, list[torch.Tensor]], info) -> 
     model = _load_model(run, run_id)
     names = [name for name, _ in model.layer_groups()]
     acts: dict[str, torch.Tensor] = {}
-    handles = [model.get_submodule(name).register_forward_hook(
-        lambda mod, inp, out, name=name: acts.__setitem__(name, out.detach().reshape(len(out), -1).clone()))
-        for name in names]
+    handles = [
+        model.get_submodule(name).register_forward_hook(
+            lambda mod, inp, out, name=name: acts.__setitem__(
+                name, out.detach().reshape(len(out), -1).clone()
+            )
+        )
+        for name in names
+    ]
     out = {}
     try:
         with torch.no_grad():
@@ -478,7 +552,11 @@ def _expected_similarity(reference, model, labels_by_split, fc, names) -> dict[t
             self_ref = np.zeros(len(names))
             self_model = np.zeros(len(names))
             for k, ref_batch in enumerate(batches):
-                keep = (labels_by_split[split][k] == fc) if subset == "forget" else (labels_by_split[split][k] != fc)
+                keep = (
+                    (labels_by_split[split][k] == fc)
+                    if subset == "forget"
+                    else (labels_by_split[split][k] != fc)
+                )
                 a = _hsic_terms(np.stack([ref_batch[n][np.ix_(keep, keep)] for n in names]))
                 b = _hsic_terms(np.stack([model[split][k][n][np.ix_(keep, keep)] for n in names]))
                 cross += _hsic_matrix(a, b)
@@ -503,14 +581,20 @@ CKA_TOLERANCE = 1e-4
 def similarity_expected(run, fashion_mnist):
     data = fashion_mnist
     batches = _cka_batches(run)
-    images = {"train": [data.train.images[torch.as_tensor(b)] for b in batches["train"]],
-              "test": [data.test.images[torch.as_tensor(b)] for b in batches["test"]]}
-    labels = {"train": [data.train.labels[torch.as_tensor(b)].numpy() for b in batches["train"]],
-              "test": [data.test.labels[torch.as_tensor(b)].numpy() for b in batches["test"]]}
+    images = {
+        "train": [data.train.images[torch.as_tensor(b)] for b in batches["train"]],
+        "test": [data.test.images[torch.as_tensor(b)] for b in batches["test"]],
+    }
+    labels = {
+        "train": [data.train.labels[torch.as_tensor(b)].numpy() for b in batches["train"]],
+        "test": [data.test.labels[torch.as_tensor(b)].numpy() for b in batches["test"]],
+    }
     # the published labels agree with the run's label column
     parts = run.logits(run.ok[0]["run_id"])
     for split in ("train", "test"):
-        assert np.array_equal(getattr(data, split).labels.numpy()[parts[split]["index"]], parts[split]["label"])
+        assert np.array_equal(
+            getattr(data, split).labels.numpy()[parts[split]["index"]], parts[split]["label"]
+        )
     grams, names = {}, None
     for r in run.ok:
         grams[r["run_id"]], names = _grams_of(run, r["run_id"], images, data.info)
@@ -519,14 +603,23 @@ def similarity_expected(run, fashion_mnist):
         fc = r["forget_class"]
         for reference in ("original", "retrained"):
             ref_id = f"fc{fc}-{reference}"
-            for key, value in _expected_similarity(grams[ref_id], grams[r["run_id"]], labels, fc, names).items():
+            for key, value in _expected_similarity(
+                grams[ref_id], grams[r["run_id"]], labels, fc, names
+            ).items():
                 expected[(r["run_id"], reference, *key)] = value
     return expected, names
 
 
 def _similarity_table(run) -> dict[tuple, float]:
     cols = run.tables["similarity"].to_pydict()
-    keys = zip(cols["run_id"], cols["reference"], cols["split"], cols["subset"], cols["reference_layer"], cols["layer"])
+    keys = zip(
+        cols["run_id"],
+        cols["reference"],
+        cols["split"],
+        cols["subset"],
+        cols["reference_layer"],
+        cols["layer"],
+    )
     out = {}
     for key, value in zip(keys, cols["cka"]):
         assert key not in out, f"duplicate similarity row {key}"
@@ -540,8 +633,9 @@ def test_similarity_rows_from_the_weights(run, similarity_expected):
     assert set(got) == set(expected), sorted(set(got) ^ set(expected))[:5]
     worst = max(abs(got[k] - v) for k, v in expected.items())
     for key, value in expected.items():
-        assert got[key] == pytest.approx(value, abs=CKA_TOLERANCE), \
+        assert got[key] == pytest.approx(value, abs=CKA_TOLERANCE), (
             f"{key}: similarity.arrow {got[key]:.5f}, recomputed {value:.5f} (worst difference {worst:.2g})"
+        )
 
 
 def test_similarity_checks_have_power(run, similarity_expected):

@@ -28,7 +28,8 @@ def test_every_model_has_a_row(tiny):
         types = [r["type"] for r in mine]
         assert types.count("original") == 1 and types.count("retrained") == 1
         assert sorted(r["method"] for r in mine if r["type"] == "unlearned") == sorted(
-            ["ft", "ga", "rl", "scrub", "salun", *BROKEN_METHODS])
+            ["ft", "ga", "rl", "scrub", "salun", *BROKEN_METHODS]
+        )
     external = {r["run_id"]: r for r in runs if r["type"] == "external"}
     assert set(external) == {f"fc{e['forget_class']}-external-{name}" for name, e in EXTERNAL_MODELS.items()}
     assert len({r["run_id"] for r in runs}) == len(runs)
@@ -106,7 +107,12 @@ def test_the_retrained_models_forgotten_class_moves_in_the_embedding(tiny):
         retrained = {i: v for (run, i), v in xy.items() if run == f"fc{fc}-retrained"}
         ref = np.array([original[i][:2] for i in sorted(original)])
         width = np.ptp(ref, axis=0).max()
-        shift = np.array([np.hypot(retrained[i][0] - original[i][0], retrained[i][1] - original[i][1]) for i in sorted(original)])
+        shift = np.array(
+            [
+                np.hypot(retrained[i][0] - original[i][0], retrained[i][1] - original[i][1])
+                for i in sorted(original)
+            ]
+        )
         labels = np.array([original[i][2] for i in sorted(original)])
         assert np.median(shift[labels == fc]) > 1.5 * np.median(shift[labels != fc]), fc
         assert np.median(shift[labels != fc]) < 0.05 * width

@@ -18,8 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="build the static site of one experiment from its tables")
     b.add_argument("--tables", required=True, help="the experiment's tables folder (results/<exp>/tables)")
     b.add_argument("--out", required=True, help="the site folder to write (results/<exp>/site)")
-    b.add_argument("--bokeh-js", choices=("inline", "shared"), default="inline",
-                   help="inline: BokehJS inside index.html (default); shared: one copy in the site folder's static/js/")
+    b.add_argument(
+        "--bokeh-js",
+        choices=("inline", "shared"),
+        default="inline",
+        help="inline: BokehJS inside index.html (default); shared: one copy in the site folder's static/js/",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:

@@ -12,8 +12,18 @@ MODEL_B = "#A855F7"
 MODEL_B_LIGHT = "#E6D0FD"
 RETRAINED = "#6a6a6a"
 RETRAINED_LIGHT = "#D4D4D4"
-TABLEAU10 = ["#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
-             "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC"]
+TABLEAU10 = [
+    "#4E79A7",
+    "#F28E2B",
+    "#E15759",
+    "#76B7B2",
+    "#59A14F",
+    "#EDC948",
+    "#B07AA1",
+    "#FF9DA7",
+    "#9C755F",
+    "#BAB0AC",
+]
 TYPE_BADGE = {  # background, text
     "original": ("#F3F4F6", "#111827"),
     "retrained": ("#6a6a6a", "#ffffff"),

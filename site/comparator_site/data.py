@@ -111,10 +111,18 @@ def load(tables_dir: str | Path) -> SiteData:
     inst = _pack_inst(instances, row_of, subset, C)
     fgt = _pack_fgt(instances, runs, row_of, subset, inst_offsets=inst[1])
     data = SiteData(
-        meta=meta, **_names(meta, tables_dir),
-        class_names=class_names, layers=layers, forget_classes=sorted({run["forget_class"] for run in runs}),
-        runs=runs, subset_index=subset.index, subset_label=subset.label, subset_sprite=subset.sprite,
-        sprite_png=subset.sprite_png, image_size=image_size, sprite_columns=sprite_columns,
+        meta=meta,
+        **_names(meta, tables_dir),
+        class_names=class_names,
+        layers=layers,
+        forget_classes=sorted({run["forget_class"] for run in runs}),
+        runs=runs,
+        subset_index=subset.index,
+        subset_label=subset.label,
+        subset_sprite=subset.sprite,
+        sprite_png=subset.sprite_png,
+        image_size=image_size,
+        sprite_columns=sprite_columns,
         thresholds=thresholds,
     )
     packed = {"acc": acc, "pred": pred, "sim": sim, "atk": atk, "inst": inst, "fgt": fgt}
@@ -127,10 +135,12 @@ def load(tables_dir: str | Path) -> SiteData:
 # --- the runs, classes, layers and subset ------------------------------------------------------------------
 def _names(meta: dict[str, Any], tables_dir: Path) -> dict[str, str]:
     """The experiment's name, title, and data set and model display names, as the page shows them."""
-    return {"name": _meta_str(meta, "name", default=tables_dir.parent.name or "experiment"),
-            "title": _meta_str(meta, "title", "name", default="Unlearning experiment"),
-            "dataset_name": _meta_str(meta, "dataset_name", "dataset"),
-            "model_name": _meta_str(meta, "model_name", "model")}
+    return {
+        "name": _meta_str(meta, "name", default=tables_dir.parent.name or "experiment"),
+        "title": _meta_str(meta, "title", "name", default="Unlearning experiment"),
+        "dataset_name": _meta_str(meta, "dataset_name", "dataset"),
+        "model_name": _meta_str(meta, "model_name", "model"),
+    }
 
 
 def _read_runs(tables_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -142,8 +152,9 @@ def _read_runs(tables_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return experiment_metadata(table.schema), rows
 
 
-def _classes_and_layers(rows: list[dict[str, Any]], meta: dict[str, Any],
-                        similarity: pa.Table) -> tuple[list[str], list[str]]:
+def _classes_and_layers(
+    rows: list[dict[str, Any]], meta: dict[str, Any], similarity: pa.Table
+) -> tuple[list[str], list[str]]:
     """The class names (``class i`` unless the metadata names as many classes as the accuracies have)
     and the layer names (the metadata's, else their order of first appearance in the similarity table)."""
     num_classes = next((len(r["train_acc"]) for r in rows if r.get("train_acc")), None)
@@ -167,8 +178,9 @@ def _ordered_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = [r["run_id"] for r in runs]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise SiteDataError(f"runs.arrow has duplicate run_id values {dup[:5]}; "
-                            f"run ids must be unique in an experiment")
+        raise SiteDataError(
+            f"runs.arrow has duplicate run_id values {dup[:5]}; run ids must be unique in an experiment"
+        )
     return runs
 
 
@@ -224,13 +236,14 @@ def _block_offsets(runs_with_block: list[int], num_runs: int, block: int) -> np.
 
 def _pack_acc(runs: list[dict[str, Any]], C: int) -> Packed:
     """``acc``: per run with accuracies, ``C`` rows (class order): columns train, test (float32)."""
-    with_acc = [k for k, r in enumerate(runs)
-                if r.get("train_acc") is not None and r.get("test_acc") is not None]
+    with_acc = [
+        k for k, r in enumerate(runs) if r.get("train_acc") is not None and r.get("test_acc") is not None
+    ]
     offsets = _block_offsets(with_acc, len(runs), C)
     acc = {split: np.full(len(with_acc) * C, np.nan, np.float32) for split in ("train", "test")}
     for k in with_acc:
         for split in ("train", "test"):
-            acc[split][offsets[k]:offsets[k] + C] = np.asarray(runs[k][f"{split}_acc"], dtype=np.float32)
+            acc[split][offsets[k] : offsets[k] + C] = np.asarray(runs[k][f"{split}_acc"], dtype=np.float32)
     return acc, offsets
 
 
@@ -285,13 +298,23 @@ def _pack_atk(attack: pa.Table, row_of: dict[str, int]) -> tuple[Packed, int]:
     for k, s in zip(run_all.tolist(), scope):
         scopes_of.setdefault(k, set()).add(s)
     shown_scope = {k: ("subset" if "subset" in scopes else "forget_set") for k, scopes in scopes_of.items()}
-    shown = np.array([k >= 0 and shown_scope.get(k) == s for k, s in zip(run_all.tolist(), scope)],
-                     dtype=bool)
-    col = {"run": run_all[shown],
-           "metric": _codes(attack.column("metric").to_pylist(), _index_of(METRICS))[shown],
-           "direction": _codes(attack.column("direction").to_pylist(), _index_of(DIRECTIONS))[shown],
-           **{name: attack.column(source).to_numpy()[shown] for name, source in
-              (("thr", "threshold"), ("fpr", "fpr"), ("fnr", "fnr"), ("score", "attack_score"))}}
+    shown = np.array(
+        [k >= 0 and shown_scope.get(k) == s for k, s in zip(run_all.tolist(), scope)], dtype=bool
+    )
+    col = {
+        "run": run_all[shown],
+        "metric": _codes(attack.column("metric").to_pylist(), _index_of(METRICS))[shown],
+        "direction": _codes(attack.column("direction").to_pylist(), _index_of(DIRECTIONS))[shown],
+        **{
+            name: attack.column(source).to_numpy()[shown]
+            for name, source in (
+                ("thr", "threshold"),
+                ("fpr", "fpr"),
+                ("fnr", "fnr"),
+                ("score", "attack_score"),
+            )
+        },
+    }
     ok = (col["metric"] >= 0) & (col["direction"] >= 0)
     col = {name: values[ok] for name, values in col.items()}
     order = np.lexsort((col["thr"], col["direction"], col["metric"], col["run"]))
@@ -308,16 +331,18 @@ def _pack_atk(attack: pa.Table, row_of: dict[str, int]) -> tuple[Packed, int]:
     block = 4 * T
     with_rows = sorted(set(run.tolist()))
     offsets = _block_offsets(with_rows, len(row_of), block)
-    store = {name: np.full(len(with_rows) * block, np.nan, np.float32)
-             for name in ("thr", "fpr", "fnr", "score")}
+    store = {
+        name: np.full(len(with_rows) * block, np.nan, np.float32) for name in ("thr", "fpr", "fnr", "score")
+    }
     where = offsets[run] + (metric * 2 + direction) * T + rank
     for name, values in store.items():
         values[where] = col[name]
     return (store, offsets), T
 
 
-def _instance_slots(instances: pa.Table, row_of: dict[str, int],
-                    subset: Subset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _instance_slots(
+    instances: pa.Table, row_of: dict[str, int], subset: Subset
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of the instances table: its run's row, its position in the subset, and whether it has both."""
     run = _codes(instances.column("run_id").to_pylist(), row_of)
     position = {int(i): p for p, i in enumerate(subset.index)}
@@ -332,9 +357,11 @@ def _pack_inst(instances: pa.Table, row_of: dict[str, int], subset: Subset, C: i
     run, pos, ok = _instance_slots(instances, row_of, subset)
     with_rows = sorted(set(run[ok].tolist()))
     offsets = _block_offsets(with_rows, len(row_of), N)
-    store = {"x": np.full(len(with_rows) * N, np.nan, np.float32),
-             "y": np.full(len(with_rows) * N, np.nan, np.float32),
-             "pred": np.full(len(with_rows) * N, 255, np.uint8)}
+    store = {
+        "x": np.full(len(with_rows) * N, np.nan, np.float32),
+        "y": np.full(len(with_rows) * N, np.nan, np.float32),
+        "pred": np.full(len(with_rows) * N, 255, np.uint8),
+    }
     where = offsets[run[ok]] + pos[ok]
     store["x"][where] = instances.column("x").to_numpy()[ok]
     store["y"][where] = instances.column("y").to_numpy()[ok]
@@ -348,8 +375,13 @@ def _pack_inst(instances: pa.Table, row_of: dict[str, int], subset: Subset, C: i
     return store, offsets
 
 
-def _pack_fgt(instances: pa.Table, runs: list[dict[str, Any]], row_of: dict[str, int], subset: Subset,
-              inst_offsets: np.ndarray) -> Packed:
+def _pack_fgt(
+    instances: pa.Table,
+    runs: list[dict[str, Any]],
+    row_of: dict[str, int],
+    subset: Subset,
+    inst_offsets: np.ndarray,
+) -> Packed:
     """``fgt``: per run with instances, one row per subset instance of its forget class, in subset order:
     columns entropy (T = 2), confidence (T = 1), float32 — the attack view's dots. Blocks differ in size
     between forget classes."""
@@ -371,15 +403,20 @@ def _pack_fgt(instances: pa.Table, runs: list[dict[str, Any]], row_of: dict[str,
         for name, block in blocks.items():
             block.append(grid[name][inst_offsets[k] + positions])
         start += len(positions)
-    store = {name: (np.concatenate(b).astype(np.float32) if b else np.zeros(0, np.float32))
-             for name, b in blocks.items()}
+    store = {
+        name: (np.concatenate(b).astype(np.float32) if b else np.zeros(0, np.float32))
+        for name, b in blocks.items()
+    }
     return store, offsets
 
 
 def _pack_subset(subset: Subset) -> dict[str, np.ndarray]:
     """``subset``: one row per subset instance: columns index (int32), label (uint8), sprite (int32)."""
-    return {"index": subset.index.astype(np.int32), "label": subset.label.astype(np.uint8),
-            "sprite": subset.sprite.astype(np.int32)}
+    return {
+        "index": subset.index.astype(np.int32),
+        "label": subset.label.astype(np.uint8),
+        "sprite": subset.sprite.astype(np.int32),
+    }
 
 
 def _check(data: SiteData, tables_dir: Path) -> None:

@@ -10,11 +10,25 @@ from __future__ import annotations
 
 from importlib import resources as ir
 
-JS_FILES = ("util.js", "state.js", "tooltip.js", "header.js", "table.js", "classwise.js", "matrix.js",
-            "embedding.js", "similarity.js", "attack.js", "instrument.js", "main.js")
+JS_FILES = (
+    "util.js",
+    "state.js",
+    "tooltip.js",
+    "header.js",
+    "table.js",
+    "classwise.js",
+    "matrix.js",
+    "embedding.js",
+    "similarity.js",
+    "attack.js",
+    "instrument.js",
+    "main.js",
+)
 
-GLUE = ("const UC = (st.runs.__uc ??= (function () {\n%s\nreturn {dispatch};\n})());\n"
-        "return UC.dispatch(cb_obj, cb_data, cb_context);")
+GLUE = (
+    "const UC = (st.runs.__uc ??= (function () {\n%s\nreturn {dispatch};\n})());\n"
+    "return UC.dispatch(cb_obj, cb_data, cb_context);"
+)
 
 
 def app_code() -> str:

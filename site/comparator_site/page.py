@@ -138,20 +138,43 @@ def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
         b = retr if retr is not None and retr != a else next((k for k in ok if k != a), a)
         per_fc[str(fc)] = {"rows": rows, "original": orig, "retrained": retr, "A": a, "B": b}
     return {
-        "C": data.num_classes, "L": len(data.layers), "N": int(len(data.subset_index)), "T": data.thresholds,
-        "class_names": data.class_names, "layers": data.layers, "forget_classes": data.forget_classes,
-        "per_fc": per_fc, "class_colors": colors.class_colors(data.num_classes),
-        "colors": {"A": colors.MODEL_A, "A_light": colors.MODEL_A_LIGHT, "B": colors.MODEL_B,
-                   "B_light": colors.MODEL_B_LIGHT, "retrained": colors.RETRAINED,
-                   "retrained_light": colors.RETRAINED_LIGHT},
-        "thumbnails": thumbnails_url, "image_size": data.image_size, "sprite_columns": data.sprite_columns,
-        "sprite_rows": int(data.meta.get("sprite_rows") or -(-max(1, int(data.subset_sprite.max()) + 1) // data.sprite_columns)),
+        "C": data.num_classes,
+        "L": len(data.layers),
+        "N": int(len(data.subset_index)),
+        "T": data.thresholds,
+        "class_names": data.class_names,
+        "layers": data.layers,
+        "forget_classes": data.forget_classes,
+        "per_fc": per_fc,
+        "class_colors": colors.class_colors(data.num_classes),
+        "colors": {
+            "A": colors.MODEL_A,
+            "A_light": colors.MODEL_A_LIGHT,
+            "B": colors.MODEL_B,
+            "B_light": colors.MODEL_B_LIGHT,
+            "retrained": colors.RETRAINED,
+            "retrained_light": colors.RETRAINED_LIGHT,
+        },
+        "thumbnails": thumbnails_url,
+        "image_size": data.image_size,
+        "sprite_columns": data.sprite_columns,
+        "sprite_rows": int(
+            data.meta.get("sprite_rows")
+            or -(-max(1, int(data.subset_sprite.max()) + 1) // data.sprite_columns)
+        ),
     }
 
 
 def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> Document:
-    from .views import (attack, classwise_accuracy, embedding, experiments_table, header, layer_similarity,
-                        prediction_matrix)
+    from .views import (
+        attack,
+        classwise_accuracy,
+        embedding,
+        experiments_table,
+        header,
+        layer_similarity,
+        prediction_matrix,
+    )
 
     page = Page(data, thumbnails_url if data.sprite_png is not None else None)
     # store.build keys the stores by their model names (st_runs, ...), as tests/test_wiring_site.py reads them
@@ -160,9 +183,11 @@ def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> D
     screen = experiments_table.build(page)
     core = embedding.build(page)
     atk = attack.build(page)
-    tabs = Tabs(tabs=[TabPanel(child=core, title="Embedding Space"),
-                      TabPanel(child=atk, title="Attack Simulation")],
-                stylesheets=[page.widget_css], css_classes=["uc-tabs"])
+    tabs = Tabs(
+        tabs=[TabPanel(child=core, title="Embedding Space"), TabPanel(child=atk, title="Attack Simulation")],
+        stylesheets=[page.widget_css],
+        css_classes=["uc-tabs"],
+    )
     page.provide("core_tabs", tabs)
     page.on_change(tabs, "active")
     metrics = column(
@@ -172,8 +197,9 @@ def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> D
         layer_similarity.build(page),
         width=480,
     )
-    layout = column(top, row(column(screen, tabs), metrics, spacing=16), spacing=8,
-                    stylesheets=[page.widget_css])
+    layout = column(
+        top, row(column(screen, tabs), metrics, spacing=16), spacing=8, stylesheets=[page.widget_css]
+    )
     page.provide("cfg", json.dumps(config(data, page.thumbnails_url)))
     page.app.args = page.args
     page.app.code = app_code()
@@ -194,10 +220,17 @@ def render_html(doc: Document, data: SiteData, bokeh_js: str = "inline") -> tupl
         raise ValueError(f"bokeh_js must be 'inline' or 'shared', not {bokeh_js!r}")
     template = get_env().from_string(read_asset("templates", "page.html"))
     subtitle = " · ".join(x for x in (data.dataset_name, data.model_name) if x)
-    out = file_html(doc, resources, title=data.title, template=template,
-                    template_variables={"page_css": read_asset("css", "site.css"),
-                                        "noscript_title": html.escape(data.title),
-                                        "noscript_subtitle": html.escape(subtitle)})
+    out = file_html(
+        doc,
+        resources,
+        title=data.title,
+        template=template,
+        template_variables={
+            "page_css": read_asset("css", "site.css"),
+            "noscript_title": html.escape(data.title),
+            "noscript_subtitle": html.escape(subtitle),
+        },
+    )
     files = re.findall(r'<script src="\./(static/js/[^"?]+)"', out) if bokeh_js == "shared" else []
     return out, files
 

@@ -28,7 +28,18 @@ DATASETS: dict[str, DatasetInfo] = {
     "fashion_mnist": DatasetInfo(
         name="fashion_mnist",
         display_name="Fashion-MNIST",
-        class_names=("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"),
+        class_names=(
+            "T-shirt",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Boot",
+        ),
         channels=1,
         image_size=28,
         mean=(0.2860,),
@@ -40,7 +51,18 @@ DATASETS: dict[str, DatasetInfo] = {
     "cifar10": DatasetInfo(
         name="cifar10",
         display_name="CIFAR-10",
-        class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        class_names=(
+            "airplane",
+            "automobile",
+            "bird",
+            "cat",
+            "deer",
+            "dog",
+            "frog",
+            "horse",
+            "ship",
+            "truck",
+        ),
         channels=3,
         image_size=32,
         mean=(0.4914, 0.4822, 0.4465),  # the original Comparator's normalisation (reference §1.2)
@@ -77,8 +99,12 @@ def describe_models() -> dict[str, str]:
 def _registrations(path: Path) -> dict[str, str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
-    return {fn.name: _display_name(path, fn, decorator)
-            for fn in functions for decorator in fn.decorator_list if _names_register_model(decorator)}
+    return {
+        fn.name: _display_name(path, fn, decorator)
+        for fn in functions
+        for decorator in fn.decorator_list
+        if _names_register_model(decorator)
+    }
 
 
 def _names_register_model(decorator: ast.expr) -> bool:
@@ -91,9 +117,12 @@ def _display_name(path: Path, fn: ast.FunctionDef, decorator: ast.expr) -> str:
     try:
         name = ast.literal_eval(keywords["display_name"])
     except (KeyError, ValueError) as exc:
-        raise ModelDeclarationError(f"models/{path.name}: model {fn.name!r} needs "
-                                    f'@register_model(display_name="...") with a literal text') from exc
+        raise ModelDeclarationError(
+            f"models/{path.name}: model {fn.name!r} needs "
+            f'@register_model(display_name="...") with a literal text'
+        ) from exc
     if not isinstance(name, str) or not name:
-        raise ModelDeclarationError(f"models/{path.name}: model {fn.name!r}: "
-                                    f"display_name must be non-empty text")
+        raise ModelDeclarationError(
+            f"models/{path.name}: model {fn.name!r}: display_name must be non-empty text"
+        )
     return name

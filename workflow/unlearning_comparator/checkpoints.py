@@ -29,7 +29,9 @@ def save_state_dict(model: nn.Module, path: str | os.PathLike) -> None:
 def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; rerun the rule that makes it (snakemake --rerun-incomplete)")
+        raise CheckpointError(
+            f"checkpoint {path} does not exist; rerun the rule that makes it (snakemake --rerun-incomplete)"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage

@@ -63,15 +63,21 @@ def _fetch_data(args: argparse.Namespace) -> int:
     except (DatasetMissingError, OSError, RuntimeError, ValueError) as exc:
         print(f"could not get {args.dataset}: {exc}", file=sys.stderr)
         return 1
-    print(f"{data.info.display_name}: {len(data.train)} training and {len(data.test)} test images "
-          f"in {data.source}")
+    print(
+        f"{data.info.display_name}: {len(data.train)} training and {len(data.test)} test images "
+        f"in {data.source}"
+    )
     return 0
 
 
 def _data_arguments(p: argparse.ArgumentParser) -> None:
     _with_spec(p, "manifest")
-    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=False,
-                   help="download with torchvision when the files are not found (default: no)")
+    p.add_argument(
+        "--download",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="download with torchvision when the files are not found (default: no)",
+    )
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -132,22 +138,37 @@ def _import_checkpoint(args: argparse.Namespace) -> None:
 def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
     _with_spec(p, "model", "info", "logits", "features", "similarity", "summary")
     p.add_argument("--grams-out")
-    p.add_argument("--reference-grams", type=json.loads, default=None,
-                   help='{"original": path, "retrained": path}')
+    p.add_argument(
+        "--reference-grams", type=json.loads, default=None, help='{"original": path, "retrained": path}'
+    )
     p.add_argument("--threads", type=int, default=1)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .jobs import evaluate
 
-    evaluate.run(args.spec, args.model, args.info, args.logits, args.features, args.similarity, args.summary,
-                 args.grams_out, args.reference_grams, args.threads)
+    evaluate.run(
+        args.spec,
+        args.model,
+        args.info,
+        args.logits,
+        args.features,
+        args.similarity,
+        args.summary,
+        args.grams_out,
+        args.reference_grams,
+        args.threads,
+    )
 
 
 def _analyze_arguments(p: argparse.ArgumentParser) -> None:
     _with_spec(p)
-    p.add_argument("--models", required=True, type=_spec,
-                   help="JSON list of {run_id, info, logits, features, similarity}")
+    p.add_argument(
+        "--models",
+        required=True,
+        type=_spec,
+        help="JSON list of {run_id, info, logits, features, similarity}",
+    )
     p.add_argument("--reference-grams", required=True, type=json.loads)
     p.add_argument("--out", required=True, type=json.loads, help="JSON {table: path}")
 
@@ -184,27 +205,55 @@ def _import_comparator(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------ the table
 
 COMMANDS: dict[str, Command] = {
-    "check-config": Command("validate a config file and print the resolved config",
-                            _check_config_arguments, _check_config),
-    "fetch-data": Command("find or download a data set (torchvision's download)",
-                          _fetch_data_arguments, _fetch_data),
-    "data": Command("make sure the configured data set is on disk; write its manifest (the data rule)",
-                    _data_arguments, _data),
-    "subsets": Command("choose the evaluation subset; write subset.arrow and thumbnails.png",
-                       _subsets_arguments, _subsets, reads_data=True),
-    "train": Command("train the original model, or retrain without --forget-class",
-                     _train_arguments, _train, reads_data=True),
+    "check-config": Command(
+        "validate a config file and print the resolved config", _check_config_arguments, _check_config
+    ),
+    "fetch-data": Command(
+        "find or download a data set (torchvision's download)", _fetch_data_arguments, _fetch_data
+    ),
+    "data": Command(
+        "make sure the configured data set is on disk; write its manifest (the data rule)",
+        _data_arguments,
+        _data,
+    ),
+    "subsets": Command(
+        "choose the evaluation subset; write subset.arrow and thumbnails.png",
+        _subsets_arguments,
+        _subsets,
+        reads_data=True,
+    ),
+    "train": Command(
+        "train the original model, or retrain without --forget-class",
+        _train_arguments,
+        _train,
+        reads_data=True,
+    ),
     "unlearn": Command("run one method at one grid point", _unlearn_arguments, _unlearn, reads_data=True),
-    "evaluate": Command("one forward pass per split: logits, features, Grams, similarity",
-                        _evaluate_arguments, _evaluate, reads_data=True),
-    "analyze": Command("metrics, attack, embeddings and reference similarity of one forget class",
-                       _analyze_arguments, _analyze, reads_data=True),
-    "tables": Command("consolidate the forget classes' fragments into the experiment's tables",
-                      _tables_arguments, _tables),
-    "import-checkpoint": Command("bring in an externally unlearned model (weights_only loading)",
-                                 _import_checkpoint_arguments, _import_checkpoint),
-    "import-comparator": Command("convert the upstream Comparator's result JSONs into tables",
-                                 _import_comparator_arguments, _import_comparator),
+    "evaluate": Command(
+        "one forward pass per split: logits, features, Grams, similarity",
+        _evaluate_arguments,
+        _evaluate,
+        reads_data=True,
+    ),
+    "analyze": Command(
+        "metrics, attack, embeddings and reference similarity of one forget class",
+        _analyze_arguments,
+        _analyze,
+        reads_data=True,
+    ),
+    "tables": Command(
+        "consolidate the forget classes' fragments into the experiment's tables", _tables_arguments, _tables
+    ),
+    "import-checkpoint": Command(
+        "bring in an externally unlearned model (weights_only loading)",
+        _import_checkpoint_arguments,
+        _import_checkpoint,
+    ),
+    "import-comparator": Command(
+        "convert the upstream Comparator's result JSONs into tables",
+        _import_comparator_arguments,
+        _import_comparator,
+    ),
 }
 
 # The commands whose rules must wait for the data rule (tests/test_data_rule.py checks the rule files).

@@ -59,11 +59,15 @@ def _format_error(error: jsonschema.ValidationError) -> str:
         return f"config key {where}: {error.message}"
     if error.validator == "type" and _is_number(error.instance) and "string" in _schema_types(error.schema):
         # Snakemake turns `--config name=123` into the number 123 and strips quotes, so say where to put it
-        return (f"config key {where}: {error.instance!r} is a number, but text is wanted here (set it in a "
-                f"config file, quoted, if it must look like a number)")
+        return (
+            f"config key {where}: {error.instance!r} is a number, but text is wanted here (set it in a "
+            f"config file, quoted, if it must look like a number)"
+        )
     if error.validator == "pattern" and error.absolute_path and list(error.absolute_path)[-1] == "name":
-        return (f"config key {where}: {error.instance!r} is not a plain name (use letters, digits, '.', '_' "
-                f"and '-', starting with a letter or digit, at most 64 characters)")
+        return (
+            f"config key {where}: {error.instance!r} is not a plain name (use letters, digits, '.', '_' "
+            f"and '-', starting with a letter or digit, at most 64 characters)"
+        )
     return f"config key {where}: {error.message}"
 
 
@@ -188,8 +192,10 @@ def method_registry(config: dict[str, Any], methods_dir: str | Path) -> dict[str
             raise ConfigError(f"config key extra_methods_dirs[{i}]: folder {folder!r} does not exist")
         for key, spec in discover(folder).items():
             if key in registry:
-                raise ConfigError(f"config key extra_methods_dirs[{i}]: method {key!r} is defined twice "
-                                  f"({registry[key].path} and {spec.path}); rename one of the modules")
+                raise ConfigError(
+                    f"config key extra_methods_dirs[{i}]: method {key!r} is defined twice "
+                    f"({registry[key].path} and {spec.path}); rename one of the modules"
+                )
             registry[key] = spec
     return registry
 
@@ -197,11 +203,17 @@ def method_registry(config: dict[str, Any], methods_dir: str | Path) -> dict[str
 def _raise_errors(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` listing every non-finite number and the first schema violations, by key."""
     non_finite = _non_finite(config)
-    found = [(path, f"config key {_key_path(path)}: {value!r} is not a finite number") for path, value in non_finite]
+    found = [
+        (path, f"config key {_key_path(path)}: {value!r} is not a finite number")
+        for path, value in non_finite
+    ]
     bad_paths = {path for path, _ in non_finite}
     # a NaN seed is also "not an integer": one message per key is enough
-    errors = [e for e in jsonschema.Draft202012Validator(schema).iter_errors(config)
-              if tuple(e.absolute_path) not in bad_paths]
+    errors = [
+        e
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(config)
+        if tuple(e.absolute_path) not in bad_paths
+    ]
     errors.sort(key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     found += [(tuple(e.absolute_path), _format_error(e)) for e in errors[:10]]
     if found:
@@ -220,8 +232,9 @@ def _with_registry_choices(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _method_properties(config: dict[str, Any], registry: dict[str, MethodSpec],
-                       methods_base: dict[str, Any]) -> dict[str, Any]:
+def _method_properties(
+    config: dict[str, Any], registry: dict[str, MethodSpec], methods_base: dict[str, Any]
+) -> dict[str, Any]:
     """The schema of each configured method: the grid keys plus its module's own keys."""
     properties = {}
     for key in config.get("methods", {}) if isinstance(config.get("methods"), dict) else {}:
@@ -257,12 +270,15 @@ def _check_forget_classes(resolved: dict[str, Any]) -> None:
 def _check_external(resolved: dict[str, Any]) -> None:
     for name, ext in resolved.get("external", {}).items():
         if ext["forget_class"] not in resolved["forget_classes"]:
-            raise ConfigError(f"config key external.{name}.forget_class: class {ext['forget_class']} is not "
-                              f"one of forget_classes {resolved['forget_classes']} (the model would be "
-                              f"compared with nothing)")
+            raise ConfigError(
+                f"config key external.{name}.forget_class: class {ext['forget_class']} is not "
+                f"one of forget_classes {resolved['forget_classes']} (the model would be "
+                f"compared with nothing)"
+            )
         if not Path(ext["checkpoint"]).is_file():
-            raise ConfigError(f"config key external.{name}.checkpoint: "
-                              f"file {ext['checkpoint']} does not exist")
+            raise ConfigError(
+                f"config key external.{name}.checkpoint: file {ext['checkpoint']} does not exist"
+            )
 
 
 def _fill_method_defaults(key: str, value: dict[str, Any], spec: MethodSpec, seed: int) -> None:
@@ -274,8 +290,9 @@ def _fill_method_defaults(key: str, value: dict[str, Any], spec: MethodSpec, see
     for grid_key in GRID_KEYS:
         value.setdefault(grid_key, [spec.defaults.get(grid_key)] if spec.ok else None)
         if value[grid_key] is None or value[grid_key] == [None]:
-            raise ConfigError(f"config key methods.{key}.{grid_key} is required "
-                              f"(the module declares no default)")
+            raise ConfigError(
+                f"config key methods.{key}.{grid_key} is required (the module declares no default)"
+            )
     value.setdefault("seeds", [seed])
     if spec.ok:
         for own_key, default in spec.own_defaults().items():
@@ -317,7 +334,9 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
             return str(int(value))
-        return repr(value)  # the shortest text that reads back as the same float: distinct values, distinct keys
+        return repr(
+            value
+        )  # the shortest text that reads back as the same float: distinct values, distinct keys
     text = str(value)
     return "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in text)
 
@@ -344,7 +363,9 @@ class RunSpec:
         return dict(self.hyperparameters)
 
 
-def method_grid(method_config: dict[str, Any], own_defaults: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def method_grid(
+    method_config: dict[str, Any], own_defaults: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
     """Expand one method's config into (key, hyperparameters) points, nested epochs -> lr -> batch size -> rest.
 
     Every list-valued key is a grid axis. The key names epochs, lr and batch size always, the seed
@@ -357,7 +378,7 @@ def method_grid(method_config: dict[str, Any], own_defaults: dict[str, Any]) -> 
     for values in itertools.product(*(axes[k] for k in order), seeds):
         hp = dict(zip(order + ["seed"], values))
         parts = [f"{_SHORT[k]}{format_value(hp[k])}" for k in GRID_KEYS]
-        for k in order[len(GRID_KEYS):]:
+        for k in order[len(GRID_KEYS) :]:
             if len(axes[k]) > 1 or hp[k] != own_defaults.get(k):
                 parts.append(f"{k}{format_value(hp[k])}")
         if len(seeds) > 1:
@@ -377,8 +398,11 @@ def unlearning_runs(config: dict[str, Any], methods_dir: str | Path) -> list[Run
             keys = [key for key, _ in points]
             if len(set(keys)) != len(keys):
                 twice = sorted({k for k in keys if keys.count(k) > 1})
-                raise ConfigError(f"config key methods.{method}: grid points {twice} would share a run folder; "
-                                  f"make the values of its lists distinct")
-            runs += [RunSpec(method, fc, key, str(spec.path), tuple(sorted(hp.items()))) for key, hp in points]
+                raise ConfigError(
+                    f"config key methods.{method}: grid points {twice} would share a run folder; "
+                    f"make the values of its lists distinct"
+                )
+            runs += [
+                RunSpec(method, fc, key, str(spec.path), tuple(sorted(hp.items()))) for key, hp in points
+            ]
     return runs
-

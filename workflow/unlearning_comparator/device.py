@@ -19,8 +19,8 @@ import fcntl
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -28,7 +28,9 @@ _LEASE_HANDLE = None  # kept open for the life of the process: closing it would 
 
 
 def _lease_dir() -> Path:
-    path = Path(os.environ.get("UC_GPU_LEASE_DIR", Path(tempfile.gettempdir()) / "unlearning-comparator-gpu-leases"))
+    path = Path(
+        os.environ.get("UC_GPU_LEASE_DIR", Path(tempfile.gettempdir()) / "unlearning-comparator-gpu-leases")
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -118,8 +120,11 @@ def evaluation_precision(device: torch.device, precision: str = "float32") -> It
     if precision not in EVALUATION_PRECISIONS:
         raise ValueError(f"evaluation precision {precision!r}: use one of {', '.join(EVALUATION_PRECISIONS)}")
     bf16 = precision == "bf16"
-    with allow_tf32(False), torch.inference_mode(), \
-            torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+    with (
+        allow_tf32(False),
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
+    ):
         yield
 
 

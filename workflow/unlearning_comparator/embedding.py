@@ -43,7 +43,9 @@ class UmapParams:
     n_epochs: int = 500  # the reference layout's UMAP
     aligned_epochs: int = 200  # full-batch epochs of every anchored layout
     seed: int = 0
-    anchor_stiffness: float = 3.0  # spring constant for a neighbourhood that moved by one radius (see aligned_layout)
+    anchor_stiffness: float = (
+        3.0  # spring constant for a neighbourhood that moved by one radius (see aligned_layout)
+    )
 
 
 def procrustes(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -129,8 +131,12 @@ def reference_layout(features: np.ndarray, params: UmapParams) -> np.ndarray:
     umap = _import_umap()  # imported here: only the jobs that embed pay for it
 
     reducer = umap.UMAP(
-        n_components=2, n_neighbors=params.n_neighbors, min_dist=params.min_dist,
-        init=pca_init(features).astype(np.float32), n_epochs=params.n_epochs, random_state=params.seed,
+        n_components=2,
+        n_neighbors=params.n_neighbors,
+        min_dist=params.min_dist,
+        init=pca_init(features).astype(np.float32),
+        n_epochs=params.n_epochs,
+        random_state=params.seed,
         metric="precomputed",
     )
     with warnings.catch_warnings():
@@ -142,8 +148,9 @@ def reference_layout(features: np.ndarray, params: UmapParams) -> np.ndarray:
 # ------------------------------------------------------------------------------------ anchored layouts
 
 
-def neighbourhood_shift(new_neighbours: np.ndarray, old_neighbours: np.ndarray,
-                        reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def neighbourhood_shift(
+    new_neighbours: np.ndarray, old_neighbours: np.ndarray, reference: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """How far each image's neighbourhood moved in the reference layout, as a vector and in radii.
 
     ``new_neighbours`` and ``old_neighbours`` (n, k) index each image's nearest neighbours (itself
@@ -158,14 +165,20 @@ def neighbourhood_shift(new_neighbours: np.ndarray, old_neighbours: np.ndarray,
     return shift, np.linalg.norm(shift, axis=1) / (radius if radius > 0 else 1.0)
 
 
-def fuzzy_graph(index: np.ndarray, distances: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fuzzy_graph(
+    index: np.ndarray, distances: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UMAP's fuzzy simplicial set of a k-nearest-neighbour graph (self first) as directed edges
     (heads, tails, weights in (0, 1])."""
     umap = _import_umap()
     n, k = index.shape
     graph, _, _ = umap.umap_.fuzzy_simplicial_set(
-        np.zeros((n, 1)), k, np.random.RandomState(seed), "precomputed",
-        knn_indices=index.astype(np.int64), knn_dists=distances.astype(np.float32),
+        np.zeros((n, 1)),
+        k,
+        np.random.RandomState(seed),
+        "precomputed",
+        knn_indices=index.astype(np.int64),
+        knn_dists=distances.astype(np.float32),
     )
     graph = graph.tocoo()
     return graph.row.astype(np.int64), graph.col.astype(np.int64), graph.data.astype(np.float64)
@@ -183,8 +196,13 @@ def _scatter(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.stack([np.bincount(index, values[:, c], n) for c in range(values.shape[1])], axis=1)
 
 
-def aligned_layout(features: np.ndarray, reference_features: np.ndarray, reference: np.ndarray,
-                   params: UmapParams, negative_samples: int = 5) -> np.ndarray:
+def aligned_layout(
+    features: np.ndarray,
+    reference_features: np.ndarray,
+    reference: np.ndarray,
+    params: UmapParams,
+    negative_samples: int = 5,
+) -> np.ndarray:
     """The layout of a model's ``features`` anchored to the original's ``reference`` layout (module doc).
 
     Every image i is held at its reference position by a spring of stiffness

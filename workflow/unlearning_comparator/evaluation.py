@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .data import ImageDataset, Split, normalize
+from .data import ImageDataset, normalize
 from .data.subsets import CkaPool
 from .device import evaluation_precision
 from .models import ClassifierNet
@@ -37,7 +37,9 @@ class EvaluationPlan:
 class ModelOutputs:
     logits: dict[str, torch.Tensor]  # split -> float32 (N, C), on the CPU, in split order
     features: torch.Tensor  # float32 (n_subset, D): penultimate features of the subset, in subset order
-    grams: dict[str, list[dict[str, torch.Tensor]]] = field(default_factory=dict)  # split -> batches -> layer -> (n, n)
+    grams: dict[str, list[dict[str, torch.Tensor]]] = field(
+        default_factory=dict
+    )  # split -> batches -> layer -> (n, n)
     layers: list[str] = field(default_factory=list)
 
 
@@ -64,8 +66,13 @@ def inference_copy(model: ClassifierNet, probe: torch.Tensor | None = None) -> C
     for parent in folded.modules():
         children = list(parent.named_children())
         for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and id(conv) not in observed \
-                    and bn.track_running_stats and bn.affine:
+            if (
+                isinstance(conv, nn.Conv2d)
+                and isinstance(bn, nn.BatchNorm2d)
+                and id(conv) not in observed
+                and bn.track_running_stats
+                and bn.affine
+            ):
                 _fold(conv, bn)
                 setattr(parent, bn_name, nn.Identity())
     if probe is not None and not _same_logits(model, folded, probe):
@@ -160,7 +167,9 @@ def forward_pass(
                     grams[split_name].append(dict(capture.grams))
                 if split_name == "train":
                     if train_features is None:
-                        train_features = torch.empty((n, capture.features.shape[1]), dtype=torch.float32, device=device)
+                        train_features = torch.empty(
+                            (n, capture.features.shape[1]), dtype=torch.float32, device=device
+                        )
                     train_features[positions] = capture.features.float()
             logits[split_name] = out.cpu()
             grams[split_name] = [{k: v.cpu() for k, v in batch.items()} for batch in grams[split_name]]
@@ -171,7 +180,9 @@ def forward_pass(
     return ModelOutputs(logits, features, grams, [name for name, _ in model.layer_groups()])
 
 
-def time_plain_forward(model: ClassifierNet, data: ImageDataset, batch_size: int, precision: str = "float32") -> float:
+def time_plain_forward(
+    model: ClassifierNet, data: ImageDataset, batch_size: int, precision: str = "float32"
+) -> float:
     """Seconds of a bare forward pass over both splits (no hooks), in the evaluation's ``precision``:
     the baseline analysis costs are compared with."""
     import time

@@ -8,7 +8,7 @@ is recomputed per forget class or per compared model.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -22,12 +22,17 @@ Grams = dict[str, list[torch.Tensor]]  # split -> per batch a (layers, n, n) ten
 
 
 def stack_grams(per_batch: dict[str, list[dict[str, torch.Tensor]]], layers: list[str]) -> Grams:
-    return {split: [torch.stack([b[name] for name in layers]) for b in batches] for split, batches in per_batch.items()}
+    return {
+        split: [torch.stack([b[name] for name in layers]) for b in batches]
+        for split, batches in per_batch.items()
+    }
 
 
 def save_grams(grams: Grams, layers: list[str], path: str | os.PathLike) -> None:
     # float32 on disk: computed in float64 on CUDA, they would double the files for no measurable change in CKA
-    payload = {f"{split}/{k}": g.to(torch.float32) for split, batches in grams.items() for k, g in enumerate(batches)}
+    payload = {
+        f"{split}/{k}": g.to(torch.float32) for split, batches in grams.items() for k, g in enumerate(batches)
+    }
     with atomic.atomic_path(path) as tmp:
         torch.save({"tensors": payload, "layers": list(layers)}, tmp)
 
@@ -50,7 +55,9 @@ def load_grams(path: str | os.PathLike) -> tuple[Grams, list[str]]:
     return {s: [v for _, v in sorted(items)] for s, items in grams.items()}, layers
 
 
-Blocks = dict[tuple[str, str], list[torch.Tensor]]  # (split, subset) -> per batch a (layers, n²) centred stack
+Blocks = dict[
+    tuple[str, str], list[torch.Tensor]
+]  # (split, subset) -> per batch a (layers, n²) centred stack
 
 
 def centered_blocks(grams: Grams, pools: dict[str, CkaPool], forget_class: int) -> Blocks:
@@ -88,8 +95,16 @@ def cka_matrices(reference: Blocks, model: Blocks) -> Iterator[tuple[str, str, n
 SIMILARITY_COLUMNS = ("run_id", "reference", "split", "subset", "reference_layer", "layer", "cka")
 
 
-def append_matrix(rows: dict[str, list], run_id: str, reference: str, split: str, subset: str,
-                  reference_layers: list[str], layers: list[str], matrix) -> None:
+def append_matrix(
+    rows: dict[str, list],
+    run_id: str,
+    reference: str,
+    split: str,
+    subset: str,
+    reference_layers: list[str],
+    layers: list[str],
+    matrix,
+) -> None:
     """Append one layer x layer CKA matrix to ``rows`` (the columns of similarity.arrow), one row per pair."""
     for i, ref_layer in enumerate(reference_layers):
         for j, layer in enumerate(layers):
@@ -102,8 +117,14 @@ def append_matrix(rows: dict[str, list], run_id: str, reference: str, split: str
             rows["cka"].append(float(matrix[i][j]))
 
 
-def similarity_rows(run_id: str, reference_name: str, reference: Blocks, reference_layers: list[str],
-                    model: Blocks, model_layers: list[str]) -> dict[str, list]:
+def similarity_rows(
+    run_id: str,
+    reference_name: str,
+    reference: Blocks,
+    reference_layers: list[str],
+    model: Blocks,
+    model_layers: list[str],
+) -> dict[str, list]:
     rows: dict[str, list] = {k: [] for k in SIMILARITY_COLUMNS}
     for split, subset, matrix in cka_matrices(reference, model):
         append_matrix(rows, run_id, reference_name, split, subset, reference_layers, model_layers, matrix)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -79,15 +80,24 @@ def train_classifier(
 
 
 def _train(
-    model: ClassifierNet, train: Split, info: DatasetInfo, recipe: dict[str, Any], device: torch.device, seed: int,
-    test: Split | None, log: Callable[[str], None],
+    model: ClassifierNet,
+    train: Split,
+    info: DatasetInfo,
+    recipe: dict[str, Any],
+    device: torch.device,
+    seed: int,
+    test: Split | None,
+    log: Callable[[str], None],
 ) -> TrainingHistory:
     generator = torch.Generator().manual_seed(seed)
     batch_size = recipe["batch_size"]
     steps_per_epoch = -(-len(train) // batch_size)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
-        nesterov=recipe["nesterov"] and recipe["momentum"] > 0, weight_decay=recipe["weight_decay"],
+        model.parameters(),
+        lr=recipe["lr"],
+        momentum=recipe["momentum"],
+        nesterov=recipe["nesterov"] and recipe["momentum"] > 0,
+        weight_decay=recipe["weight_decay"],
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(recipe, steps_per_epoch))
     history = TrainingHistory()
@@ -114,7 +124,9 @@ def _train(
             history.seconds += time.perf_counter() - start
         record = {"epoch": epoch + 1, "loss": float(loss_sum) / seen, "lr": scheduler.get_last_lr()[0]}
         if not math.isfinite(record["loss"]):
-            raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {record['loss']}); lower training.lr")
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch + 1} (loss {record['loss']}); lower training.lr"
+            )
         if test is not None:
             record["test_accuracy"] = accuracy(model, test, info)
         history.epochs.append(record)

@@ -16,8 +16,21 @@ from importlib import resources as ir
 from typing import Any
 
 from bokeh.layouts import column, row
-from bokeh.models import (BoxAnnotation, Button, CheckboxGroup, ColumnDataSource, CustomJSTickFormatter, HoverTool,
-                          Label, RadioButtonGroup, Range1d, Select, Slider, Span, WheelPanTool)
+from bokeh.models import (
+    BoxAnnotation,
+    Button,
+    CheckboxGroup,
+    ColumnDataSource,
+    CustomJSTickFormatter,
+    HoverTool,
+    Label,
+    RadioButtonGroup,
+    Range1d,
+    Select,
+    Slider,
+    Span,
+    WheelPanTool,
+)
 from bokeh.plotting import figure
 
 from .. import colors
@@ -32,20 +45,32 @@ ATTACK_SCORE, FPR, FNR = "#DC2626", "#2563EB", "#16A34A"
 
 def dots_legend() -> str:
     """The four colour classes of the butterfly's dots (origin × predicted side)."""
+
     def dot(colour: str, alpha: float) -> str:
         return f'<i class="uc-dot" style="background:{colour};opacity:{alpha}"></i>'
-    items = [(dot(colors.RETRAINED_LIGHT, 0.45), "From Retrained / Pred. Retrained"),
-             (dot(colors.MODEL_A_LIGHT, 0.45) + dot(colors.MODEL_B_LIGHT, 0.45), "From Model / Pred. Retrained"),
-             (dot(colors.RETRAINED, 1), "From Retrained / Pred. Model"),
-             (dot(colors.MODEL_A, 1) + dot(colors.MODEL_B, 1), "From Model / Pred. Model")]
-    return ('<div class="uc-legend">' + "".join(f'<span class="uc-legend-item">{d} {t}</span>' for d, t in items)
-            + '<span class="uc-small">Dots on the side the attack calls “model” are opaque.</span></div>')
+
+    items = [
+        (dot(colors.RETRAINED_LIGHT, 0.45), "From Retrained / Pred. Retrained"),
+        (dot(colors.MODEL_A_LIGHT, 0.45) + dot(colors.MODEL_B_LIGHT, 0.45), "From Model / Pred. Retrained"),
+        (dot(colors.RETRAINED, 1), "From Retrained / Pred. Model"),
+        (dot(colors.MODEL_A, 1) + dot(colors.MODEL_B, 1), "From Model / Pred. Model"),
+    ]
+    return (
+        '<div class="uc-legend">'
+        + "".join(f'<span class="uc-legend-item">{d} {t}</span>' for d, t in items)
+        + '<span class="uc-small">Dots on the side the attack calls “model” are opaque.</span></div>'
+    )
 
 
 def curve_legend() -> str:
-    return ('<div class="uc-legend uc-curve-legend">' + "".join(
-        f'<span class="uc-legend-item"><span class="uc-line" style="border-top:2px solid {c}"></span>{w}</span>'
-        for c, w in ((ATTACK_SCORE, "Attack Score"), (FPR, "FPR"), (FNR, "FNR"))) + "</div>")
+    return (
+        '<div class="uc-legend uc-curve-legend">'
+        + "".join(
+            f'<span class="uc-legend-item"><span class="uc-line" style="border-top:2px solid {c}"></span>{w}</span>'
+            for c, w in ((ATTACK_SCORE, "Attack Score"), (FPR, "FPR"), (FNR, "FNR"))
+        )
+        + "</div>"
+    )
 
 
 def _abs_formatter() -> CustomJSTickFormatter:
@@ -58,8 +83,15 @@ def _butterfly(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> dict[s
     dots = ColumnDataSource({k: [] for k in DOT_FIELDS})
     hl = ColumnDataSource({"x": [], "y": []})
     xr = Range1d(-30, 30)
-    b = figure(width=420, height=380, x_range=xr, y_range=yr, tools=[WheelPanTool(dimension="width")],
-               toolbar_location=None, min_border_left=50)
+    b = figure(
+        width=420,
+        height=380,
+        x_range=xr,
+        y_range=yr,
+        tools=[WheelPanTool(dimension="width")],
+        toolbar_location=None,
+        min_border_left=50,
+    )
     b.toolbar.active_scroll = b.tools[0]
     b.grid.visible = False
     b.xaxis.formatter = fmt
@@ -72,9 +104,20 @@ def _butterfly(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> dict[s
     b.add_tools(page.name(f"atk_{ab}_hover", HoverTool(renderers=[r], tooltips=None, callback=page.app)))
     span_b = Span(location=0, dimension="width", line_dash="dashed", line_color="#111827", line_width=1.5)
     b.add_layout(span_b)
-    labels = {pos: Label(x=5, y=0, x_units="screen", text="", text_font_size="10px", text_color="#111827",
-                         y_offset=4 if pos == "up" else -14, background_fill_color="#ffffff",
-                         background_fill_alpha=0.7) for pos in ("up", "dn")}
+    labels = {
+        pos: Label(
+            x=5,
+            y=0,
+            x_units="screen",
+            text="",
+            text_font_size="10px",
+            text_color="#111827",
+            y_offset=4 if pos == "up" else -14,
+            background_fill_color="#ffffff",
+            background_fill_alpha=0.7,
+        )
+        for pos in ("up", "dn")
+    }
     for label in labels.values():
         b.add_layout(label)
     return {"bfly": b, "dots": dots, "hl": hl, "xr": xr, "yaxis": b.yaxis[0], "span_b": span_b, **labels}
@@ -84,8 +127,15 @@ def _curves(page, ab: str, yr: Range1d) -> tuple[Any, dict[str, Any]]:
     """Attack score / FPR / FNR against the threshold, on the butterfly's value axis: the chart (clicked and
     dragged, never read by the JavaScript) and the models js/attack.js updates on it."""
     curve = ColumnDataSource({k: [] for k in CURVE_FIELDS})
-    c = figure(width=190, height=380, x_range=Range1d(0, 1.05), y_range=yr, tools="", toolbar_location=None,
-               min_border_left=6)
+    c = figure(
+        width=190,
+        height=380,
+        x_range=Range1d(0, 1.05),
+        y_range=yr,
+        tools="",
+        toolbar_location=None,
+        min_border_left=6,
+    )
     page.name(f"atk_{ab}_curve", c)
     c.yaxis.major_label_text_font_size = "0px"
     c.xaxis.ticker = [0, 0.5, 1]
@@ -117,15 +167,36 @@ def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> tuple[Any,
     msg = page.div(text=please if original else "", width=620)
     info = page.div(text="", width=300, height=56)
     ps = page.div(text="", width=310, height=56)
-    caption = row(page.div(text=f'<div class="uc-caption">← Retrained Samples | <span style="color:{colour}">'
-                                f'Model {ab.upper()} Samples</span> →</div>', width=420, height=20),
-                  page.div(text=curve_legend(), width=200, height=20))
+    caption = row(
+        page.div(
+            text=f'<div class="uc-caption">← Retrained Samples | <span style="color:{colour}">'
+            f"Model {ab.upper()} Samples</span> →</div>",
+            width=420,
+            height=20,
+        ),
+        page.div(text=curve_legend(), width=200, height=20),
+    )
     succ = page.div(text="", width=305, height=200, css_classes=["uc-grid-host"])
     fail = page.div(text="", width=305, height=200, css_classes=["uc-grid-host"])
-    body = column(row(bfly["bfly"], c, spacing=0), caption, row(ps, info), row(succ, fail, spacing=10),
-                  spacing=2, visible=not original)
-    models = {**bfly, **curves, "title": title, "msg": msg, "info": info, "ps": ps, "succ": succ,
-              "fail": fail, "body": body}
+    body = column(
+        row(bfly["bfly"], c, spacing=0),
+        caption,
+        row(ps, info),
+        row(succ, fail, spacing=10),
+        spacing=2,
+        visible=not original,
+    )
+    models = {
+        **bfly,
+        **curves,
+        "title": title,
+        "msg": msg,
+        "info": info,
+        "ps": ps,
+        "succ": succ,
+        "fail": fail,
+        "body": body,
+    }
     return column(title, msg, body, spacing=2, width=625), models
 
 
@@ -133,17 +204,45 @@ def build(page) -> Any:
     yr = Range1d(0, 2.5)
     fmt = _abs_formatter()
     # the worst-case buttons are heard through their events only (js/main.js): named, not arguments
-    worst_a = page.name("atk_worst_a", Button(label="Model A Worst Case", width=150, height=30,
-                                              stylesheets=[page.widget_css], css_classes=["uc-btn-a"]))
-    worst_b = page.name("atk_worst_b", Button(label="Model B Worst Case", width=150, height=30,
-                                              stylesheets=[page.widget_css], css_classes=["uc-btn-b"]))
-    metric = RadioButtonGroup(labels=["Output Entropy", "Top-1 Confidence"], active=0, height=30,
-                              stylesheets=[page.widget_css])
+    worst_a = page.name(
+        "atk_worst_a",
+        Button(
+            label="Model A Worst Case",
+            width=150,
+            height=30,
+            stylesheets=[page.widget_css],
+            css_classes=["uc-btn-a"],
+        ),
+    )
+    worst_b = page.name(
+        "atk_worst_b",
+        Button(
+            label="Model B Worst Case",
+            width=150,
+            height=30,
+            stylesheets=[page.widget_css],
+            css_classes=["uc-btn-b"],
+        ),
+    )
+    metric = RadioButtonGroup(
+        labels=["Output Entropy", "Top-1 Confidence"], active=0, height=30, stylesheets=[page.widget_css]
+    )
     strategy = RadioButtonGroup(labels=STRATEGIES, active=0, height=30, stylesheets=[page.widget_css])
-    thr = Slider(start=0, end=2.5, step=0.05, value=1.25, title="Custom threshold", width=220,
-                 stylesheets=[page.widget_css])
-    show = CheckboxGroup(labels=["retrained-model samples", "model samples"], active=[0, 1], inline=True,
-                         stylesheets=[page.widget_css])
+    thr = Slider(
+        start=0,
+        end=2.5,
+        step=0.05,
+        value=1.25,
+        title="Custom threshold",
+        width=220,
+        stylesheets=[page.widget_css],
+    )
+    show = CheckboxGroup(
+        labels=["retrained-model samples", "model samples"],
+        active=[0, 1],
+        inline=True,
+        stylesheets=[page.widget_css],
+    )
     size = Select(title="", options=SIZES, value="20", width=70, stylesheets=[page.widget_css])
     for w in (worst_a, worst_b):
         page.on_event(w, "button_click")
@@ -154,14 +253,32 @@ def build(page) -> Any:
     page.on_change(size, "value")
     info = page.div(text="", width=560, height=30)
     legend = page.div(text=dots_legend(), width=1280, height=24)
-    controls = column(row(worst_a, worst_b, metric, thr, spacing=8),
-                      row(strategy, info, spacing=8),
-                      row(page.div(text='<span class="uc-small">Instance grids show:</span>', width=130), show,
-                          page.div(text='<span class="uc-small">thumbnail size (px)</span>', width=120), size,
-                          spacing=6),
-                      legend,
-                      spacing=4)
+    controls = column(
+        row(worst_a, worst_b, metric, thr, spacing=8),
+        row(strategy, info, spacing=8),
+        row(
+            page.div(text='<span class="uc-small">Instance grids show:</span>', width=130),
+            show,
+            page.div(text='<span class="uc-small">thumbnail size (px)</span>', width=120),
+            size,
+            spacing=6,
+        ),
+        legend,
+        spacing=4,
+    )
     (layout_a, panel_a), (layout_b, panel_b) = _panel(page, "a", yr, fmt), _panel(page, "b", yr, fmt)
-    page.provide("atk", {"yr": yr, "metric": metric, "strategy": strategy, "thr": thr, "show": show,
-                         "size": size, "strategy_info": info, "a": panel_a, "b": panel_b})
+    page.provide(
+        "atk",
+        {
+            "yr": yr,
+            "metric": metric,
+            "strategy": strategy,
+            "thr": thr,
+            "show": show,
+            "size": size,
+            "strategy_info": info,
+            "a": panel_a,
+            "b": panel_b,
+        },
+    )
     return column(controls, row(layout_a, layout_b, spacing=40), spacing=6)

@@ -20,15 +20,31 @@ def _split_chart(page, split: str, title: str, src: ColumnDataSource) -> dict[st
     data: SiteData = page.data
     C = data.num_classes
     xr = Range1d(-1, 1)
-    p = figure(width=235, height=40 + 24 * C, title=title, toolbar_location=None, tools="", x_range=xr,
-               y_range=Range1d(-0.6, C + 0.1), min_border_left=4, min_border_right=8)
+    p = figure(
+        width=235,
+        height=40 + 24 * C,
+        title=title,
+        toolbar_location=None,
+        tools="",
+        x_range=xr,
+        y_range=Range1d(-0.6, C + 0.1),
+        min_border_left=4,
+        min_border_right=8,
+    )
     p.title.text_font_size = "11px"
     p.grid.visible = False
     p.add_layout(Span(location=0, dimension="height", line_color="#9CA3AF", line_width=1))
     band = BoxAnnotation(bottom=0, top=0, fill_color="#000000", fill_alpha=0.06, line_alpha=0, visible=False)
     p.add_layout(band)
-    r = p.hbar(y="y", left=f"{split}_left", right=f"{split}_right", height=0.55, fill_color="color",
-               line_color=None, source=src)
+    r = p.hbar(
+        y="y",
+        left=f"{split}_left",
+        right=f"{split}_right",
+        height=0.55,
+        fill_color="color",
+        line_color=None,
+        source=src,
+    )
     avg = Span(location=0, dimension="height", line_dash="dashed", line_color="#374151", line_width=1)
     avg_label = Label(x=0, y=C - 0.4, text="", text_font_size="9px", text_color="#374151", x_offset=3)
     p.add_layout(avg)
@@ -42,14 +58,23 @@ def _split_chart(page, split: str, title: str, src: ColumnDataSource) -> dict[st
     # tooltips are drawn by js/tooltip.js (Bokeh's own tooltips force a page reflow on every render)
     p.add_tools(page.name(f"cw_{split}_hover", HoverTool(renderers=[r], callback=page.app, tooltips=None)))
     page.on_event(p, "mouseleave")
-    return {"fig": p, "xr": xr, "ticker": ticker, "band": band, "avg": avg, "avg_label": avg_label,
-            "yaxis": p.yaxis[0]}
+    return {
+        "fig": p,
+        "xr": xr,
+        "ticker": ticker,
+        "band": band,
+        "avg": avg,
+        "avg_label": avg_label,
+        "yaxis": p.yaxis[0],
+    }
 
 
 def build(page) -> Any:
     src = ColumnDataSource({k: [] for k in FIELDS})
-    charts = {split: _split_chart(page, split, title, src)
-              for split, title in (("tr", "Training Dataset"), ("te", "Test Dataset"))}
+    charts = {
+        split: _split_chart(page, split, title, src)
+        for split, title in (("tr", "Training Dataset"), ("te", "Test Dataset"))
+    }
     caption = page.div(text="", width=470, height=34)
     page.provide("cw", {"src": src, "caption": caption, **charts})
     head = page.div(text='<div class="uc-view-title">Class-wise Accuracy</div>', width=470)

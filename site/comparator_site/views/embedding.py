@@ -15,7 +15,15 @@ import html
 from typing import Any
 
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, HoverTool, PanTool, RadioButtonGroup, Range1d, ResetTool, WheelZoomTool
+from bokeh.models import (
+    ColumnDataSource,
+    HoverTool,
+    PanTool,
+    RadioButtonGroup,
+    Range1d,
+    ResetTool,
+    WheelZoomTool,
+)
 from bokeh.plotting import figure
 
 from .. import colors
@@ -28,28 +36,56 @@ MODES = ["All", "Target to Forget", "Correctly Forgotten", "Not Forgotten", "Ove
 
 def legend_html(data: SiteData) -> str:
     cc = colors.class_colors(data.num_classes)
-    swatches = "".join(f'<span class="uc-swatch"><i style="background:{c}"></i>{html.escape(n)}</span>'
-                       for c, n in zip(cc, data.class_names))
-    return ('<div class="uc-emb-legend"><span class="uc-legend-item"><b>True Class</b> '
-            '<span class="uc-glyph-circle"></span> Retain <span class="uc-glyph-x">✖</span> Forget</span>'
-            f'<span class="uc-legend-item"><b>Predicted Class</b> <span class="uc-swatches">{swatches}</span></span></div>')
+    swatches = "".join(
+        f'<span class="uc-swatch"><i style="background:{c}"></i>{html.escape(n)}</span>'
+        for c, n in zip(cc, data.class_names)
+    )
+    return (
+        '<div class="uc-emb-legend"><span class="uc-legend-item"><b>True Class</b> '
+        '<span class="uc-glyph-circle"></span> Retain <span class="uc-glyph-x">✖</span> Forget</span>'
+        f'<span class="uc-legend-item"><b>Predicted Class</b> <span class="uc-swatches">{swatches}</span></span></div>'
+    )
 
 
-def _panel(page, ab: str, src: ColumnDataSource, hl: ColumnDataSource, xr: Range1d,
-           yr: Range1d) -> dict[str, Any]:
+def _panel(
+    page, ab: str, src: ColumnDataSource, hl: ColumnDataSource, xr: Range1d, yr: Range1d
+) -> dict[str, Any]:
     """One model's panel: its chart (sharing the view box with the other) and its title."""
     wheel = WheelZoomTool()
-    p = figure(width=640, height=560, x_range=xr, y_range=yr, tools=[PanTool(), wheel, ResetTool()],
-               toolbar_location="above", active_scroll=wheel)
+    p = figure(
+        width=640,
+        height=560,
+        x_range=xr,
+        y_range=yr,
+        tools=[PanTool(), wheel, ResetTool()],
+        toolbar_location="above",
+        active_scroll=wheel,
+    )
     p.toolbar.logo = None
     p.axis.visible = False
     p.grid.visible = False
     p.outline_line_color = colors.MODEL_A if ab == "a" else colors.MODEL_B
     p.outline_line_width = 2
-    r = p.scatter(f"{ab}x", f"{ab}y", marker="marker", size="size", fill_color=f"{ab}_fill",
-                  line_color=f"{ab}_line", line_width=1.6, source=src)
-    p.scatter(f"{ab}x", f"{ab}y", marker="marker", size=14, fill_color=None, line_color="#000000",
-              line_width=2.5, source=hl)
+    r = p.scatter(
+        f"{ab}x",
+        f"{ab}y",
+        marker="marker",
+        size="size",
+        fill_color=f"{ab}_fill",
+        line_color=f"{ab}_line",
+        line_width=1.6,
+        source=src,
+    )
+    p.scatter(
+        f"{ab}x",
+        f"{ab}y",
+        marker="marker",
+        size=14,
+        fill_color=None,
+        line_color="#000000",
+        line_width=2.5,
+        source=hl,
+    )
     p.add_tools(page.name(f"emb_{ab}_hover", HoverTool(renderers=[r], tooltips=None, callback=page.app)))
     page.on_event(p, "mouseleave")
     return {"fig": p, "title": page.div(text="", width=640, height=22)}
@@ -67,5 +103,9 @@ def build(page) -> Any:
     legend = page.div(text=legend_html(data), width=760, height=44)
     hl_label = page.div(text='<span class="uc-small"><b>Highlight</b></span>', width=64)
     a, b = panels["a"], panels["b"]
-    return column(row(legend, hl_label, mode, spacing=6), row(a["title"], b["title"], spacing=10),
-                  row(a["fig"], b["fig"], spacing=10), spacing=2)
+    return column(
+        row(legend, hl_label, mode, spacing=6),
+        row(a["title"], b["title"], spacing=10),
+        row(a["fig"], b["fig"], spacing=10),
+        spacing=2,
+    )

@@ -20,27 +20,63 @@ from bokeh.models import ColumnDataSource, DataTable, HTMLTemplateFormatter, Mul
 from .. import colors
 from ..data import RUN_METRICS, SiteData, hyperparameters_text
 
-TYPE_LABEL = {"original": "Original", "retrained": "Retrained", "unlearned": "Unlearned", "external": "External"}
-FULL_NAME = {"UA": "Unlearning Accuracy (train, forget class)",
-             "RA": "Retain Accuracy (train, mean over the other classes)",
-             "TUA": "Test Unlearning Accuracy (test, forget class)",
-             "TRA": "Test Retain Accuracy (test, mean over the other classes)",
-             "TA": "Testing Accuracy (SalUn / l1-sparse papers): share of the test images outside the forget class "
-                   "classified correctly",
-             "RTE": "Run time of the unlearning loop (s)",
-             "PS": "The Comparator's Privacy Score: 1 − the worst attack score 1 − 2^−ε, by the Comparator's ε rule "
-                   "(the minimum of ln((1−δ−FPR)/FNR) and ln((1−δ−FNR)/FPR))",
-             "PS_challenge": "Privacy Score by the NeurIPS 2023 unlearning challenge's ε rule (the maximum of the two "
-                             "terms; thresholds where only one of FPR, FNR is 0 discarded)",
-             "MIA_efficacy": "MIA efficacy (SalUn convention): share of the forget set called non-member",
-             "avg_gap": "Avg. Gap (SalUn / l1-sparse papers): mean |Δ| to the retrained model over UA, RA, TA and "
-                        "MIA efficacy"}
-HEADER = {"UA": "UA", "RA": "RA", "TUA": "TUA", "TRA": "TRA", "TA": "TA", "RTE": "RT", "PS": "PS",
-          "PS_challenge": "PS ch.", "MIA_efficacy": "MIA", "avg_gap": "Avg. Gap"}
+TYPE_LABEL = {
+    "original": "Original",
+    "retrained": "Retrained",
+    "unlearned": "Unlearned",
+    "external": "External",
+}
+FULL_NAME = {
+    "UA": "Unlearning Accuracy (train, forget class)",
+    "RA": "Retain Accuracy (train, mean over the other classes)",
+    "TUA": "Test Unlearning Accuracy (test, forget class)",
+    "TRA": "Test Retain Accuracy (test, mean over the other classes)",
+    "TA": "Testing Accuracy (SalUn / l1-sparse papers): share of the test images outside the forget class "
+    "classified correctly",
+    "RTE": "Run time of the unlearning loop (s)",
+    "PS": "The Comparator's Privacy Score: 1 − the worst attack score 1 − 2^−ε, by the Comparator's ε rule "
+    "(the minimum of ln((1−δ−FPR)/FNR) and ln((1−δ−FNR)/FPR))",
+    "PS_challenge": "Privacy Score by the NeurIPS 2023 unlearning challenge's ε rule (the maximum of the two "
+    "terms; thresholds where only one of FPR, FNR is 0 discarded)",
+    "MIA_efficacy": "MIA efficacy (SalUn convention): share of the forget set called non-member",
+    "avg_gap": "Avg. Gap (SalUn / l1-sparse papers): mean |Δ| to the retrained model over UA, RA, TA and "
+    "MIA efficacy",
+}
+HEADER = {
+    "UA": "UA",
+    "RA": "RA",
+    "TUA": "TUA",
+    "TRA": "TRA",
+    "TA": "TA",
+    "RTE": "RT",
+    "PS": "PS",
+    "PS_challenge": "PS ch.",
+    "MIA_efficacy": "MIA",
+    "avg_gap": "Avg. Gap",
+}
 RELATIVE_SCALE = ("TRA", "TA")  # coloured from 0.8 up to the forget class's best value, as the original's TRA
-TABLE_FIELDS = ["idx", "id", "type", "type_label", "badge_bg", "badge_fg", "method_name", "epochs", "epochs_txt",
-                "batch_size", "bs_txt", "lr", "lr_txt", "hp", "error", "tip"] + \
-               [f"{m}{s}" for m in RUN_METRICS for s in ("", "_txt", "_bg", "_fg")] + ["a_state", "b_state"]
+TABLE_FIELDS = (
+    [
+        "idx",
+        "id",
+        "type",
+        "type_label",
+        "badge_bg",
+        "badge_fg",
+        "method_name",
+        "epochs",
+        "epochs_txt",
+        "batch_size",
+        "bs_txt",
+        "lr",
+        "lr_txt",
+        "hp",
+        "error",
+        "tip",
+    ]
+    + [f"{m}{s}" for m in RUN_METRICS for s in ("", "_txt", "_bg", "_fg")]
+    + ["a_state", "b_state"]
+)
 
 
 def _fmt(v: float, key: str) -> str:
@@ -83,9 +119,26 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
             v = r.get(key)
             if v is not None and math.isfinite(v):
                 column_max[key, r["forget_class"]] = max(column_max.get((key, r["forget_class"]), 0.0), v)
-    cols: dict[str, list[Any]] = {k: [] for k in ("id", "type", "type_label", "badge_bg", "badge_fg", "ok",
-                                                   "method", "method_name", "epochs_txt", "bs_txt", "lr_txt",
-                                                   "hp", "error", "label", "tip")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "id",
+            "type",
+            "type_label",
+            "badge_bg",
+            "badge_fg",
+            "ok",
+            "method",
+            "method_name",
+            "epochs_txt",
+            "bs_txt",
+            "lr_txt",
+            "hp",
+            "error",
+            "label",
+            "tip",
+        )
+    }
     num: dict[str, list[float]] = {"epochs": [], "batch_size": [], "lr": []}
     for m in RUN_METRICS:
         num[m] = []
@@ -97,14 +150,22 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
         cols["id"].append(str(r["run_id"]))
         cols["type"].append(str(kind))
         cols["type_label"].append("Failed" if failed else label)
-        bg, fg = colors.TYPE_BADGE["failed" if failed else kind] if (failed or kind in colors.TYPE_BADGE) else ("#9CA3AF", "#fff")
+        bg, fg = (
+            colors.TYPE_BADGE["failed" if failed else kind]
+            if (failed or kind in colors.TYPE_BADGE)
+            else ("#9CA3AF", "#fff")
+        )
         cols["badge_bg"].append(bg)
         cols["badge_fg"].append(fg)
         cols["ok"].append(0 if failed else 1)
         cols["method"].append(str(r.get("method") or ""))
         name = r.get("method_name") or r.get("method") or ("-" if kind in ("original", "retrained") else "")
         cols["method_name"].append(str(name))
-        for key, txt, fmt in (("epochs", "epochs_txt", "{:d}"), ("batch_size", "bs_txt", "{:d}"), ("lr", "lr_txt", "{:g}")):
+        for key, txt, fmt in (
+            ("epochs", "epochs_txt", "{:d}"),
+            ("batch_size", "bs_txt", "{:d}"),
+            ("lr", "lr_txt", "{:g}"),
+        ):
             v = r.get(key)
             num[key].append(float("nan") if v is None else float(v))
             cols[txt].append("-" if v is None else fmt.format(v))
@@ -135,17 +196,25 @@ def _tmpl(text: str) -> HTMLTemplateFormatter:
 
 
 def _metric_template(m: str, coloured: bool) -> str:
-    style = f'background:<%= {m}_bg %>;color:<%= {m}_fg %>' if coloured else ""
+    style = f"background:<%= {m}_bg %>;color:<%= {m}_fg %>" if coloured else ""
     return f'<div class="uc-cell" style="{style}"><%- {m}_txt %></div>'
 
 
 def legend_html() -> str:
     def bar(title: str, scheme: list[str], lo: str, hi: str) -> str:
-        return (f'<span class="uc-legend-item"><b>{title}</b> <span class="uc-tick">{lo}</span>'
-                f'<span class="uc-ramp" style="background:{colors.gradient_css(scheme)}"></span>'
-                f'<span class="uc-tick">{hi}</span></span>')
-    return ('<div class="uc-legend">' + bar("Accuracy", colors.GREENS, "Worst", "Best")
-            + bar("Efficiency", colors.BLUES, "Slow", "Fast") + bar("Privacy", colors.ORANGES, "0", "1") + "</div>")
+        return (
+            f'<span class="uc-legend-item"><b>{title}</b> <span class="uc-tick">{lo}</span>'
+            f'<span class="uc-ramp" style="background:{colors.gradient_css(scheme)}"></span>'
+            f'<span class="uc-tick">{hi}</span></span>'
+        )
+
+    return (
+        '<div class="uc-legend">'
+        + bar("Accuracy", colors.GREENS, "Worst", "Best")
+        + bar("Efficiency", colors.BLUES, "Slow", "Fast")
+        + bar("Privacy", colors.ORANGES, "0", "1")
+        + "</div>"
+    )
 
 
 def build(page) -> Any:
@@ -153,41 +222,104 @@ def build(page) -> Any:
     empty = {k: [] for k in TABLE_FIELDS}
     src = ColumnDataSource(empty)
     cols = [
-        TableColumn(field="id", title='<span title="Run id (hover it for the hyperparameters)">ID</span>', width=200,
-                    formatter=_tmpl('<span class="uc-id" title="<%- tip %>"><%- id %></span>')),
-        TableColumn(field="type", title="Type", width=80,
-                    formatter=_tmpl('<span class="uc-badge" style="background:<%= badge_bg %>;color:<%= badge_fg %>" '
-                                    'title="<%- error %>"><%- type_label %></span>')),
-        TableColumn(field="method_name", title="Method", width=120,
-                    formatter=_tmpl('<span class="uc-method" title="<%- tip %>"><%- method_name %></span>')),
-        TableColumn(field="epochs", title='<span title="Epochs">Epoch</span>', width=46,
-                    formatter=_tmpl('<div class="uc-num"><%- epochs_txt %></div>')),
-        TableColumn(field="batch_size", title='<span title="Batch Size">BS</span>', width=42,
-                    formatter=_tmpl('<div class="uc-num"><%- bs_txt %></div>')),
-        TableColumn(field="lr", title='<span title="Learning Rate">LR</span>', width=52,
-                    formatter=_tmpl('<div class="uc-num"><%- lr_txt %></div>')),
+        TableColumn(
+            field="id",
+            title='<span title="Run id (hover it for the hyperparameters)">ID</span>',
+            width=200,
+            formatter=_tmpl('<span class="uc-id" title="<%- tip %>"><%- id %></span>'),
+        ),
+        TableColumn(
+            field="type",
+            title="Type",
+            width=80,
+            formatter=_tmpl(
+                '<span class="uc-badge" style="background:<%= badge_bg %>;color:<%= badge_fg %>" '
+                'title="<%- error %>"><%- type_label %></span>'
+            ),
+        ),
+        TableColumn(
+            field="method_name",
+            title="Method",
+            width=120,
+            formatter=_tmpl('<span class="uc-method" title="<%- tip %>"><%- method_name %></span>'),
+        ),
+        TableColumn(
+            field="epochs",
+            title='<span title="Epochs">Epoch</span>',
+            width=46,
+            formatter=_tmpl('<div class="uc-num"><%- epochs_txt %></div>'),
+        ),
+        TableColumn(
+            field="batch_size",
+            title='<span title="Batch Size">BS</span>',
+            width=42,
+            formatter=_tmpl('<div class="uc-num"><%- bs_txt %></div>'),
+        ),
+        TableColumn(
+            field="lr",
+            title='<span title="Learning Rate">LR</span>',
+            width=52,
+            formatter=_tmpl('<div class="uc-num"><%- lr_txt %></div>'),
+        ),
     ]
     for m in RUN_METRICS:
-        cols.append(TableColumn(field=m, title=f'<span title="{html.escape(FULL_NAME[m])}">{HEADER[m]}</span>',
-                                width=58, formatter=_tmpl(_metric_template(m, m not in ("MIA_efficacy", "avg_gap")))))
+        cols.append(
+            TableColumn(
+                field=m,
+                title=f'<span title="{html.escape(FULL_NAME[m])}">{HEADER[m]}</span>',
+                width=58,
+                formatter=_tmpl(_metric_template(m, m not in ("MIA_efficacy", "avg_gap"))),
+            )
+        )
     for ab in ("a", "b"):
-        cols.append(TableColumn(field="idx", title=f'<span class="uc-ab-head uc-{ab}">Model {ab.upper()}</span>',
-                                width=62, sortable=False,
-                                formatter=_tmpl(f'<span class="uc-radio uc-{ab} <%= {ab}_state %>" '
-                                                f'data-ab="{ab.upper()}" data-run="<%= idx %>"></span>')))
-    table = DataTable(source=src, columns=cols, width=1290, height=232, row_height=26, index_position=None,
-                      sortable=True, reorderable=False, selectable=False, autosize_mode="none",
-                      stylesheets=[page.widget_css], css_classes=["uc-table"])
-    methods = sorted({(r.get("method") or "", r.get("method_name") or r.get("method") or "") for r in data.runs
-                      if r.get("method")}, key=lambda t: t[1].lower())
+        cols.append(
+            TableColumn(
+                field="idx",
+                title=f'<span class="uc-ab-head uc-{ab}">Model {ab.upper()}</span>',
+                width=62,
+                sortable=False,
+                formatter=_tmpl(
+                    f'<span class="uc-radio uc-{ab} <%= {ab}_state %>" '
+                    f'data-ab="{ab.upper()}" data-run="<%= idx %>"></span>'
+                ),
+            )
+        )
+    table = DataTable(
+        source=src,
+        columns=cols,
+        width=1290,
+        height=232,
+        row_height=26,
+        index_position=None,
+        sortable=True,
+        reorderable=False,
+        selectable=False,
+        autosize_mode="none",
+        stylesheets=[page.widget_css],
+        css_classes=["uc-table"],
+    )
+    methods = sorted(
+        {
+            (r.get("method") or "", r.get("method_name") or r.get("method") or "")
+            for r in data.runs
+            if r.get("method")
+        },
+        key=lambda t: t[1].lower(),
+    )
     # MultiChoice (Choices.js) renders labels as HTML: escape them, and use opaque values
     options = [(str(k), html.escape(name)) for k, (_mid, name) in enumerate(methods)]
-    flt = MultiChoice(options=options, value=[], placeholder="Filter by method (all)", width=360,
-                      stylesheets=[page.widget_css])
+    flt = MultiChoice(
+        options=options,
+        value=[],
+        placeholder="Filter by method (all)",
+        width=360,
+        stylesheets=[page.widget_css],
+    )
     page.on_change(flt, "value")
     # the filter's values are indexes into method_ids
-    page.provide("tbl", {"src": src, "table": table, "filter": flt,
-                         "method_ids": [mid for mid, _ in methods]})
+    page.provide(
+        "tbl", {"src": src, "table": table, "filter": flt, "method_ids": [mid for mid, _ in methods]}
+    )
     title = page.div(text='<div class="uc-section">Model Screening</div>', width=200)
     legend = page.div(text=legend_html(), width=700)
     return column(row(title, legend, flt), table, spacing=2)

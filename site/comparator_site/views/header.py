@@ -16,19 +16,44 @@ from ..data import SiteData
 def build(page) -> Any:
     data: SiteData = page.data
     facts = " · ".join(html.escape(x) for x in (data.dataset_name, data.model_name) if x)
-    bar = page.name("hdr_title", page.div(  # not read by the JavaScript; the tests check its text
-        text=(f'<div class="uc-header"><span class="uc-logo">Unlearning Comparator</span>'
-              f'<span class="uc-title">{html.escape(data.title)}</span>'
-              f'<span class="uc-facts">{facts}</span></div>'),
-        width=1270, height=52))
+    bar = page.name(
+        "hdr_title",
+        page.div(  # not read by the JavaScript; the tests check its text
+            text=(
+                f'<div class="uc-header"><span class="uc-logo">Unlearning Comparator</span>'
+                f'<span class="uc-title">{html.escape(data.title)}</span>'
+                f'<span class="uc-facts">{facts}</span></div>'
+            ),
+            width=1270,
+            height=52,
+        ),
+    )
     # Button labels and <option>s are rendered as text by BokehJS, so the raw names are safe here.
     fc = RadioButtonGroup(
-        labels=[f"Forget: {data.class_names[c] if 0 <= c < data.num_classes else c}" for c in data.forget_classes],
-        active=0, stylesheets=[page.widget_css], css_classes=["uc-fc"], height=34)
-    sel_a = Select(title="Model A", options=[], value="", width=230, stylesheets=[page.widget_css],
-                   css_classes=["uc-sel-a"])
-    sel_b = Select(title="Model B", options=[], value="", width=230, stylesheets=[page.widget_css],
-                   css_classes=["uc-sel-b"])
+        labels=[
+            f"Forget: {data.class_names[c] if 0 <= c < data.num_classes else c}" for c in data.forget_classes
+        ],
+        active=0,
+        stylesheets=[page.widget_css],
+        css_classes=["uc-fc"],
+        height=34,
+    )
+    sel_a = Select(
+        title="Model A",
+        options=[],
+        value="",
+        width=230,
+        stylesheets=[page.widget_css],
+        css_classes=["uc-sel-a"],
+    )
+    sel_b = Select(
+        title="Model B",
+        options=[],
+        value="",
+        width=230,
+        stylesheets=[page.widget_css],
+        css_classes=["uc-sel-b"],
+    )
     page.on_change(fc, "active")
     page.on_change(sel_a, "value")
     page.on_change(sel_b, "value")

@@ -21,8 +21,10 @@ def legend_html() -> str:
     items = []
     for ab, col in (("A", colors.MODEL_A), ("B", colors.MODEL_B)):
         for word, style in (("Retain", "solid"), ("Forget", "dashed")):
-            items.append(f'<span class="uc-legend-item"><span class="uc-line" style="border-top:2px {style} {col}">'
-                         f'</span>{"●" if word == "Retain" else "✖"} Model {ab} {word}</span>')
+            items.append(
+                f'<span class="uc-legend-item"><span class="uc-line" style="border-top:2px {style} {col}">'
+                f"</span>{'●' if word == 'Retain' else '✖'} Model {ab} {word}</span>"
+            )
     return '<div class="uc-legend">' + "".join(items) + "</div>"
 
 
@@ -30,15 +32,29 @@ def build(page) -> Any:
     data: SiteData = page.data
     src = ColumnDataSource({k: [] for k in FIELDS})
     layers = list(dict.fromkeys(data.layers)) or ["-"]
-    p = figure(width=470, height=270, x_range=FactorRange(*layers), y_range=Range1d(0, 1.02),
-               toolbar_location=None, tools="")
+    p = figure(
+        width=470,
+        height=270,
+        x_range=FactorRange(*layers),
+        y_range=Range1d(0, 1.02),
+        toolbar_location=None,
+        tools="",
+    )
     # one invisible bar per layer to hover (the tooltip is drawn by js/tooltip.js)
     hot = p.vbar(x="layer", top=1.02, width=0.9, fill_alpha=0, line_alpha=0, source=src)
     for ab, col in (("a", colors.MODEL_A), ("b", colors.MODEL_B)):
         for sub, dash, marker in (("ret", "solid", "circle"), ("fgt", "dashed", "x")):
             p.line("layer", f"{ab}_{sub}", line_color=col, line_width=2, line_dash=dash, source=src)
-            p.scatter("layer", f"{ab}_{sub}", marker=marker, size=7 if marker == "circle" else 9,
-                      fill_color=col, line_color=col, line_width=2, source=src)
+            p.scatter(
+                "layer",
+                f"{ab}_{sub}",
+                marker=marker,
+                size=7 if marker == "circle" else 9,
+                fill_color=col,
+                line_color=col,
+                line_width=2,
+                source=src,
+            )
     p.add_tools(page.name("sim_hover", HoverTool(renderers=[hot], tooltips=None, callback=page.app)))
     page.on_event(p, "mouseleave")
     p.xaxis.major_label_orientation = 0.785
@@ -48,10 +64,16 @@ def build(page) -> Any:
     p.xaxis.axis_label_text_font_size = p.yaxis.axis_label_text_font_size = "10px"
     p.yaxis.ticker = [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     # the toggles are read from their events (js/main.js), so they are named but not arguments
-    ref = page.name("sim_ref", RadioButtonGroup(labels=["Original", "Retrained"], active=0, height=26,
-                                                stylesheets=[page.widget_css]))
-    split = page.name("sim_split", RadioButtonGroup(labels=["Train", "Test"], active=0, height=26,
-                                                    stylesheets=[page.widget_css]))
+    ref = page.name(
+        "sim_ref",
+        RadioButtonGroup(
+            labels=["Original", "Retrained"], active=0, height=26, stylesheets=[page.widget_css]
+        ),
+    )
+    split = page.name(
+        "sim_split",
+        RadioButtonGroup(labels=["Train", "Test"], active=0, height=26, stylesheets=[page.widget_css]),
+    )
     page.on_change(ref, "active")
     page.on_change(split, "active")
     head = page.div(text='<div class="uc-view-title">Layer-wise Similarity</div>', width=170)

@@ -14,7 +14,15 @@ from .sources import DatasetMissingError
 
 _FROM_DATASETS = ("ImageDataset", "Split", "load_dataset", "normalize")
 
-__all__ = ["DATASETS", "DatasetInfo", "DatasetMissingError", "ImageDataset", "Split", "load_dataset", "normalize"]
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "DatasetMissingError",
+    "ImageDataset",
+    "Split",
+    "load_dataset",
+    "normalize",
+]
 
 
 def __getattr__(name: str) -> Any:

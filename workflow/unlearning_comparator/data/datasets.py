@@ -44,10 +44,10 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def to(self, device: torch.device | str) -> "Split":
+    def to(self, device: torch.device | str) -> Split:
         return Split(self.images.to(device), self.labels.to(device), self.indices.to(device))
 
-    def select(self, positions: torch.Tensor) -> "Split":
+    def select(self, positions: torch.Tensor) -> Split:
         positions = positions.to(self.labels.device)
         return Split(self.images[positions], self.labels[positions], self.indices[positions])
 
@@ -59,7 +59,7 @@ class ImageDataset:
     test: Split
     source: str  # where the files came from, for provenance
 
-    def to(self, device: torch.device | str) -> "ImageDataset":
+    def to(self, device: torch.device | str) -> ImageDataset:
         return ImageDataset(self.info, self.train.to(device), self.test.to(device), self.source)
 
 
@@ -148,8 +148,10 @@ def _load_fashion_mnist(found: Found) -> tuple[Split, Split]:
         images = torch.from_numpy(read_idx(images_file).copy()).unsqueeze(1)
         labels = torch.from_numpy(read_idx(labels_file).astype(np.int64))
         if images.shape[0] != labels.shape[0]:
-            raise ValueError(f"Fashion-MNIST: {images.shape[0]} images in {images_file} "
-                             f"but {labels.shape[0]} labels in {labels_file}")
+            raise ValueError(
+                f"Fashion-MNIST: {images.shape[0]} images in {images_file} "
+                f"but {labels.shape[0]} labels in {labels_file}"
+            )
         splits.append(Split(images, labels, torch.arange(labels.shape[0])))
     return splits[0], splits[1]
 

@@ -59,10 +59,12 @@ def stale(manifest_path: str | os.PathLike, dataset: str, root: str) -> tuple[li
 
 
 def changed_message(manifest_path: str | os.PathLike, changed: list[str]) -> str:
-    return "\n".join([
-        f"The data set changed since {manifest_path} was written:",
-        *(f"    {line}" for line in changed),
-        "This experiment's results were computed from the files the manifest describes. Put those back, or",
-        f"delete {manifest_path} to accept the new files: the data rule then records them, and every job",
-        "that reads data runs again.",
-    ])
+    return "\n".join(
+        [
+            f"The data set changed since {manifest_path} was written:",
+            *(f"    {line}" for line in changed),
+            "This experiment's results were computed from the files the manifest describes. Put those back, or",
+            f"delete {manifest_path} to accept the new files: the data rule then records them, and every job",
+            "that reads data runs again.",
+        ]
+    )

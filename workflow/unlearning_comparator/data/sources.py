@@ -17,7 +17,10 @@ DEBIAN_PACKAGE = "dataset-fashion-mnist"
 
 FASHION_MNIST_FOLDER = "FashionMNIST/raw"  # torchvision's layout under the root
 FASHION_MNIST_FILES = (
-    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
 )
 # The official files (github.com/zalandoresearch/fashion-mnist), the mirror torchvision downloads from.
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -131,8 +134,7 @@ def missing_message(name: str, root: str | os.PathLike, reason: str) -> str:
 
 
 NOT_DOWNLOADING = (
-    "downloading it is switched off\n"
-    "    (data.download: false in the config, or download=False)"
+    "downloading it is switched off\n    (data.download: false in the config, or download=False)"
 )
 
 

@@ -28,7 +28,9 @@ def evaluation_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.
     for c in range(int(labels.max()) + 1):
         members = (labels == c).nonzero().flatten()
         if len(members) < per_class:
-            raise ValueError(f"class {c} has {len(members)} images, fewer than the {per_class} the subset needs")
+            raise ValueError(
+                f"class {c} has {len(members)} images, fewer than the {per_class} the subset needs"
+            )
         chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     return torch.cat(chosen)
 
@@ -68,8 +70,12 @@ def cka_pool(labels: torch.Tensor, per_class: int, batch_per_class: int) -> CkaP
     # A last batch with fewer than MIN_BATCH_PER_CLASS images of a class joins the one before: the unbiased
     # HSIC estimator needs 4 images per block, and a forget block that small would otherwise be dropped
     # while its retain block (9 classes' worth) is kept, so the two subsets would cover different batches.
-    num_batches = max(1, per_class // batch_per_class if per_class % batch_per_class < MIN_BATCH_PER_CLASS
-                      else -(-per_class // batch_per_class))
+    num_batches = max(
+        1,
+        per_class // batch_per_class
+        if per_class % batch_per_class < MIN_BATCH_PER_CLASS
+        else -(-per_class // batch_per_class),
+    )
     for k in range(num_batches):
         end = per_class if k == num_batches - 1 else (k + 1) * batch_per_class
         for c in range(num_classes):

@@ -64,8 +64,18 @@ from ..similarity import append_matrix
 from ..tables import schemas, write_table
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-RESNET18_LAYERS = ["conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1",
-                   "layer4.0", "layer4.1", "fc"]
+RESNET18_LAYERS = [
+    "conv1",
+    "layer1.0",
+    "layer1.1",
+    "layer2.0",
+    "layer2.1",
+    "layer3.0",
+    "layer3.1",
+    "layer4.0",
+    "layer4.1",
+    "fc",
+]
 METHODS = {  # upstream "Method" -> (method id, display name in the upstream UI)
     "FineTuning": ("ft", "Fine-Tuning"),
     "GradientAscent": ("ga", "Gradient Ascent"),
@@ -113,8 +123,9 @@ def read_results(src_dir: str | Path) -> list[ResultFile]:
     upstream's keys. An ``ID`` that two forget classes share gets the class as a prefix in its run id."""
     src = Path(src_dir)
     if not src.is_dir():
-        raise ConversionError(f"{src} is not a folder; pass the folder that holds the upstream's "
-                              f"{{fc}}/{{ID}}.json files")
+        raise ConversionError(
+            f"{src} is not a folder; pass the folder that holds the upstream's {{fc}}/{{ID}}.json files"
+        )
     found = []
     for path in sorted(src.glob("*/*.json")):
         if not path.parent.name.lstrip("-").isdigit():
@@ -126,8 +137,10 @@ def read_results(src_dir: str | Path) -> list[ResultFile]:
     if not found:
         raise ConversionError(f"no upstream result files ({{fc}}/{{ID}}.json) under {src}")
     ids = [doc["ID"] for _, _, doc in found]
-    return [ResultFile(fc, path, doc, f"{fc}-{doc['ID']}" if ids.count(doc["ID"]) > 1 else str(doc["ID"]))
-            for fc, path, doc in found]
+    return [
+        ResultFile(fc, path, doc, f"{fc}-{doc['ID']}" if ids.count(doc["ID"]) > 1 else str(doc["ID"]))
+        for fc, path, doc in found
+    ]
 
 
 def _read_result(path: Path) -> dict[str, Any]:
@@ -138,8 +151,9 @@ def _read_result(path: Path) -> dict[str, Any]:
         raise ConversionError(f"{path} is not readable JSON ({exc})") from exc
     missing = [k for k in ("ID", "FC", "Type", "UA", "accs", "t_accs", "points", "attack") if k not in doc]
     if missing:
-        raise ConversionError(f"{path} lacks the upstream keys {missing}; "
-                              f"is it an Unlearning Comparator result file?")
+        raise ConversionError(
+            f"{path} lacks the upstream keys {missing}; is it an Unlearning Comparator result file?"
+        )
     return doc
 
 
@@ -160,7 +174,7 @@ def convert_probs(prob: dict[str, float], num_classes: int) -> tuple[np.ndarray,
         p2[:] = 1.0 / num_classes
         total = 1.0
     p2 = p2 / total
-    p1 = p2 ** 2
+    p1 = p2**2
     p1 = p1 / p1.sum()
     return p1, p2
 
@@ -210,23 +224,45 @@ def _runs(files: list[ResultFile]) -> list[dict[str, Any]]:
     rows = []
     for fc, path, doc, run_id in files:
         kind, method, method_name = _kind_and_method(path, doc)
-        hp = {"epochs": _int(doc.get("Epoch")), "lr": _float(doc.get("LR")),
-              "batch_size": _int(doc.get("BS"))}
+        hp = {
+            "epochs": _int(doc.get("Epoch")),
+            "lr": _float(doc.get("LR")),
+            "batch_size": _int(doc.get("BS")),
+        }
         for extra in ("saliency_threshold", "use_random_labels"):
             if extra in doc:
                 hp[extra] = doc[extra]
         test_acc = [float(x) for x in doc["t_accs"]]
-        rows.append({
-            "run_id": run_id, "forget_class": fc, "type": kind, "method": method, "method_name": method_name,
-            "base": None if _na(doc.get("Base")) is None else str(doc["Base"]), "seed": UPSTREAM_SEED,
-            "epochs": hp["epochs"], "lr": hp["lr"], "batch_size": hp["batch_size"],
-            "hyperparameters": json.dumps(hp),
-            "UA": _float(doc.get("UA")), "RA": _float(doc.get("RA")), "TUA": _float(doc.get("TUA")),
-            "TRA": _float(doc.get("TRA")), "TA": retain_class_mean(test_acc, fc),
-            "RTE": _float(doc.get("RTE")), "device": None, "PS": _float(doc.get("FQS")), "PS_challenge": None,
-            "MIA_efficacy": None, "avg_gap": None,
-            "train_acc": [float(x) for x in doc["accs"]], "test_acc": test_acc, "status": "ok", "error": None,
-        })
+        rows.append(
+            {
+                "run_id": run_id,
+                "forget_class": fc,
+                "type": kind,
+                "method": method,
+                "method_name": method_name,
+                "base": None if _na(doc.get("Base")) is None else str(doc["Base"]),
+                "seed": UPSTREAM_SEED,
+                "epochs": hp["epochs"],
+                "lr": hp["lr"],
+                "batch_size": hp["batch_size"],
+                "hyperparameters": json.dumps(hp),
+                "UA": _float(doc.get("UA")),
+                "RA": _float(doc.get("RA")),
+                "TUA": _float(doc.get("TUA")),
+                "TRA": _float(doc.get("TRA")),
+                "TA": retain_class_mean(test_acc, fc),
+                "RTE": _float(doc.get("RTE")),
+                "device": None,
+                "PS": _float(doc.get("FQS")),
+                "PS_challenge": None,
+                "MIA_efficacy": None,
+                "avg_gap": None,
+                "train_acc": [float(x) for x in doc["accs"]],
+                "test_acc": test_acc,
+                "status": "ok",
+                "error": None,
+            }
+        )
     return rows
 
 
@@ -249,8 +285,10 @@ def _kind_and_method(path: Path, doc: dict[str, Any]) -> tuple[str, str | None, 
 def _instances(files: list[ResultFile], C: int) -> pa.Table:
     """``instances`` from each file's ``points``: probabilities at T = 1 from the stored T = 2 ones; the
     forget-class points' entropy and confidence are the upstream's ``attack.values`` where it has them."""
-    columns: dict[str, list] = {k: [] for k in ("run_id", "index", "label", "pred", "is_forget", "probs",
-                                                 "entropy", "confidence", "x", "y")}
+    columns: dict[str, list] = {
+        k: []
+        for k in ("run_id", "index", "label", "pred", "is_forget", "probs", "entropy", "confidence", "x", "y")
+    }
     for _, _, doc, run_id in files:
         values = {int(v["img"]): v for v in (doc.get("attack") or {}).get("values", [])}
         for point in doc["points"]:
@@ -271,18 +309,25 @@ def _instances(files: list[ResultFile], C: int) -> pa.Table:
             columns["confidence"].append(confidence)
             columns["x"].append(float(x))
             columns["y"].append(float(y))
-    return pa.table({**{k: v for k, v in columns.items() if k != "probs"},
-                     "probs": pa.array(columns["probs"], type=pa.list_(pa.float32(), C))})
+    return pa.table(
+        {
+            **{k: v for k, v in columns.items() if k != "probs"},
+            "probs": pa.array(columns["probs"], type=pa.list_(pa.float32(), C)),
+        }
+    )
 
 
 def _predictions(files: list[ResultFile], C: int) -> pa.Table:
     """``predictions`` from ``label_dist``/``conf_dist`` (train) and ``t_label_dist``/``t_conf_dist`` (test),
     rows ``gt_{true}``, entry ``pred``; a true class missing from either is left out."""
-    columns: dict[str, list] = {k: [] for k in ("run_id", "split", "true", "pred", "proportion",
-                                                 "mean_confidence")}
+    columns: dict[str, list] = {
+        k: [] for k in ("run_id", "split", "true", "pred", "proportion", "mean_confidence")
+    }
     for _, _, doc, run_id in files:
-        for split, label_key, conf_key in (("train", "label_dist", "conf_dist"),
-                                           ("test", "t_label_dist", "t_conf_dist")):
+        for split, label_key, conf_key in (
+            ("train", "label_dist", "conf_dist"),
+            ("test", "t_label_dist", "t_conf_dist"),
+        ):
             label_dist, conf_dist = doc.get(label_key) or {}, doc.get(conf_key) or {}
             for t in range(C):
                 row_p, row_c = label_dist.get(f"gt_{t}"), conf_dist.get(f"gt_{t}")
@@ -301,8 +346,9 @@ def _predictions(files: list[ResultFile], C: int) -> pa.Table:
 def _similarity(files: list[ResultFile], layers: list[str]) -> pa.Table:
     """``similarity`` from ``cka`` (reference original) and ``cka_retrain`` (retrained): train/test ×
     forget_class/other_classes, as subset forget/retain; matrix[i][j] is CKA(reference layer i, layer j)."""
-    columns: dict[str, list] = {k: [] for k in ("run_id", "reference", "split", "subset", "reference_layer",
-                                                 "layer", "cka")}
+    columns: dict[str, list] = {
+        k: [] for k in ("run_id", "reference", "split", "subset", "reference_layer", "layer", "cka")
+    }
     for _, _, doc, run_id in files:
         for reference, key in (("original", "cka"), ("retrained", "cka_retrain")):
             cka = doc.get(key)
@@ -320,8 +366,9 @@ def _similarity(files: list[ResultFile], layers: list[str]) -> pa.Table:
 def _attack(files: list[ResultFile]) -> pa.Table:
     """``attack`` (scope ``subset``: the evaluation subset's forget instances) from ``attack.results``, with
     the challenge's attack score computed from the stored (3-decimal) FPR and FNR."""
-    columns: dict[str, list] = {k: [] for k in ("run_id", "scope", "metric", "direction", "threshold", "fpr",
-                                                 "fnr", "attack_score")}
+    columns: dict[str, list] = {
+        k: [] for k in ("run_id", "scope", "metric", "direction", "threshold", "fpr", "fnr", "attack_score")
+    }
     for _, _, doc, run_id in files:
         for key, curve in ((doc.get("attack") or {}).get("results") or {}).items():
             metric, _, direction = key.partition("_")
@@ -339,32 +386,41 @@ def _attack(files: list[ResultFile]) -> pa.Table:
     return pa.table(columns)
 
 
-def _experiment_metadata(src_dir: str | Path, files: list[ResultFile], C: int,
-                         layers: list[str]) -> dict[str, Any]:
+def _experiment_metadata(
+    src_dir: str | Path, files: list[ResultFile], C: int, layers: list[str]
+) -> dict[str, Any]:
     """The ``experiment`` metadata of the runs table."""
     return {
         "name": Path(src_dir).resolve().name,
         "title": "Unlearning Comparator: published CIFAR-10 / ResNet-18 results",
-        "dataset": "cifar10", "dataset_name": "CIFAR-10", "model": "resnet18", "model_name": "ResNet-18",
-        "class_names": CIFAR10_CLASSES if C == 10 else [f"class {i}" for i in range(C)], "num_classes": C,
-        "channels": 3, "image_size": 32, "layers": layers,
-        "forget_classes": sorted({file.forget_class for file in files}), "seed": UPSTREAM_SEED,
+        "dataset": "cifar10",
+        "dataset_name": "CIFAR-10",
+        "model": "resnet18",
+        "model_name": "ResNet-18",
+        "class_names": CIFAR10_CLASSES if C == 10 else [f"class {i}" for i in range(C)],
+        "num_classes": C,
+        "channels": 3,
+        "image_size": 32,
+        "layers": layers,
+        "forget_classes": sorted({file.forget_class for file in files}),
+        "seed": UPSTREAM_SEED,
         "source": "converted from the upstream Unlearning Comparator's result JSON files "
-                  "(unlearning_comparator.interop.comparator_json)",
+        "(unlearning_comparator.interop.comparator_json)",
         "notes": "instances.probs: T = 1 recovered from the stored T = 2 probabilities (p1 ∝ p2², "
-                 "renormalised; entries the upstream dropped (≤ 0.001) count as 0). Embeddings are the "
-                 "upstream's independent, unaligned UMAP fits. MIA_efficacy is not available, so avg_gap "
-                 "(the literature's mean gap over UA, RA, TA and MIA efficacy) is null. TA is the mean of "
-                 "the other classes' test accuracies (CIFAR-10's test split has 1,000 images per class). "
-                 "Attack curves: scope 'subset' only, so PS_challenge is null; attack_score_challenge is "
-                 "computed from the stored 3-decimal FPR/FNR.",
+        "renormalised; entries the upstream dropped (≤ 0.001) count as 0). Embeddings are the "
+        "upstream's independent, unaligned UMAP fits. MIA_efficacy is not available, so avg_gap "
+        "(the literature's mean gap over UA, RA, TA and MIA efficacy) is null. TA is the mean of "
+        "the other classes' test accuracies (CIFAR-10's test split has 1,000 images per class). "
+        "Attack curves: scope 'subset' only, so PS_challenge is null; attack_score_challenge is "
+        "computed from the stored 3-decimal FPR/FNR.",
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m unlearning_comparator.interop.comparator_json",
-        description="Convert the upstream Unlearning Comparator's result files ({fc}/{ID}.json) into tables.")
+        description="Convert the upstream Unlearning Comparator's result files ({fc}/{ID}.json) into tables.",
+    )
     parser.add_argument("src", help="folder with the upstream's {fc}/{ID}.json result files")
     parser.add_argument("out", help="tables folder to write (e.g. results/<name>/tables)")
     args = parser.parse_args(argv)

@@ -26,8 +26,10 @@ from ..tables import concat, conform, read_table, write_table
 from ..tables.schema import ATTACK, PREDICTIONS, SIMILARITY, instances_schema, runs_schema
 from .common import evaluation_plan, load_data, log
 
-ALIGNMENT = ("anchored to the original's layout: each image held at its reference position by a spring that "
-             "weakens as its neighbourhood moves; UMAP's objective on the model's own graph")
+ALIGNMENT = (
+    "anchored to the original's layout: each image held at its reference position by a spring that "
+    "weakens as its neighbourhood moves; UMAP's objective on the model's own graph"
+)
 # Avg. Gap as in SalUn (arXiv:2310.12508) and l1-sparse (arXiv:2304.04934): UA, RA, TA, MIA-Efficacy
 GAP_METRICS = ("UA", "RA", "TA", "MIA_efficacy")
 
@@ -64,7 +66,11 @@ class ModelData:
         # finite weights can still overflow: the run failed, not the analysis
         if not np.isfinite(logits).all():
             self.ok = False
-            self.info = {**self.info, "status": "failed", "error": "the model's outputs (logits) are not finite"}
+            self.info = {
+                **self.info,
+                "status": "failed",
+                "error": "the model's outputs (logits) are not finite",
+            }
             return
         self.train_logits, self.test_logits = logits[is_train], logits[~is_train]
         feats = read_table(entry["features"])
@@ -73,14 +79,21 @@ class ModelData:
         self.similarity = read_table(entry["similarity"])
 
 
-def _curves(run_id: str, scope: str, model_vals: dict[str, np.ndarray], retrain_vals: dict[str, np.ndarray],
-            attack_cfg: dict[str, Any]) -> tuple[dict[str, list], float, float]:
+def _curves(
+    run_id: str,
+    scope: str,
+    model_vals: dict[str, np.ndarray],
+    retrain_vals: dict[str, np.ndarray],
+    attack_cfg: dict[str, Any],
+) -> tuple[dict[str, list], float, float]:
     """attack.arrow rows of one model and scope, and the privacy scores they give (PS, PS_challenge)."""
     rows: dict[str, list] = {k: [] for k in ATTACK.names}
     scores, challenge_scores = [], []
     for metric in ("entropy", "confidence"):
         low, high = attack_cfg[f"{metric}_range"]
-        sweep = privacy.threshold_sweep(model_vals[metric], retrain_vals[metric], low, high, attack_cfg["thresholds"])
+        sweep = privacy.threshold_sweep(
+            model_vals[metric], retrain_vals[metric], low, high, attack_cfg["thresholds"]
+        )
         for direction, curve in sweep.items():
             n = len(curve["threshold"])
             rows["run_id"] += [run_id] * n
@@ -99,8 +112,9 @@ def _avg_gap(metrics: dict[str, Any], retrained: dict[str, Any]) -> float:
     return float(np.mean([abs(metrics[k] - retrained[k]) for k in GAP_METRICS]))
 
 
-def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dict[str, str],
-        out: dict[str, str]) -> None:
+def run(
+    spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dict[str, str], out: dict[str, str]
+) -> None:
     """Analyse the forget class ``spec["forget_class"]`` from its ``models``' evaluation outputs and the
     reference models' Gram matrices; write its fragment of each table to ``out[table]``."""
     started = time.perf_counter()
@@ -120,8 +134,10 @@ def run(spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dic
     }
     for name, table in tables.items():
         write_table(table, out[name])
-    log(f"forget class {fc}: {len(loaded)} models analysed in {time.perf_counter() - started:.1f} s "
-        f"(UMAP {umap_seconds:.1f} s)")
+    log(
+        f"forget class {fc}: {len(loaded)} models analysed in {time.perf_counter() - started:.1f} s "
+        f"(UMAP {umap_seconds:.1f} s)"
+    )
 
 
 # --- inputs: the evaluation sets, the models, the embeddings --------------------------------------------
@@ -133,9 +149,14 @@ def _evaluation_sets(spec: dict[str, Any]) -> EvaluationSets:
     train_labels, test_labels = data.train.labels.numpy(), data.test.labels.numpy()
     subset = plan.subset_positions.numpy()
     return EvaluationSets(
-        num_classes=data.info.num_classes, train_labels=train_labels, test_labels=test_labels,
-        train_indices=data.train.indices.numpy(), subset=subset, subset_is_forget=train_labels[subset] == fc,
-        forget=np.flatnonzero(train_labels == fc), mia=mia.salun_mia_sets(train_labels, test_labels, fc),
+        num_classes=data.info.num_classes,
+        train_labels=train_labels,
+        test_labels=test_labels,
+        train_indices=data.train.indices.numpy(),
+        subset=subset,
+        subset_is_forget=train_labels[subset] == fc,
+        forget=np.flatnonzero(train_labels == fc),
+        mia=mia.salun_mia_sets(train_labels, test_labels, fc),
         cka_pools=plan.cka_pools,
     )
 
@@ -149,13 +170,20 @@ def _reference_models(loaded: list[ModelData], fc: int) -> tuple[ModelData, Mode
     return original, retrained
 
 
-def _embeddings(loaded: list[ModelData], original: ModelData,
-                spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[bytes, bytes], float]:
+def _embeddings(
+    loaded: list[ModelData], original: ModelData, spec: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], dict[bytes, bytes], float]:
     """Each evaluated model's 2-D layout of the evaluation subset, the instances table's ``umap`` metadata
     and the seconds UMAP took. The original's layout is the frame every other model is anchored to."""
     umap_cfg = spec["analysis"]["umap"]
-    params = UmapParams(umap_cfg["n_neighbors"], umap_cfg["min_dist"], umap_cfg["n_epochs"],
-                        umap_cfg["aligned_epochs"], spec["seed"], umap_cfg["anchor_stiffness"])
+    params = UmapParams(
+        umap_cfg["n_neighbors"],
+        umap_cfg["min_dist"],
+        umap_cfg["n_epochs"],
+        umap_cfg["aligned_epochs"],
+        spec["seed"],
+        umap_cfg["anchor_stiffness"],
+    )
     t0 = time.perf_counter()
     reference = reference_layout(original.features, params)
     layouts = {original.run_id: reference}
@@ -170,12 +198,15 @@ def _embeddings(loaded: list[ModelData], original: ModelData,
 # --- the tables, one builder each -----------------------------------------------------------------------
 def _attack_values(logits: np.ndarray) -> dict[str, np.ndarray]:
     """The attack's two per-image signals: entropy at the attack temperature and confidence (log-odds)."""
-    return {"entropy": privacy.entropy(logits, temperature=privacy.ENTROPY_TEMPERATURE),
-            "confidence": privacy.confidence(logits)}
+    return {
+        "entropy": privacy.entropy(logits, temperature=privacy.ENTROPY_TEMPERATURE),
+        "confidence": privacy.confidence(logits),
+    }
 
 
-def _attack_table(loaded: list[ModelData], retrained: ModelData, sets: EvaluationSets,
-                  attack_cfg: dict[str, Any]) -> tuple[pa.Table, dict[str, tuple[float, float]]]:
+def _attack_table(
+    loaded: list[ModelData], retrained: ModelData, sets: EvaluationSets, attack_cfg: dict[str, Any]
+) -> tuple[pa.Table, dict[str, tuple[float, float]]]:
     """Each evaluated model's attack curves against the retrained model, on every forget-class training
     image (scope ``forget_set``) and on the evaluation subset's ones (``subset``, as the site shows), and
     the privacy scores (PS, PS_challenge) the ``forget_set`` curves give, by run id."""
@@ -186,12 +217,14 @@ def _attack_table(loaded: list[ModelData], retrained: ModelData, sets: Evaluatio
     for m in loaded:
         if not m.ok:
             continue
-        rows, ps, ps_challenge = _curves(m.run_id, "forget_set", _attack_values(m.train_logits[sets.forget]),
-                                         retrain_forget, attack_cfg)
+        rows, ps, ps_challenge = _curves(
+            m.run_id, "forget_set", _attack_values(m.train_logits[sets.forget]), retrain_forget, attack_cfg
+        )
         parts.append(pa.table(rows))
         scores[m.run_id] = (ps, ps_challenge)
-        rows, _, _ = _curves(m.run_id, "subset", _attack_values(m.train_logits[subset_forget]),
-                             retrain_subset, attack_cfg)
+        rows, _, _ = _curves(
+            m.run_id, "subset", _attack_values(m.train_logits[subset_forget]), retrain_subset, attack_cfg
+        )
         parts.append(pa.table(rows))
     return concat(parts, ATTACK), scores
 
@@ -214,15 +247,34 @@ def _model_metrics(m: ModelData, sets: EvaluationSets, fc: int, mia_decimals: in
     return metrics
 
 
-def _run_metrics(loaded: list[ModelData], retrained: ModelData, sets: EvaluationSets,
-                 privacy_scores: dict[str, tuple[float, float]], fc: int,
-                 mia_decimals: int) -> dict[str, dict[str, Any]]:
+def _run_metrics(
+    loaded: list[ModelData],
+    retrained: ModelData,
+    sets: EvaluationSets,
+    privacy_scores: dict[str, tuple[float, float]],
+    fc: int,
+    mia_decimals: int,
+) -> dict[str, dict[str, Any]]:
     """The runs table's metrics of each model, by run id: accuracies, MIA efficacy, the privacy scores
     and the Avg. Gap to the retrained model; all null for a model that was not evaluated."""
     metrics = {}
     for m in loaded:
-        metrics[m.run_id] = {k: None for k in ("UA", "RA", "TUA", "TRA", "TA", "PS", "PS_challenge",
-                                               "MIA_efficacy", "avg_gap", "train_acc", "test_acc")}
+        metrics[m.run_id] = {
+            k: None
+            for k in (
+                "UA",
+                "RA",
+                "TUA",
+                "TRA",
+                "TA",
+                "PS",
+                "PS_challenge",
+                "MIA_efficacy",
+                "avg_gap",
+                "train_acc",
+                "test_acc",
+            )
+        }
         if m.ok:
             metrics[m.run_id].update(_model_metrics(m, sets, fc, mia_decimals))
             metrics[m.run_id]["PS"], metrics[m.run_id]["PS_challenge"] = privacy_scores[m.run_id]
@@ -232,19 +284,30 @@ def _run_metrics(loaded: list[ModelData], retrained: ModelData, sets: Evaluation
     return metrics
 
 
-def _runs_table(loaded: list[ModelData], metrics: dict[str, dict[str, Any]], fc: int,
-                num_classes: int) -> pa.Table:
+def _runs_table(
+    loaded: list[ModelData], metrics: dict[str, dict[str, Any]], fc: int, num_classes: int
+) -> pa.Table:
     """One row per model: its run's description (from its info file) and its metrics."""
     schema = runs_schema(num_classes)
     rows: dict[str, list] = {k: [] for k in schema.names}
     for m in loaded:
         i = m.info
         row = {
-            "run_id": m.run_id, "forget_class": fc, "type": i["type"], "method": i.get("method"),
-            "method_name": i.get("method_name"), "base": i.get("base"), "seed": i.get("seed"),
-            "epochs": i.get("epochs"), "lr": i.get("lr"), "batch_size": i.get("batch_size"),
+            "run_id": m.run_id,
+            "forget_class": fc,
+            "type": i["type"],
+            "method": i.get("method"),
+            "method_name": i.get("method_name"),
+            "base": i.get("base"),
+            "seed": i.get("seed"),
+            "epochs": i.get("epochs"),
+            "lr": i.get("lr"),
+            "batch_size": i.get("batch_size"),
             "hyperparameters": json.dumps(i.get("hyperparameters") or {}, sort_keys=True),
-            "RTE": i.get("rte"), "device": i.get("device"), "status": i["status"], "error": i.get("error"),
+            "RTE": i.get("rte"),
+            "device": i.get("device"),
+            "status": i["status"],
+            "error": i.get("error"),
             **metrics[m.run_id],
         }
         for key, column in rows.items():
@@ -252,8 +315,9 @@ def _runs_table(loaded: list[ModelData], metrics: dict[str, dict[str, Any]], fc:
     return conform(pa.table(rows), schema)
 
 
-def _instances_table(loaded: list[ModelData], layouts: dict[str, np.ndarray],
-                     sets: EvaluationSets) -> pa.Table:
+def _instances_table(
+    loaded: list[ModelData], layouts: dict[str, np.ndarray], sets: EvaluationSets
+) -> pa.Table:
     """One row per evaluated model and image of the evaluation subset: prediction, probabilities (T = 1),
     the attack's entropy and confidence, and the aligned embedding's x, y."""
     C, subset = sets.num_classes, sets.subset
@@ -266,17 +330,22 @@ def _instances_table(loaded: list[ModelData], layouts: dict[str, np.ndarray],
         probs /= probs.sum(1, keepdims=True)
         entropy = privacy.entropy(sub_logits, temperature=privacy.ENTROPY_TEMPERATURE)
         xy = layouts[m.run_id]
-        parts.append(pa.table({
-            "run_id": [m.run_id] * len(subset),
-            "index": sets.train_indices[subset].astype(np.int32),
-            "label": sets.train_labels[subset].astype(np.int16),
-            "pred": sub_logits.argmax(1).astype(np.int16),
-            "is_forget": sets.subset_is_forget,
-            "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), C),
-            "entropy": entropy.astype(np.float32),
-            "confidence": privacy.confidence(sub_logits),
-            "x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32),
-        }))
+        parts.append(
+            pa.table(
+                {
+                    "run_id": [m.run_id] * len(subset),
+                    "index": sets.train_indices[subset].astype(np.int32),
+                    "label": sets.train_labels[subset].astype(np.int16),
+                    "pred": sub_logits.argmax(1).astype(np.int16),
+                    "is_forget": sets.subset_is_forget,
+                    "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).ravel()), C),
+                    "entropy": entropy.astype(np.float32),
+                    "confidence": privacy.confidence(sub_logits),
+                    "x": xy[:, 0].astype(np.float32),
+                    "y": xy[:, 1].astype(np.float32),
+                }
+            )
+        )
     return concat(parts, instances_schema(C))
 
 
@@ -289,19 +358,34 @@ def _predictions_table(loaded: list[ModelData], sets: EvaluationSets) -> pa.Tabl
     for m in loaded:
         if not m.ok:
             continue
-        for split, logits, labels in (("train", m.train_logits, sets.train_labels),
-                                      ("test", m.test_logits, sets.test_labels)):
+        for split, logits, labels in (
+            ("train", m.train_logits, sets.train_labels),
+            ("test", m.test_logits, sets.test_labels),
+        ):
             proportion, confidence = acc.prediction_matrices(logits, labels, C)
-            parts.append(pa.table({
-                "run_id": [m.run_id] * (C * C), "split": [split] * (C * C),
-                "true": true.ravel().astype(np.int16), "pred": pred.ravel().astype(np.int16),
-                "proportion": proportion.ravel(), "mean_confidence": confidence.ravel(),
-            }))
+            parts.append(
+                pa.table(
+                    {
+                        "run_id": [m.run_id] * (C * C),
+                        "split": [split] * (C * C),
+                        "true": true.ravel().astype(np.int16),
+                        "pred": pred.ravel().astype(np.int16),
+                        "proportion": proportion.ravel(),
+                        "mean_confidence": confidence.ravel(),
+                    }
+                )
+            )
     return concat(parts, PREDICTIONS)
 
 
-def _similarity_table(loaded: list[ModelData], original: ModelData, retrained: ModelData,
-                      reference_grams: dict[str, str], sets: EvaluationSets, fc: int) -> pa.Table:
+def _similarity_table(
+    loaded: list[ModelData],
+    original: ModelData,
+    retrained: ModelData,
+    reference_grams: dict[str, str],
+    sets: EvaluationSets,
+    fc: int,
+) -> pa.Table:
     """Each evaluated model's CKA to the reference models (from its evaluation), then the two reference
     models' CKA to each other and to themselves, from their Gram matrices."""
     parts = [m.similarity for m in loaded if m.ok and len(m.similarity)]
@@ -311,9 +395,13 @@ def _similarity_table(loaded: list[ModelData], original: ModelData, retrained: M
         blocks[name] = centered_blocks(grams, sets.cka_pools, fc)
     for model_name, model_run in (("original", original), ("retrained", retrained)):
         for ref_name in ("original", "retrained"):
-            rows = similarity_rows(model_run.run_id, ref_name, blocks[ref_name], layers[ref_name],
-                                   blocks[model_name], layers[model_name])
+            rows = similarity_rows(
+                model_run.run_id,
+                ref_name,
+                blocks[ref_name],
+                layers[ref_name],
+                blocks[model_name],
+                layers[model_name],
+            )
             parts.append(pa.table(rows))
     return concat(parts, SIMILARITY)
-
-

@@ -46,11 +46,16 @@ def load_data(spec: dict[str, Any], device: torch.device | None = None) -> Image
     without internet, or beside another job, a download would fail or race (the rule runs first)."""
     data_cfg = spec["data"]
     data = load_dataset(
-        spec["dataset"], root=data_cfg["root"], download=False,
-        train_per_class=data_cfg["train_per_class"], test_per_class=data_cfg["test_per_class"],
+        spec["dataset"],
+        root=data_cfg["root"],
+        download=False,
+        train_per_class=data_cfg["train_per_class"],
+        test_per_class=data_cfg["test_per_class"],
     )
-    log(f"{data.info.display_name}: {len(data.train)} training and {len(data.test)} test images "
-        f"from {data.source}")
+    log(
+        f"{data.info.display_name}: {len(data.train)} training and {len(data.test)} test images "
+        f"from {data.source}"
+    )
     return data.to(device) if device is not None else data
 
 

@@ -71,6 +71,8 @@ def run(spec: dict[str, Any], manifest_path: str, allow_download: bool) -> int:
         return 1
     atomic.write_json(manifest_path, manifest)
     images = manifest["images"]
-    log(f"manifest {Path(manifest_path)}: {len(manifest['files'])} files, "
-        f"{images['train']} training and {images['test']} test images")
+    log(
+        f"manifest {Path(manifest_path)}: {len(manifest['files'])} files, "
+        f"{images['train']} training and {images['test']} test images"
+    )
     return 0

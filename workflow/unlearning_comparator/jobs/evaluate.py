@@ -30,35 +30,56 @@ def logits_table(outputs, data) -> pa.Table:
     parts = []
     for split_name, split in (("train", data.train), ("test", data.test)):
         logits = outputs.logits[split_name].numpy()
-        parts.append(pa.table({
-            "split": pa.array([split_name] * len(split), pa.string()).dictionary_encode(),
-            "index": split.indices.cpu().numpy().astype(np.int32),
-            "label": split.labels.cpu().numpy().astype(np.int16),
-            "logits": pa.FixedSizeListArray.from_arrays(pa.array(logits.ravel(), pa.float32()), logits.shape[1]),
-        }))
+        parts.append(
+            pa.table(
+                {
+                    "split": pa.array([split_name] * len(split), pa.string()).dictionary_encode(),
+                    "index": split.indices.cpu().numpy().astype(np.int32),
+                    "label": split.labels.cpu().numpy().astype(np.int16),
+                    "logits": pa.FixedSizeListArray.from_arrays(
+                        pa.array(logits.ravel(), pa.float32()), logits.shape[1]
+                    ),
+                }
+            )
+        )
     return pa.concat_tables(parts)
 
 
 def features_table(outputs, data, plan) -> pa.Table:
     feats = outputs.features.numpy()
-    return pa.table({
-        "index": data.train.indices.cpu()[plan.subset_positions].numpy().astype(np.int32),
-        "features": pa.FixedSizeListArray.from_arrays(pa.array(feats.ravel(), pa.float32()), feats.shape[1]),
-    })
+    return pa.table(
+        {
+            "index": data.train.indices.cpu()[plan.subset_positions].numpy().astype(np.int32),
+            "features": pa.FixedSizeListArray.from_arrays(
+                pa.array(feats.ravel(), pa.float32()), feats.shape[1]
+            ),
+        }
+    )
 
 
 def run(
-    spec: dict[str, Any], model_path: str, run_info: str, logits_out: str, features_out: str,
-    similarity_out: str, summary_out: str, grams_out: str | None = None,
-    reference_grams: dict[str, str] | None = None, threads: int = 1,
+    spec: dict[str, Any],
+    model_path: str,
+    run_info: str,
+    logits_out: str,
+    features_out: str,
+    similarity_out: str,
+    summary_out: str,
+    grams_out: str | None = None,
+    reference_grams: dict[str, str] | None = None,
+    threads: int = 1,
 ) -> None:
     """``grams_out`` for reference models; ``reference_grams`` ({'original': path, 'retrained': path}) for the others."""
     ctx = start(spec, threads, trains=False)
     info = json.load(open(run_info))
     run_id, forget_class = spec["run_id"], spec.get("forget_class")
     precision = spec["evaluation"].get("precision", "float32")
-    summary: dict[str, Any] = {"run_id": run_id, "status": info["status"], "device": ctx.device_name,
-                               "precision": precision}
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "status": info["status"],
+        "device": ctx.device_name,
+        "precision": precision,
+    }
     if info["status"] != "ok":
         log(f"{run_id} failed upstream; nothing to evaluate")
         empty = pa.table({"run_id": pa.array([], pa.string())})
@@ -84,6 +105,7 @@ def run(
 
     tables = []
     start_time = time.perf_counter()
+
     def on_device(g):  # the centring and products run where the model ran (on the GPU when there is one)
         return {split: [t.to(ctx.device) for t in batches] for split, batches in g.items()}
 
@@ -92,12 +114,20 @@ def run(
     for reference_name, path in (reference_grams or {}).items():
         reference, reference_layers = load_grams(path)
         reference = on_device(reference)
-        rows = similarity_rows(run_id, reference_name, centered_blocks(reference, plan.cka_pools, forget_class),
-                               reference_layers, mine, outputs.layers)
+        rows = similarity_rows(
+            run_id,
+            reference_name,
+            centered_blocks(reference, plan.cka_pools, forget_class),
+            reference_layers,
+            mine,
+            outputs.layers,
+        )
         tables.append(pa.table(rows))
     similarity = pa.concat_tables(tables) if tables else SIMILARITY.empty_table()
     write_table(similarity, similarity_out, SIMILARITY)
     summary["similarity_seconds"] = time.perf_counter() - start_time
     summary["layers"] = outputs.layers
     atomic.write_json(summary_out, summary)
-    log(f"{run_id}: forward pass {summary['forward_seconds']:.1f} s, similarity {summary['similarity_seconds']:.1f} s")
+    log(
+        f"{run_id}: forward pass {summary['forward_seconds']:.1f} s, similarity {summary['similarity_seconds']:.1f} s"
+    )

@@ -23,9 +23,17 @@ def run(spec: dict[str, Any], checkpoint: str, model_out: str, info_out: str) ->
     external = spec["external"]
     info = DATASETS[spec["dataset"]]
     record = {
-        "type": "external", "method": None, "method_name": external.get("method_name") or spec["external_name"],
-        "base": None, "seed": None, "epochs": None, "lr": None, "batch_size": None,
-        "hyperparameters": {"checkpoint": checkpoint}, "rte": None, "device": None,
+        "type": "external",
+        "method": None,
+        "method_name": external.get("method_name") or spec["external_name"],
+        "base": None,
+        "seed": None,
+        "epochs": None,
+        "lr": None,
+        "batch_size": None,
+        "hyperparameters": {"checkpoint": checkpoint},
+        "rte": None,
+        "device": None,
     }
     try:
         model = load_weights(create_model(spec["model"], info.num_classes, info.channels), checkpoint)

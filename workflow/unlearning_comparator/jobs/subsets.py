@@ -21,12 +21,18 @@ def run(spec: dict[str, Any], subset_table: str, thumbnails: str) -> None:
     positions = plan.subset_positions
     png, rows, columns = sprite_sheet(data.train.images[positions], SPRITE_COLUMNS)
     atomic.write_bytes(thumbnails, png)
-    table = pa.table({
-        "index": data.train.indices[positions].numpy().astype("int32"),
-        "label": data.train.labels[positions].numpy().astype("int16"),
-        "sprite": pa.array(range(len(positions)), pa.int32()),
-    })
-    meta = {b"sprite_columns": str(columns).encode(), b"sprite_rows": str(rows).encode(),
-            b"image_size": str(data.info.image_size).encode(), b"source": data.source.encode()}
+    table = pa.table(
+        {
+            "index": data.train.indices[positions].numpy().astype("int32"),
+            "label": data.train.labels[positions].numpy().astype("int16"),
+            "sprite": pa.array(range(len(positions)), pa.int32()),
+        }
+    )
+    meta = {
+        b"sprite_columns": str(columns).encode(),
+        b"sprite_rows": str(rows).encode(),
+        b"image_size": str(data.info.image_size).encode(),
+        b"source": data.source.encode(),
+    }
     write_table(table.replace_schema_metadata(meta), subset_table, SUBSET)
     log(f"evaluation subset: {len(positions)} images, thumbnails {rows}x{columns} ({len(png) / 1e3:.0f} kB)")

@@ -13,7 +13,9 @@ from ..tables import concat, read_table, schemas, write_table
 from .common import log
 
 
-def experiment_description(spec: dict[str, Any], subset_meta: dict[bytes, bytes], umap_meta: bytes | None) -> dict[str, Any]:
+def experiment_description(
+    spec: dict[str, Any], subset_meta: dict[bytes, bytes], umap_meta: bytes | None
+) -> dict[str, Any]:
     info = DATASETS[spec["dataset"]]
     model = create_model(spec["model"], info.num_classes, info.channels)
     return {
@@ -47,10 +49,14 @@ def _evaluation_precision(spec: dict[str, Any]) -> dict[str, str]:
     return {"evaluation_precision": precision} if precision else {}
 
 
-def run(spec: dict[str, Any], fragments: dict[str, list[str]], subset_table: str, out: dict[str, str]) -> None:
+def run(
+    spec: dict[str, Any], fragments: dict[str, list[str]], subset_table: str, out: dict[str, str]
+) -> None:
     table_schemas = schemas(DATASETS[spec["dataset"]].num_classes)
     parts = {name: [read_table(p) for p in paths] for name, paths in fragments.items()}
-    umap_meta = next(((t.schema.metadata or {}).get(b"umap") for t in parts["instances"] if t.schema.metadata), None)
+    umap_meta = next(
+        ((t.schema.metadata or {}).get(b"umap") for t in parts["instances"] if t.schema.metadata), None
+    )
     subset_meta = read_table(subset_table).schema.metadata or {}
     description = experiment_description(spec, subset_meta, umap_meta)
     for name in parts:

@@ -12,30 +12,43 @@ from ..training import accuracy, train_classifier
 from .common import load_data, log, new_model, start
 
 
-def run(spec: dict[str, Any], model_out: str, info_out: str, forget_class: int | None = None, threads: int = 1) -> None:
+def run(
+    spec: dict[str, Any], model_out: str, info_out: str, forget_class: int | None = None, threads: int = 1
+) -> None:
     ctx = start(spec, threads)
     data = load_data(spec, ctx.device)
     recipe, seed = spec["training"], spec["seed"]
     train = data.train
     if forget_class is not None:
         train = train.select((train.labels != forget_class).nonzero().flatten())
-        log(f"retraining without class {forget_class} ({data.info.class_names[forget_class]}): {len(train)} images")
+        log(
+            f"retraining without class {forget_class} ({data.info.class_names[forget_class]}): {len(train)} images"
+        )
     torch.manual_seed(seed)
     model = new_model(spec, data, ctx.device)
     history = train_classifier(model, train, data.info, recipe, ctx.device, seed, test=data.test, log=log)
     save_state_dict(model, model_out)
     test_accuracy = accuracy(model, data.test, data.info)
     log(f"test accuracy {test_accuracy:.4f}; training loop {history.seconds:.1f} s")
-    atomic.write_json(info_out, {
-        "type": "original" if forget_class is None else "retrained",
-        "method": None, "method_name": None, "base": None,
-        "seed": seed, "epochs": recipe["epochs"], "lr": recipe["lr"], "batch_size": recipe["batch_size"],
-        "hyperparameters": recipe,
-        "status": "ok", "error": None,
-        # RTE: the retrained model's is its retraining time (as in the original); the original has none.
-        "rte": history.seconds if forget_class is not None else None,
-        "training_seconds": history.seconds,
-        "device": ctx.device_name,
-        "test_accuracy": test_accuracy,
-        "history": history.epochs,
-    })
+    atomic.write_json(
+        info_out,
+        {
+            "type": "original" if forget_class is None else "retrained",
+            "method": None,
+            "method_name": None,
+            "base": None,
+            "seed": seed,
+            "epochs": recipe["epochs"],
+            "lr": recipe["lr"],
+            "batch_size": recipe["batch_size"],
+            "hyperparameters": recipe,
+            "status": "ok",
+            "error": None,
+            # RTE: the retrained model's is its retraining time (as in the original); the original has none.
+            "rte": history.seconds if forget_class is not None else None,
+            "training_seconds": history.seconds,
+            "device": ctx.device_name,
+            "test_accuracy": test_accuracy,
+            "history": history.epochs,
+        },
+    )

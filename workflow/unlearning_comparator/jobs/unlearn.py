@@ -26,13 +26,22 @@ def run(spec: dict[str, Any], base_model: str, model_out: str, info_out: str, th
     hp = dict(spec["hyperparameters"])
     seed = int(hp["seed"])
     info = {
-        "type": "unlearned", "method": spec["method"], "method_name": method.name, "base": spec["base"],
-        "seed": seed, "epochs": hp["epochs"], "lr": hp["lr"], "batch_size": hp["batch_size"],
-        "hyperparameters": hp, "device": ctx.device_name,
+        "type": "unlearned",
+        "method": spec["method"],
+        "method_name": method.name,
+        "base": spec["base"],
+        "seed": seed,
+        "epochs": hp["epochs"],
+        "lr": hp["lr"],
+        "batch_size": hp["batch_size"],
+        "hyperparameters": hp,
+        "device": ctx.device_name,
     }
     data = load_data(spec, ctx.device)
     base = load_weights(new_model(spec, data, ctx.device), base_model)
-    log(f"{method.name} ({spec['method']}) on forget class {spec['forget_class']}: {json.dumps(hp, sort_keys=True)}")
+    log(
+        f"{method.name} ({spec['method']}) on forget class {spec['forget_class']}: {json.dumps(hp, sort_keys=True)}"
+    )
     task = make_task(base, data, spec["forget_class"], hp, ctx.device, seed, log=log)
     outcome = run_method(method, task)
     if outcome.status == "ok":
@@ -42,4 +51,6 @@ def run(spec: dict[str, Any], base_model: str, model_out: str, info_out: str, th
         with atomic.atomic_path(model_out) as tmp:
             torch.save({}, tmp)
         log(f"FAILED: {outcome.error}")
-    atomic.write_json(info_out, {**info, "status": outcome.status, "error": outcome.error, "rte": outcome.seconds})
+    atomic.write_json(
+        info_out, {**info, "status": outcome.status, "error": outcome.error, "rte": outcome.seconds}
+    )

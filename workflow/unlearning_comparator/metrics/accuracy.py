@@ -27,7 +27,9 @@ def _labels_numpy(values, name: str) -> np.ndarray:
 
 def _check_range(array: np.ndarray, num_classes: int, name: str) -> None:
     if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(f"{name} must lie in [0, {num_classes - 1}], got values in [{array.min()}, {array.max()}]")
+        raise ValueError(
+            f"{name} must lie in [0, {num_classes - 1}], got values in [{array.min()}, {array.max()}]"
+        )
 
 
 def per_class_accuracy(preds, labels, num_classes: int) -> np.ndarray:
@@ -55,7 +57,9 @@ def forget_metrics(train_acc, test_acc, forget_class: int) -> dict[str, float]:
     train_acc = np.asarray(train_acc, dtype=np.float64)
     test_acc = np.asarray(test_acc, dtype=np.float64)
     if train_acc.ndim != 1 or train_acc.shape != test_acc.shape:
-        raise ValueError(f"train_acc {train_acc.shape} and test_acc {test_acc.shape} must be the same 1-D shape")
+        raise ValueError(
+            f"train_acc {train_acc.shape} and test_acc {test_acc.shape} must be the same 1-D shape"
+        )
     num_classes = train_acc.shape[0]
     if not 0 <= forget_class < num_classes:
         raise ValueError(f"forget_class {forget_class} is outside [0, {num_classes - 1}]")

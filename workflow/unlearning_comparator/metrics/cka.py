@@ -9,7 +9,7 @@ with feature dimension as the biased one does, and it converges as batches are a
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -118,8 +118,10 @@ class MinibatchCKA:
     def update_centered(self, ref_u: torch.Tensor, model_u: torch.Tensor) -> None:
         """Add one mini-batch given already U-centred, flattened Grams from :func:`centered_stack`."""
         if ref_u.ndim != 2 or model_u.ndim != 2 or ref_u.shape[1] != model_u.shape[1]:
-            raise ValueError(f"centred stacks must be (layers, n²) with equal n², got {tuple(ref_u.shape)} and "
-                             f"{tuple(model_u.shape)}")
+            raise ValueError(
+                f"centred stacks must be (layers, n²) with equal n², got {tuple(ref_u.shape)} and "
+                f"{tuple(model_u.shape)}"
+            )
         if ref_u.shape[0] != self.num_ref_layers or model_u.shape[0] != self.num_model_layers:
             raise ValueError("centred stacks do not match the number of layers")
         n = int(round(ref_u.shape[1] ** 0.5))

@@ -28,9 +28,13 @@ def true_class_confidence(logits, labels) -> np.ndarray:
         logits = logits.cpu()
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (n, C), got {tuple(logits.shape)}")
-    labels = torch.as_tensor(labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels))
+    labels = torch.as_tensor(
+        labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    )
     if labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
-        raise ValueError(f"need one label per row of logits, got {tuple(labels.shape)} for {tuple(logits.shape)}")
+        raise ValueError(
+            f"need one label per row of logits, got {tuple(labels.shape)} for {tuple(logits.shape)}"
+        )
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
         raise ValueError(f"labels must lie in [0, {logits.shape[1] - 1}]")
     log_p = torch.log_softmax(logits.to(torch.float64), dim=1)
@@ -98,8 +102,14 @@ def mia_efficacy(
     meaningful attack then, and NaN stays visible where the original silently reported 0.5. NaN
     also for an empty target set. See :func:`mia_predictions` for the rest.
     """
-    arrays = [_feature(v, name) for v, name in
-              ((member_conf, "member_conf"), (nonmember_conf, "nonmember_conf"), (target_conf, "target_conf"))]
+    arrays = [
+        _feature(v, name)
+        for v, name in (
+            (member_conf, "member_conf"),
+            (nonmember_conf, "nonmember_conf"),
+            (target_conf, "target_conf"),
+        )
+    ]
     if not all(np.isfinite(a).all() for a in arrays):
         return float("nan")
     predictions = mia_predictions(*arrays, decimals=decimals, C=C)
@@ -122,8 +132,12 @@ def salun_mia_sets(train_labels, test_labels, forget_class: int) -> MIASets:
       (all of them if there are fewer);
     * target: every training sample of the forget class.
     """
-    train = np.asarray(train_labels.detach().cpu().numpy() if isinstance(train_labels, torch.Tensor) else train_labels)
-    test = np.asarray(test_labels.detach().cpu().numpy() if isinstance(test_labels, torch.Tensor) else test_labels)
+    train = np.asarray(
+        train_labels.detach().cpu().numpy() if isinstance(train_labels, torch.Tensor) else train_labels
+    )
+    test = np.asarray(
+        test_labels.detach().cpu().numpy() if isinstance(test_labels, torch.Tensor) else test_labels
+    )
     if train.ndim != 1 or test.ndim != 1:
         raise ValueError("train_labels and test_labels must be 1-D")
     nonmembers = np.flatnonzero(test != forget_class)

@@ -28,7 +28,7 @@ the two agree except within float32 rounding of p_max.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch

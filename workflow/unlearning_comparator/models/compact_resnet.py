@@ -45,8 +45,14 @@ class CompactResNet(ClassifierNet):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
     def layer_groups(self) -> list[tuple[str, nn.Module]]:
-        return [("stem", self.stem), ("layer1", self.layer1), ("layer2", self.layer2),
-                ("layer3", self.layer3), ("layer4", self.layer4), ("fc", self.fc)]
+        return [
+            ("stem", self.stem),
+            ("layer1", self.layer1),
+            ("layer2", self.layer2),
+            ("layer3", self.layer3),
+            ("layer4", self.layer4),
+            ("fc", self.fc),
+        ]
 
     def feature_module(self) -> nn.Module:
         return self.avgpool

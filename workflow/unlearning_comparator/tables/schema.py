@@ -9,7 +9,8 @@ so the site can be built from the tables alone.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 
@@ -20,103 +21,202 @@ def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Fie
 
 def runs_schema(num_classes: int) -> pa.Schema:
     acc = pa.list_(pa.float64(), num_classes)
-    return pa.schema([
-        _f("run_id", pa.string(), "Unique id of the model within the experiment and forget class; keys every other table", False),
-        _f("forget_class", pa.int16(), "The class this row's metrics treat as forgotten", False),
-        _f("type", pa.string(), "original, retrained, unlearned or external", False),
-        _f("method", pa.string(), "Method id (its module name in methods/); null for original and retrained"),
-        _f("method_name", pa.string(), "The method's display name (e.g. 'Gradient Ascent')"),
-        _f("base", pa.string(), "run_id of the model the method started from; null for original and retrained"),
-        _f("seed", pa.int64(), "Seed of the run (training seed for original/retrained, unlearning seed otherwise)"),
-        _f("epochs", pa.int32(), "Epochs (unlearning epochs; training epochs for original and retrained)"),
-        _f("lr", pa.float64(), "Learning rate"),
-        _f("batch_size", pa.int32(), "Batch size"),
-        _f("hyperparameters", pa.string(), "All hyperparameters of the run, as a JSON object"),
-        _f("UA", pa.float64(), "Unlearning accuracy: training accuracy on the forget class (lower is better; retrained is the target)"),
-        _f("RA", pa.float64(),
-           "Retain accuracy: unweighted mean training accuracy over the other classes (the Comparator's RA; equals the "
-           "literature's accuracy on the retain training set when every retain class has as many training images, as "
-           "in every data set the workflow supports)"),
-        _f("TUA", pa.float64(), "Test unlearning accuracy: test accuracy on the forget class"),
-        _f("TRA", pa.float64(), "Test retain accuracy: unweighted mean test accuracy over the other classes"),
-        _f("TA", pa.float64(),
-           "Testing accuracy of the SalUn / l1-sparse literature: share of all test images outside the forget class "
-           "that are classified correctly (weighted by image, unlike TRA)"),
-        _f("RTE", pa.float64(), "Seconds of the unlearning loop alone (retraining time for retrained; null for original)"),
-        _f("device", pa.string(), "Device the RTE was measured on"),
-        _f("PS", pa.float64(),
-           "The Comparator's privacy score: 1 - the largest attack_score (the Comparator's epsilon rule, minimum of the "
-           "two terms) over the 4 forget_set curves in attack.arrow (1 is best)"),
-        _f("PS_challenge", pa.float64(),
-           "Privacy score by the NeurIPS 2023 unlearning challenge's epsilon rule (maximum of the two terms): 1 - the "
-           "largest non-NaN attack_score_challenge over the 4 forget_set curves; 1.0 if every threshold is discarded; "
-           "null without forget_set curves (converted upstream files)"),
-        _f("MIA_efficacy", pa.float64(), "SalUn-convention MIA efficacy: share of the forget set an RBF SVC on true-class confidence calls non-member"),
-        _f("avg_gap", pa.float64(),
-           "Avg. Gap of the SalUn / l1-sparse literature: mean absolute difference from the retrained model of the same "
-           "forget class over UA, RA, TA and MIA_efficacy (null if one is missing)"),
-        _f("train_acc", acc, "Per-class training accuracy, in class order"),
-        _f("test_acc", acc, "Per-class test accuracy, in class order"),
-        _f("status", pa.string(), "ok or failed", False),
-        _f("error", pa.string(), "Why a failed run failed (null when ok)"),
-    ])
+    return pa.schema(
+        [
+            _f(
+                "run_id",
+                pa.string(),
+                "Unique id of the model within the experiment and forget class; keys every other table",
+                False,
+            ),
+            _f("forget_class", pa.int16(), "The class this row's metrics treat as forgotten", False),
+            _f("type", pa.string(), "original, retrained, unlearned or external", False),
+            _f(
+                "method",
+                pa.string(),
+                "Method id (its module name in methods/); null for original and retrained",
+            ),
+            _f("method_name", pa.string(), "The method's display name (e.g. 'Gradient Ascent')"),
+            _f(
+                "base",
+                pa.string(),
+                "run_id of the model the method started from; null for original and retrained",
+            ),
+            _f(
+                "seed",
+                pa.int64(),
+                "Seed of the run (training seed for original/retrained, unlearning seed otherwise)",
+            ),
+            _f(
+                "epochs", pa.int32(), "Epochs (unlearning epochs; training epochs for original and retrained)"
+            ),
+            _f("lr", pa.float64(), "Learning rate"),
+            _f("batch_size", pa.int32(), "Batch size"),
+            _f("hyperparameters", pa.string(), "All hyperparameters of the run, as a JSON object"),
+            _f(
+                "UA",
+                pa.float64(),
+                "Unlearning accuracy: training accuracy on the forget class (lower is better; retrained is the target)",
+            ),
+            _f(
+                "RA",
+                pa.float64(),
+                "Retain accuracy: unweighted mean training accuracy over the other classes (the Comparator's RA; equals the "
+                "literature's accuracy on the retain training set when every retain class has as many training images, as "
+                "in every data set the workflow supports)",
+            ),
+            _f("TUA", pa.float64(), "Test unlearning accuracy: test accuracy on the forget class"),
+            _f(
+                "TRA",
+                pa.float64(),
+                "Test retain accuracy: unweighted mean test accuracy over the other classes",
+            ),
+            _f(
+                "TA",
+                pa.float64(),
+                "Testing accuracy of the SalUn / l1-sparse literature: share of all test images outside the forget class "
+                "that are classified correctly (weighted by image, unlike TRA)",
+            ),
+            _f(
+                "RTE",
+                pa.float64(),
+                "Seconds of the unlearning loop alone (retraining time for retrained; null for original)",
+            ),
+            _f("device", pa.string(), "Device the RTE was measured on"),
+            _f(
+                "PS",
+                pa.float64(),
+                "The Comparator's privacy score: 1 - the largest attack_score (the Comparator's epsilon rule, minimum of the "
+                "two terms) over the 4 forget_set curves in attack.arrow (1 is best)",
+            ),
+            _f(
+                "PS_challenge",
+                pa.float64(),
+                "Privacy score by the NeurIPS 2023 unlearning challenge's epsilon rule (maximum of the two terms): 1 - the "
+                "largest non-NaN attack_score_challenge over the 4 forget_set curves; 1.0 if every threshold is discarded; "
+                "null without forget_set curves (converted upstream files)",
+            ),
+            _f(
+                "MIA_efficacy",
+                pa.float64(),
+                "SalUn-convention MIA efficacy: share of the forget set an RBF SVC on true-class confidence calls non-member",
+            ),
+            _f(
+                "avg_gap",
+                pa.float64(),
+                "Avg. Gap of the SalUn / l1-sparse literature: mean absolute difference from the retrained model of the same "
+                "forget class over UA, RA, TA and MIA_efficacy (null if one is missing)",
+            ),
+            _f("train_acc", acc, "Per-class training accuracy, in class order"),
+            _f("test_acc", acc, "Per-class test accuracy, in class order"),
+            _f("status", pa.string(), "ok or failed", False),
+            _f("error", pa.string(), "Why a failed run failed (null when ok)"),
+        ]
+    )
 
 
 def instances_schema(num_classes: int) -> pa.Schema:
-    return pa.schema([
-        _f("run_id", pa.string(), "The model (see runs.arrow)", False),
+    return pa.schema(
+        [
+            _f("run_id", pa.string(), "The model (see runs.arrow)", False),
+            _f("index", pa.int32(), "Index of the image in the training split", False),
+            _f("label", pa.int16(), "True class", False),
+            _f("pred", pa.int16(), "Predicted class (argmax of the logits)", False),
+            _f("is_forget", pa.bool_(), "Whether the image belongs to the forget class", False),
+            _f("probs", pa.list_(pa.float32(), num_classes), "Softmax probabilities at T = 1", False),
+            _f("entropy", pa.float32(), "Shannon entropy (nats) of the softmax at T = 2", False),
+            _f(
+                "confidence",
+                pa.float64(),
+                "log p_max - log(1 - p_max) of the softmax at T = 1, from float64 logits",
+                False,
+            ),
+            _f(
+                "x",
+                pa.float32(),
+                "Embedding x (UMAP of penultimate features, aligned across the forget class's models)",
+                False,
+            ),
+            _f("y", pa.float32(), "Embedding y", False),
+        ]
+    )
+
+
+PREDICTIONS = pa.schema(
+    [
+        _f("run_id", pa.string(), "The model", False),
+        _f("split", pa.string(), "train or test", False),
+        _f("true", pa.int16(), "True class", False),
+        _f("pred", pa.int16(), "Predicted class", False),
+        _f(
+            "proportion",
+            pa.float64(),
+            "Share of the true class's images predicted as `pred` (rows sum to 1)",
+            False,
+        ),
+        _f(
+            "mean_confidence",
+            pa.float64(),
+            "Mean softmax (T = 1) probability given to `pred` over the true class's images",
+            False,
+        ),
+    ]
+)
+
+SIMILARITY = pa.schema(
+    [
+        _f("run_id", pa.string(), "The model", False),
+        _f("reference", pa.string(), "original or retrained: the model it is compared with", False),
+        _f("split", pa.string(), "train or test", False),
+        _f("subset", pa.string(), "forget or retain", False),
+        _f("reference_layer", pa.string(), "Layer group of the reference model", False),
+        _f("layer", pa.string(), "Layer group of this model", False),
+        _f("cka", pa.float64(), "Linear minibatch CKA (unbiased HSIC), clamped to [0, 1]", False),
+    ]
+)
+
+ATTACK = pa.schema(
+    [
+        _f("run_id", pa.string(), "The model", False),
+        _f(
+            "scope",
+            pa.string(),
+            "forget_set (every forget-class training image; gives PS and PS_challenge) or subset (the evaluation subset's forget images, as in the site)",
+            False,
+        ),
+        _f("metric", pa.string(), "entropy (T = 2) or confidence (T = 1)", False),
+        _f(
+            "direction",
+            pa.string(),
+            "above_unlearn: values >= threshold are called 'this model'; above_retrain: called 'retrained'",
+            False,
+        ),
+        _f("threshold", pa.float64(), "Threshold", False),
+        _f("fpr", pa.float64(), "False-positive rate at the threshold", False),
+        _f("fnr", pa.float64(), "False-negative rate at the threshold", False),
+        _f(
+            "attack_score",
+            pa.float64(),
+            "1 - 2^-epsilon by the Comparator's epsilon rule (minimum of the two terms, rates clipped; delta = 1e-5); gives PS",
+            False,
+        ),
+        _f(
+            "attack_score_challenge",
+            pa.float64(),
+            "1 - 2^-epsilon by the NeurIPS 2023 challenge's epsilon rule (maximum of the two terms, delta = 1e-5); NaN where "
+            "that rule discards the threshold (exactly one of fpr, fnr is 0); gives PS_challenge",
+            False,
+        ),
+    ]
+)
+
+SUBSET = pa.schema(
+    [
         _f("index", pa.int32(), "Index of the image in the training split", False),
         _f("label", pa.int16(), "True class", False),
-        _f("pred", pa.int16(), "Predicted class (argmax of the logits)", False),
-        _f("is_forget", pa.bool_(), "Whether the image belongs to the forget class", False),
-        _f("probs", pa.list_(pa.float32(), num_classes), "Softmax probabilities at T = 1", False),
-        _f("entropy", pa.float32(), "Shannon entropy (nats) of the softmax at T = 2", False),
-        _f("confidence", pa.float64(), "log p_max - log(1 - p_max) of the softmax at T = 1, from float64 logits", False),
-        _f("x", pa.float32(), "Embedding x (UMAP of penultimate features, aligned across the forget class's models)", False),
-        _f("y", pa.float32(), "Embedding y", False),
-    ])
-
-
-PREDICTIONS = pa.schema([
-    _f("run_id", pa.string(), "The model", False),
-    _f("split", pa.string(), "train or test", False),
-    _f("true", pa.int16(), "True class", False),
-    _f("pred", pa.int16(), "Predicted class", False),
-    _f("proportion", pa.float64(), "Share of the true class's images predicted as `pred` (rows sum to 1)", False),
-    _f("mean_confidence", pa.float64(), "Mean softmax (T = 1) probability given to `pred` over the true class's images", False),
-])
-
-SIMILARITY = pa.schema([
-    _f("run_id", pa.string(), "The model", False),
-    _f("reference", pa.string(), "original or retrained: the model it is compared with", False),
-    _f("split", pa.string(), "train or test", False),
-    _f("subset", pa.string(), "forget or retain", False),
-    _f("reference_layer", pa.string(), "Layer group of the reference model", False),
-    _f("layer", pa.string(), "Layer group of this model", False),
-    _f("cka", pa.float64(), "Linear minibatch CKA (unbiased HSIC), clamped to [0, 1]", False),
-])
-
-ATTACK = pa.schema([
-    _f("run_id", pa.string(), "The model", False),
-    _f("scope", pa.string(), "forget_set (every forget-class training image; gives PS and PS_challenge) or subset (the evaluation subset's forget images, as in the site)", False),
-    _f("metric", pa.string(), "entropy (T = 2) or confidence (T = 1)", False),
-    _f("direction", pa.string(), "above_unlearn: values >= threshold are called 'this model'; above_retrain: called 'retrained'", False),
-    _f("threshold", pa.float64(), "Threshold", False),
-    _f("fpr", pa.float64(), "False-positive rate at the threshold", False),
-    _f("fnr", pa.float64(), "False-negative rate at the threshold", False),
-    _f("attack_score", pa.float64(),
-       "1 - 2^-epsilon by the Comparator's epsilon rule (minimum of the two terms, rates clipped; delta = 1e-5); gives PS",
-       False),
-    _f("attack_score_challenge", pa.float64(),
-       "1 - 2^-epsilon by the NeurIPS 2023 challenge's epsilon rule (maximum of the two terms, delta = 1e-5); NaN where "
-       "that rule discards the threshold (exactly one of fpr, fnr is 0); gives PS_challenge", False),
-])
-
-SUBSET = pa.schema([
-    _f("index", pa.int32(), "Index of the image in the training split", False),
-    _f("label", pa.int16(), "True class", False),
-    _f("sprite", pa.int32(), "Position of its thumbnail in thumbnails.png (row-major)", False),
-])
+        _f("sprite", pa.int32(), "Position of its thumbnail in thumbnails.png (row-major)", False),
+    ]
+)
 
 
 def _fixed(schema: pa.Schema) -> Callable[[int], pa.Schema]:

@@ -19,8 +19,9 @@ Every random draw must come from ``task.generator`` so that a seed gives the sam
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,7 +39,7 @@ class LoopTimer:
         self.seconds = 0.0
         self._start: float | None = None
 
-    def __enter__(self) -> "LoopTimer":
+    def __enter__(self) -> LoopTimer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self._start = time.perf_counter()

@@ -19,10 +19,11 @@ import importlib.util
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 METHOD_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 GRID_KEYS = ("epochs", "lr", "batch_size")
@@ -88,13 +89,21 @@ def describe_method(path: Path) -> MethodSpec:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "unlearn":
             has_unlearn = True
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
         for target in targets:
             if isinstance(target, ast.Name) and target.id in _DECLARATIONS and node.value is not None:
                 try:
                     found[target.id] = ast.literal_eval(node.value)
                 except ValueError:
-                    spec.error = f"methods/{path.name}: {target.id} must be a literal (numbers, strings, lists, dicts)"
+                    spec.error = (
+                        f"methods/{path.name}: {target.id} must be a literal (numbers, strings, lists, dicts)"
+                    )
                     return spec
     spec.name = str(found.get("NAME", path.stem))
     spec.defaults = dict(found.get("DEFAULTS", {}))
@@ -122,7 +131,9 @@ def load_method(path: Path) -> MethodSpec:
     try:
         module = _import(path)
     except Exception as exc:  # a broken module must not stop the others
-        spec.error = f"methods/{path.name} failed to import: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        spec.error = (
+            f"methods/{path.name} failed to import: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        )
         return spec
     spec.name = str(getattr(module, "NAME", path.stem))
     spec.defaults = dict(getattr(module, "DEFAULTS", {}))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,9 +66,21 @@ def run_method(spec: MethodSpec, task: UnlearningTask) -> RunOutcome:
     try:
         model = spec.unlearn(task)
     except Exception as exc:
-        return RunOutcome(None, "failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}", task.timer.seconds)
+        return RunOutcome(
+            None, "failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}", task.timer.seconds
+        )
     if not isinstance(model, nn.Module):
-        return RunOutcome(None, "failed", f"unlearn() returned {type(model).__name__}, not a torch.nn.Module", task.timer.seconds)
+        return RunOutcome(
+            None,
+            "failed",
+            f"unlearn() returned {type(model).__name__}, not a torch.nn.Module",
+            task.timer.seconds,
+        )
     if not all_finite(model):
-        return RunOutcome(None, "failed", "the unlearned weights are not finite (NaN or Inf): the method diverged", task.timer.seconds)
+        return RunOutcome(
+            None,
+            "failed",
+            "the unlearned weights are not finite (NaN or Inf): the method diverged",
+            task.timer.seconds,
+        )
     return RunOutcome(model, "ok", None, task.timer.seconds)

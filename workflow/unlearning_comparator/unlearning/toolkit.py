@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -16,8 +16,13 @@ MAX_GRAD_NORM = 100.0
 DECREASING_LR = (80, 120)  # MultiStepLR milestones (epochs); gamma 0.2
 
 
-def sgd(params: Iterable[torch.nn.Parameter], lr: float, momentum: float = MOMENTUM,
-        weight_decay: float = WEIGHT_DECAY, nesterov: bool = False) -> torch.optim.SGD:
+def sgd(
+    params: Iterable[torch.nn.Parameter],
+    lr: float,
+    momentum: float = MOMENTUM,
+    weight_decay: float = WEIGHT_DECAY,
+    nesterov: bool = False,
+) -> torch.optim.SGD:
     return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
 
 
@@ -34,8 +39,10 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     """KL(teacher || student) of the tempered softmaxes, batch-mean, times T² (Hinton et al.)."""
     t = temperature
     return F.kl_div(
-        F.log_softmax(student_logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
-        reduction="batchmean", log_target=True,
+        F.log_softmax(student_logits / t, dim=1),
+        F.log_softmax(teacher_logits / t, dim=1),
+        reduction="batchmean",
+        log_target=True,
     ) * (t * t)
 
 
@@ -90,8 +97,12 @@ def cosine(optimizer: torch.optim.Optimizer, epochs: int, eta_min: float = 0.0):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, int(epochs)), eta_min=eta_min)
 
 
-def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, model: nn.Module | None = None,
-         max_norm: float | None = None) -> None:
+def step(
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    model: nn.Module | None = None,
+    max_norm: float | None = None,
+) -> None:
     """zero_grad, backward, optional grad-norm clipping of ``model``'s parameters, optimizer step."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -104,8 +115,11 @@ def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, model: nn.Module 
 
 def zero_grads_like(model: nn.Module) -> dict[str, torch.Tensor]:
     """Float32 zero tensors shaped like every trainable parameter, on its device (accumulators)."""
-    return {n: torch.zeros_like(p, dtype=torch.float32, memory_format=torch.preserve_format)
-            for n, p in model.named_parameters() if p.requires_grad}
+    return {
+        n: torch.zeros_like(p, dtype=torch.float32, memory_format=torch.preserve_format)
+        for n, p in model.named_parameters()
+        if p.requires_grad
+    }
 
 
 def global_top_fraction_mask(scores: dict[str, torch.Tensor], fraction: float) -> dict[str, torch.Tensor]:
