@@ -254,7 +254,7 @@ def write_experiment(
                         }
                     )
                 )
-            # similarity: the full layer x layer matrix per reference/split/subset
+            # similarity: the full layer x layer matrix per reference model, split and subset
             L = len(LAYERS)
             depth = np.linspace(0, 1, L)
             for ref in ("original", "retrained"):

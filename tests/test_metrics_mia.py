@@ -1,4 +1,4 @@
-"""SalUn-convention MIA efficacy (literature §C.2)."""
+"""SalUn-convention MIA efficacy (J. Jia et al., NeurIPS 2023, arXiv:2304.04934; SalUn, arXiv:2310.12508)."""
 
 import math
 

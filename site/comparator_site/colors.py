@@ -1,4 +1,10 @@
-"""The colour language of the original Comparator (reference §7.1, §7.4)."""
+"""The colour language of the original Comparator (docs/the-original-comparator.md §8.1, §8.2).
+
+Model A/B and retrained colours, class colours and type badges after the original's
+``frontend/src/constants/colors.ts`` and ``frontend/src/utils/data/colors.ts``
+(gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d); the ``external`` and ``failed`` badges are
+this project's own.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +63,7 @@ def ramp(scheme: list[str], t: float) -> str:
 
 
 def cell(scheme: list[str], t: float) -> str:
-    """The table's cell colour: the ramp evaluated at 0.03 + t × 0.72 (reference §7.4)."""
+    """The table's cell colour: the ramp at 0.03 + t × 0.72 (docs/the-original-comparator.md §8.2)."""
     return ramp(scheme, 0.03 + min(1.0, max(0.0, t)) * 0.72)
 
 

@@ -65,7 +65,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         channels=3,
         image_size=32,
-        mean=(0.4914, 0.4822, 0.4465),  # the original Comparator's normalisation (reference §1.2)
+        mean=(0.4914, 0.4822, 0.4465),  # the original's (docs/the-original-comparator.md §1.1)
         std=(0.2023, 0.1994, 0.2010),
         hflip=True,
         crop_padding=4,

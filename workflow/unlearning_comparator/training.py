@@ -1,9 +1,9 @@
 """Training the original model (whole training split) and the retrained gold standard (retain set only).
 
-Both follow the config's ``training`` recipe (reference §2.2-2.3: SGD with momentum and Nesterov,
-weight decay, a learning-rate schedule, augmentation), seeded so that the same config gives the
-same weights. Batches are drawn from the in-memory uint8 tensors on the device; augmentation is
-applied to whole batches there.
+Both follow the config's ``training`` recipe (as the original's, docs/the-original-comparator.md §2.3:
+SGD with momentum and Nesterov, weight decay, a learning-rate schedule, augmentation), seeded so that
+the same config gives the same weights. Batches are drawn from the in-memory uint8 tensors on the
+device; augmentation is applied to whole batches there.
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 * the forget set (every training image of the forget class) and the retain set (the rest);
 * the fixed evaluation subset: ``per_class`` training images per class drawn with the experiment's
-  seed, concatenated in class order (reference §1.4), used for embeddings and instance views;
-* the CKA pool: the first images of each class (reference §5.8 takes "the first N sorted indices"),
-  arranged in mixed mini-batches with the same number of images of every class. A model's Gram
-  matrix of one mixed batch then contains, as sub-blocks, the Gram matrices of that batch's forget
-  images and of its retain images for *every* forget class, so one forward pass serves them all.
+  seed, concatenated in class order (as the original's, docs/the-original-comparator.md §1.2), used for
+  embeddings and instance views;
+* the CKA pool: the first images of each class (the original takes the first images by sorted index,
+  docs/the-original-comparator.md §5), arranged in mixed mini-batches with the same number of images
+  of every class. A model's Gram matrix of one mixed batch then contains, as sub-blocks, the Gram
+  matrices of that batch's forget images and of its retain images for *every* forget class, so one
+  forward pass serves them all.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class CkaPool:
 
 
 def default_cka_per_class(labels: torch.Tensor, split: str) -> int:
-    """Reference §5.8's sizes: a tenth of each class for training data, half for test data."""
+    """The original's shares (docs/the-original-comparator.md §5): a tenth of the smallest class for
+    training data, half of it for test data."""
     counts = torch.bincount(labels.cpu())
     divisor = 10 if split == "train" else 2
     return int(counts.min()) // divisor

@@ -1,4 +1,4 @@
-"""Job: consolidate the forget classes' fragments into the experiment's tables (DESIGN.md §3)."""
+"""Job: consolidate the forget classes' fragments into the experiment's tables (docs/tables.md)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,20 @@
-"""Linear minibatch CKA with the unbiased HSIC estimator (reference/original-comparator.md §5.8).
+"""Linear minibatch CKA with the unbiased HSIC estimator.
 
 HSIC is estimated per mini-batch with the unbiased estimator of Song et al. (2012), written via
 Székely & Rizzo's U-centring: HSIC₁(K, L) = Σᵢⱼ Ũ_K ∘ Ũ_L / (n(n − 3)). Following Nguyen, Raghu &
 Kornblith (2021), the per-batch estimates are averaged over mini-batches before forming
 CKA = HSIC(K, L) / √(HSIC(K, K) · HSIC(L, L)). Being unbiased, the estimate does not drift upwards
 with feature dimension as the biased one does, and it converges as batches are added.
+
+Sources: L. Song, A. Smola, A. Gretton, J. Bedo and K. Borgwardt, "Feature Selection via Dependence
+Maximization", JMLR 13, 2012 (the unbiased HSIC); G. J. Székely and M. L. Rizzo, "Partial distance
+correlation with methods for dissimilarities", Annals of Statistics 42(6), 2014 (U-centring);
+S. Kornblith, M. Norouzi, H. Lee and G. Hinton, "Similarity of Neural Network Representations
+Revisited", ICML 2019 (arXiv:1905.00414) (linear CKA); T. Nguyen, M. Raghu and S. Kornblith, "Do Wide
+and Deep Networks Learn the Same Things? Uncovering How Neural Network Representations Vary with Width
+and Depth", ICLR 2021 (arXiv:2010.15327) (minibatch CKA). The original Comparator computes CKA with the
+``pytorch-cka`` package instead, over other images and mini-batches (docs/the-original-comparator.md §5;
+docs/differences-from-the-original.md §4.7, §5.2).
 """
 
 from __future__ import annotations

@@ -1,11 +1,18 @@
-"""SalUn-convention MIA efficacy (reference/literature.md §C.2), so our numbers compare with the literature.
+"""SalUn-convention MIA efficacy, so our numbers compare with the literature.
+
+The metric ("MIA-Efficacy") as defined by J. Jia et al., "Model Sparsity Can Simplify Machine
+Unlearning", NeurIPS 2023 (arXiv:2304.04934), and used by C. Fan et al., "SalUn: Empowering Machine
+Unlearning via Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024
+(arXiv:2310.12508).
 
 A population attack on one scalar: the evaluated model's softmax probability of the true class.
 An RBF SVC (C = 3, gamma = "auto") is fitted on members (retain training samples, label 1) against
 non-members (test samples, label 0), all scored by the *evaluated* model itself, and applied to the
 forget set; the efficacy is the share of forget samples predicted non-member. Higher means the
-forget set looks less like training data. (The original Comparator instead fits a linear SVC on the
-pre-unlearning model's features, §5.10; we follow SalUn because that is what papers report.)
+forget set looks less like training data. (The original Comparator's optional variant instead fits
+linear SVCs on the *pre-unlearning* model's true-class probability and entropy, and never runs in its
+shipped configuration: docs/the-original-comparator.md §4.3. We follow SalUn because that is what
+papers report.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The CIFAR-style ResNet-18 of the original Comparator (reference §2.1).
+"""The CIFAR-style ResNet-18 of the original Comparator (its ``backend/app/models/resnet.py`` at commit
+0e3ce99d; docs/the-original-comparator.md §2.1).
 
 torchvision's ResNet-18 with a 3x3, stride-1 first convolution (taking the data set's channels),
 no max-pooling and a ``num_classes`` head: ~11.17 M parameters for CIFAR-10. Parameter names are
@@ -31,7 +32,8 @@ class CifarResNet18(ClassifierNet):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
     def layer_groups(self) -> list[tuple[str, nn.Module]]:
-        # The ten groups the original hooks for CKA (reference §5.8): conv1, each basic block, fc.
+        # The ten groups the original compares by CKA (docs/the-original-comparator.md §2.2): conv1,
+        # each basic block, fc.
         groups: list[tuple[str, nn.Module]] = [("conv1", self.conv1)]
         for stage in ("layer1", "layer2", "layer3", "layer4"):
             for i, block in enumerate(getattr(self, stage)):

@@ -1,4 +1,8 @@
-"""Building blocks shared by the method modules, following the original's constants (reference §3.1)."""
+"""Building blocks shared by the method modules, following the original's constants.
+
+The constants are those of the original Comparator's ``backend/app/config/settings.py``
+(gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d; docs/the-original-comparator.md §3.1).
+"""
 
 from __future__ import annotations
 
