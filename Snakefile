@@ -28,7 +28,7 @@ include: "workflow/rules/site.smk"
 
 
 rule all:
+    default_target: True
     input:
         tables=expand(f"{RESULTS}/tables/{{table}}.arrow", table=TABLES),
         site=f"{RESULTS}/site/index.html",
-    default_target: True

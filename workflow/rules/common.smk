@@ -1,6 +1,7 @@
-# Helpers shared by the rule files: config validation, the run grid, paths and per-job parameters.
+# Helpers shared by the rule files (config validation, the run grid, paths, per-job parameters).
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -8,9 +9,23 @@ from snakemake.exceptions import WorkflowError
 
 from unlearning_comparator.config import ConfigError, unlearning_runs, validate_config
 
-METHODS_DIR = Path(workflow.basedir) / "methods"
-PYTHON = sys.executable  # the interpreter running Snakemake, with this project installed
+from unlearning_comparator.data.manifest import changed_message, stale
 from unlearning_comparator.tables.schema import TABLES  # the consolidated tables, in order
+
+ROOT = Path(workflow.basedir)
+METHODS_DIR = ROOT / "methods"
+# The software of every rule (used with --use-conda; see the file).
+CONDA_ENV = "../envs/comparator.yaml"
+
+# Jobs run `python -m ...`: by default the interpreter running Snakemake (this project's environment)
+# comes first on PATH; under --use-conda the rule's environment is activated in front of it. Either
+# way the project's code is imported from this repository.
+os.environ.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    PYTHONPATH=os.pathsep.join(
+        [str(ROOT / "workflow"), str(ROOT / "site")] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    ),
+)
 
 try:
     _resolved = validate_config(config, METHODS_DIR)
@@ -54,7 +69,10 @@ def evaluation_spec(run_id, forget_class=None):
         run_id=run_id,
         forget_class=forget_class,
         # precision is a param so that changing it reruns every evaluation (and what depends on them)
-        evaluation={"batch_size": config["evaluation"]["batch_size"], "precision": config["evaluation"]["precision"]},
+        evaluation={
+            "batch_size": config["evaluation"]["batch_size"],
+            "precision": config["evaluation"]["precision"],
+        },
         analysis={
             "subset_per_class": config["analysis"]["subset_per_class"],
             "cka": config["analysis"]["cka"],
@@ -67,7 +85,11 @@ def models_of(fc):
     fc = int(fc)
     entries = [(f"fc{fc}-original", "original"), (f"fc{fc}-retrained", f"fc{fc}/retrained")]
     entries += [(r.run_id, f"fc{fc}/{r.method}/{r.key}") for (c, _, _), r in RUNS.items() if c == fc]
-    entries += [(f"fc{fc}-external-{n}", f"fc{fc}/external/{n}") for n, e in EXTERNAL.items() if e["forget_class"] == fc]
+    entries += [
+        (f"fc{fc}-external-{n}", f"fc{fc}/external/{n}")
+        for n, e in EXTERNAL.items()
+        if e["forget_class"] == fc
+    ]
     return entries
 
 
@@ -93,3 +115,51 @@ def job_log(rule_name, pattern):
 
 def job_benchmark(rule_name, pattern):
     return f"{RESULTS}/benchmarks/{rule_name}/{pattern}.tsv"
+
+
+def check_data_unchanged():
+    """Snakemake does not watch the data (they are not outputs of this workflow): compare them with the
+    manifest before planning, so that results never silently mix two versions of a data set."""
+    changed, missing = stale(DATA_MANIFEST, config["dataset"], config["data"]["root"])
+    if changed:
+        raise WorkflowError(changed_message(DATA_MANIFEST, changed))
+    if missing:  # fine for rules that do not read data (tables, site); the others stop with a message
+        print(f"Note: files of {DATA_MANIFEST} are gone: {', '.join(missing)}", file=sys.stderr)
+
+
+def unlearn_spec(wc):
+    run = RUNS[(int(wc.fc), wc.method, wc.key)]
+    return spec(
+        method=run.method,
+        method_path=run.module_path,
+        forget_class=run.forget_class,
+        hyperparameters=run.hp,
+        base=f"fc{run.forget_class}-original",
+    )
+
+
+EVAL_FILES = ["logits.arrow", "features.arrow", "similarity.arrow", "summary.json"]
+
+
+def eval_outputs(folder):
+    return {f.split(".")[0]: f"{RESULTS}/evaluation/{folder}/{f}" for f in EVAL_FILES}
+
+
+def analysis_models(wc):
+    entries = []
+    for run_id, folder in models_of(wc.fc):
+        entry = {"run_id": run_id, "info": info_path(folder)}
+        entry.update(
+            {k: f"{RESULTS}/evaluation/{folder}/{k}.arrow" for k in ("logits", "features", "similarity")}
+        )
+        entries.append(entry)
+    return entries
+
+
+def analysis_inputs(wc):
+    files = {
+        f"{e['run_id']}:{k}": e[k]
+        for e in analysis_models(wc)
+        for k in ("info", "logits", "features", "similarity")
+    }
+    return {**files, **reference_grams(wc), "data": DATA_MANIFEST}

@@ -5,26 +5,9 @@
 # downloads. It is local: on a cluster it runs on the submitting host, since compute nodes often lack
 # internet. Then: the fixed evaluation subset every model is measured on, and its thumbnails for the site.
 
-from unlearning_comparator.data.manifest import changed_message, stale
-
 
 localrules:
     data,
-
-
-# Whether the rule may download is how the data are got, not what they are: it is given outside the
-# rule's params, so that switching it reruns nothing (the manifest records where the data came from).
-DATA_DOWNLOAD = "--download" if config["data"]["download"] else "--no-download"
-
-
-def check_data_unchanged():
-    """Snakemake does not watch the data (they are not outputs of this workflow): compare them with the
-    manifest before planning, so that results never silently mix two versions of a data set."""
-    changed, missing = stale(DATA_MANIFEST, config["dataset"], config["data"]["root"])
-    if changed:
-        raise WorkflowError(changed_message(DATA_MANIFEST, changed))
-    if missing:  # fine for rules that do not read data (tables, site); the others stop with a message
-        print(f"Note: files of {DATA_MANIFEST} are gone: {', '.join(missing)}", file=sys.stderr)
 
 
 check_data_unchanged()
@@ -37,11 +20,17 @@ rule data:
         job_log("data", "data"),
     benchmark:
         job_benchmark("data", "data")
+    conda:
+        CONDA_ENV
+    resources:
+        # whether the job may download is how the data are got, not what they are: a resource rather than
+        # a parameter, so that switching it reruns nothing (the manifest records where the data came from)
+        download="yes" if config["data"]["download"] else "no",
     params:
         spec=lambda wc: json.dumps({"dataset": config["dataset"], "data": job_data_config()}, sort_keys=True),
     shell:
         # on failure the log (where the files must go, how to fetch them) is the message: show it
-        "{PYTHON} -m unlearning_comparator data --spec {params.spec:q} {DATA_DOWNLOAD}"
+        "python -m unlearning_comparator data --spec {params.spec:q} --download {resources.download}"
         " --manifest {output.manifest:q} > {log:q} 2>&1 || {{ cat {log:q} >&2; exit 1; }}"
 
 
@@ -55,6 +44,8 @@ rule subsets:
         job_log("subsets", "subsets"),
     benchmark:
         job_benchmark("subsets", "subsets")
+    conda:
+        CONDA_ENV
     params:
         spec=lambda wc: spec(
             analysis={
@@ -63,5 +54,5 @@ rule subsets:
             }
         ),
     shell:
-        "{PYTHON} -m unlearning_comparator subsets --spec {params.spec:q}"
+        "python -m unlearning_comparator subsets --spec {params.spec:q}"
         " --subset {output.subset:q} --thumbnails {output.thumbnails:q} > {log:q} 2>&1"

@@ -1,19 +1,6 @@
 # One forward pass per split per model. The reference models (original, retrained) also keep the
 # Gram matrices of their CKA batches, so every other model is compared with them without re-running them.
 
-EVAL_FILES = ["logits.arrow", "features.arrow", "similarity.arrow", "summary.json"]
-
-
-def eval_outputs(folder):
-    return {f.split(".")[0]: f"{RESULTS}/evaluation/{folder}/{f}" for f in EVAL_FILES}
-
-
-EVALUATE = (
-    "{PYTHON} -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"
-    " --model {input.model:q} --info {input.info:q} --logits {output.logits:q} --features {output.features:q}"
-    " --similarity {output.similarity:q} --summary {output.summary:q}"
-)
-
 
 rule evaluate_original:
     input:
@@ -27,13 +14,18 @@ rule evaluate_original:
         job_log("evaluate", "original"),
     benchmark:
         job_benchmark("evaluate", "original")
-    params:
-        spec=lambda wc: evaluation_spec("original"),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         gpu=1,
+    params:
+        spec=lambda wc: evaluation_spec("original"),
     shell:
-        EVALUATE + " --grams-out {output.grams:q} > {log:q} 2>&1"
+        "python -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"
+        " --model {input.model:q} --info {input.info:q} --logits {output.logits:q}"
+        " --features {output.features:q} --similarity {output.similarity:q} --summary {output.summary:q}"
+        " --grams-out {output.grams:q} > {log:q} 2>&1"
 
 
 rule evaluate_retrained:
@@ -48,13 +40,18 @@ rule evaluate_retrained:
         job_log("evaluate", "fc{fc}/retrained"),
     benchmark:
         job_benchmark("evaluate", "fc{fc}/retrained")
-    params:
-        spec=lambda wc: evaluation_spec(f"fc{wc.fc}-retrained", int(wc.fc)),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         gpu=1,
+    params:
+        spec=lambda wc: evaluation_spec(f"fc{wc.fc}-retrained", int(wc.fc)),
     shell:
-        EVALUATE + " --grams-out {output.grams:q} > {log:q} 2>&1"
+        "python -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"
+        " --model {input.model:q} --info {input.info:q} --logits {output.logits:q}"
+        " --features {output.features:q} --similarity {output.similarity:q} --summary {output.summary:q}"
+        " --grams-out {output.grams:q} > {log:q} 2>&1"
 
 
 rule evaluate_compared:
@@ -69,13 +66,16 @@ rule evaluate_compared:
         job_log("evaluate", "fc{fc}/{kind}/{key}"),
     benchmark:
         job_benchmark("evaluate", "fc{fc}/{kind}/{key}")
-    params:
-        spec=lambda wc: evaluation_spec(
-            f"fc{wc.fc}-{wc.kind}-{wc.key}", int(wc.fc)
-        ),
-        references=reference_grams_json,
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         gpu=1,
+    params:
+        spec=lambda wc: evaluation_spec(f"fc{wc.fc}-{wc.kind}-{wc.key}", int(wc.fc)),
+        references=reference_grams_json,
     shell:
-        EVALUATE + " --reference-grams {params.references:q} > {log:q} 2>&1"
+        "python -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"
+        " --model {input.model:q} --info {input.info:q} --logits {output.logits:q}"
+        " --features {output.features:q} --similarity {output.similarity:q} --summary {output.summary:q}"
+        " --reference-grams {params.references:q} > {log:q} 2>&1"

@@ -16,8 +16,10 @@ rule site:
         job_log("site", "site"),
     benchmark:
         job_benchmark("site", "site")
+    conda:
+        CONDA_ENV
     params:
-        tables=f"{RESULTS}/tables",
-        out=f"{RESULTS}/site",
+        tables=lambda wc, input: os.path.dirname(input.subset),
+        out=lambda wc, output: os.path.dirname(output.index),
     shell:
-        "{PYTHON} -m comparator_site build --tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"
+        "python -m comparator_site build --tables {params.tables:q} --out {params.out:q} > {log:q} 2>&1"

@@ -11,13 +11,15 @@ rule train_original:
         job_log("train_original", "original"),
     benchmark:
         job_benchmark("train_original", "original")
-    params:
-        spec=lambda wc: spec(training=config["training"]),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         gpu=1,
+    params:
+        spec=lambda wc: spec(training=config["training"]),
     shell:
-        "{PYTHON} -m unlearning_comparator train --spec {params.spec:q} --threads {threads}"
+        "python -m unlearning_comparator train --spec {params.spec:q} --threads {threads}"
         " --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"
 
 
@@ -31,11 +33,13 @@ rule retrain:
         job_log("retrain", "fc{fc}"),
     benchmark:
         job_benchmark("retrain", "fc{fc}")
-    params:
-        spec=lambda wc: spec(training=config["training"]),
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         gpu=1,
+    params:
+        spec=lambda wc: spec(training=config["training"]),
     shell:
-        "{PYTHON} -m unlearning_comparator train --spec {params.spec:q} --threads {threads}"
+        "python -m unlearning_comparator train --spec {params.spec:q} --threads {threads}"
         " --forget-class {wildcards.fc} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"

@@ -2,17 +2,6 @@
 # plus models unlearned elsewhere ("external"). A run that fails is recorded, not fatal.
 
 
-def unlearn_spec(wc):
-    run = RUNS[(int(wc.fc), wc.method, wc.key)]
-    return spec(
-        method=run.method,
-        method_path=run.module_path,
-        forget_class=run.forget_class,
-        hyperparameters=run.hp,
-        base=f"fc{run.forget_class}-original",
-    )
-
-
 rule unlearn:
     input:
         data=DATA_MANIFEST,
@@ -25,13 +14,15 @@ rule unlearn:
         job_log("unlearn", "fc{fc}/{method}/{key}"),
     benchmark:
         job_benchmark("unlearn", "fc{fc}/{method}/{key}")
-    params:
-        spec=unlearn_spec,
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         gpu=1,
+    params:
+        spec=unlearn_spec,
     shell:
-        "{PYTHON} -m unlearning_comparator unlearn --spec {params.spec:q} --threads {threads}"
+        "python -m unlearning_comparator unlearn --spec {params.spec:q} --threads {threads}"
         " --base {input.base:q} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"
 
 
@@ -45,8 +36,10 @@ rule import_external:
         info=f"{RESULTS}/models/fc{{fc}}/external/{{name}}/info.json",
     log:
         job_log("import_external", "fc{fc}/{name}"),
+    conda:
+        CONDA_ENV
     params:
         spec=lambda wc: spec(forget_class=int(wc.fc), external=EXTERNAL[wc.name], external_name=wc.name),
     shell:
-        "{PYTHON} -m unlearning_comparator import-checkpoint --spec {params.spec:q}"
+        "python -m unlearning_comparator import-checkpoint --spec {params.spec:q}"
         " --checkpoint {input.checkpoint:q} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"

@@ -74,8 +74,8 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
     _with_spec(p, "manifest")
     p.add_argument(
         "--download",
-        action=argparse.BooleanOptionalAction,
-        default=False,
+        choices=("yes", "no"),
+        default="no",
         help="download with torchvision when the files are not found (default: no)",
     )
 
@@ -83,7 +83,7 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
 def _data(args: argparse.Namespace) -> int:
     from .jobs import data
 
-    return data.run(args.spec, args.manifest, args.download)
+    return data.run(args.spec, args.manifest, args.download == "yes")
 
 
 # ----------------------------------------------------------------------------------------- the models
