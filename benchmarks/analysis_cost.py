@@ -10,8 +10,8 @@ process, on one thread (as the workflow's jobs run), it times:
 * the workflow's one-pass evaluation of an unlearned model (logits, penultimate features, CKA Grams);
 * its similarity against the stored reference Grams;
 * its share of the forget class's analysis: accuracies, prediction matrices, MIA efficacy, attack curves
-  and its layout anchored to the original's (UMAP warmed up first: numba's compilation is paid once per forget class,
-  and reported separately).
+  and its layout anchored to the original's (UMAP warmed up first: numba's compilation is paid once per
+  forget class, and reported separately).
 """
 
 from __future__ import annotations

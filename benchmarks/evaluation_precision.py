@@ -1,7 +1,8 @@
 """Measure what ``evaluation.precision: bf16`` changes against float32 on an experiment's trained models.
 
-    python benchmarks/evaluation_precision.py [results/fashion-mnist-compact] [--configfile config/config.yaml]
-        [--cores N] [--candidate bf16|float32] [--rerun-baseline] [--keep] [--json out.json]
+    python benchmarks/evaluation_precision.py [results/fashion-mnist-compact]
+        [--configfile config/config.yaml] [--cores N] [--candidate bf16|float32] [--rerun-baseline]
+        [--keep] [--json out.json]
 
 The trained models of the experiment (``models/``: weights and info.json, timestamps kept) and its
 evaluation subset are copied into two scratch experiments in a temporary folder, where the workflow
@@ -181,7 +182,10 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
 def run_workflow(
     code: Path, scratch: Path, config: Path, rules: list[str], cores: int
 ) -> tuple[dict[str, int], float]:
-    """Re-run ``rules`` up to the tables; refuse if anything that trains would run. Returns (jobs, seconds)."""
+    """Re-run ``rules`` up to the tables; refuse if anything that trains would run.
+
+    Returns (jobs, seconds).
+    """
     results = next((scratch / "results").iterdir())
     dry = snakemake(code, scratch, config, rules, cores, "-n")
     if dry.returncode != 0:
@@ -305,11 +309,13 @@ def markdown(rows: list[dict], logits: dict, embedding: dict) -> str:
         lines.append(f"| {r['table']} | {r['column']} | {diff} | {r['differing_rows']} | {r['rows']} |")
     lines.append(
         f"| evaluation | logits (every image) | {logits['max_abs_diff']:.3g} (largest logit "
-        f"{logits['max_abs_logit']:.3g}) | argmax changed for {logits['argmax_changed']} | {logits['images']} |"
+        f"{logits['max_abs_logit']:.3g}) | argmax changed for {logits['argmax_changed']} | "
+        f"{logits['images']} |"
     )
     lines += [
         "",
-        f"Embedding (UMAP of the features, aligned): points moved by a median {embedding['median_shift']:.3g}, "
+        "Embedding (UMAP of the features, aligned): points moved by a median "
+        f"{embedding['median_shift']:.3g}, "
         f"at most {embedding['max_shift']:.3g}, in a layout {embedding['layout_width']:.3g} wide.",
     ]
     return "\n".join(lines)
@@ -378,7 +384,8 @@ def main() -> int:
         report["logits"] = compare_logits(base / "evaluation", other / "evaluation")
         report["embedding"] = embedding_shift(read(base, "instances"), read(other, "instances"))
         print(
-            f"\n{args.candidate} against float32 ({'reused' if reuse else 're-evaluated'} float32 evaluations), on the "
+            f"\n{args.candidate} against float32 "
+            f"({'reused' if reuse else 're-evaluated'} float32 evaluations), on the "
             f"{device_type}, {report['seconds']:.0f} s in all:\n"
         )
         print(markdown(rows, report["logits"], report["embedding"]))

@@ -131,7 +131,7 @@ def main() -> int:
     for name, (folder, forget) in models.items():
         _, s = clocked(
             device,
-            lambda: train.run(
+            lambda folder=folder, forget=forget: train.run(
                 {**base, "training": cfg["training"]}, folder / "model.pt", folder / "info.json", forget
             ),
         )
@@ -156,7 +156,7 @@ def main() -> int:
         }
         _, s = clocked(
             device,
-            lambda: unlearn.run(
+            lambda spec=spec, folder=folder: unlearn.run(
                 spec, work / "original" / "model.pt", folder / "model.pt", folder / "info.json"
             ),
         )
@@ -184,7 +184,7 @@ def main() -> int:
         out = {k: folder / f"{k}.arrow" for k in ("logits", "features", "similarity")}
         _, s = clocked(
             device,
-            lambda: evaluate.run(
+            lambda run_id=run_id, folder=folder, out=out, is_ref=is_ref: evaluate.run(
                 {**eval_spec, "run_id": run_id, "forget_class": fc},
                 folder / "model.pt",
                 folder / "info.json",

@@ -57,7 +57,8 @@ IDLE_PROBE = """
 })();
 """
 
-SWITCH = """
+SWITCH = (
+    """
 const [kind, target, names] = arguments;
 const done = arguments[arguments.length - 1];
 const doc = Bokeh.documents[0];
@@ -65,7 +66,8 @@ const doc = Bokeh.documents[0];
 const sig = (n) => { const d = doc.get_model_by_name(n).data; let h = 0;
   for (const k of Object.keys(d).sort()) { const c = d[k]; h = (h * 31 + c.length) % 1e9;
     for (let i = 0; i < c.length; i++) { const v = c[i];
-      const x = typeof v === 'number' ? (Number.isFinite(v) ? v : 7.7) : String(v).length + String(v).charCodeAt(0);
+      const x = typeof v === 'number' ? (Number.isFinite(v) ? v : 7.7) """
+    """: String(v).length + String(v).charCodeAt(0);
       h = (h * 1.000001 + x * ((i % 97) + 1)) % 1e9; } }
   return h; };
 const before = names.map(sig);
@@ -87,6 +89,7 @@ function poll() {
 }
 poll();
 """
+)
 
 A_VIEWS = ["tbl_src", "cw_src", "mx_a_cell", "mx_a_tri", "emb_src", "sim_src", "atk_a_dots", "atk_a_cv"]
 B_VIEWS = ["tbl_src", "cw_src", "mx_b_cell", "mx_b_tri", "emb_src", "sim_src", "atk_b_dots", "atk_b_cv"]
@@ -167,7 +170,8 @@ def switches(driver, url, n, tab):
             raise RuntimeError(f"switch {kind} -> {target}: {r}")
         if r["unchanged"]:
             print(
-                f"    note: after {kind} -> {target} these views hold the same data as before: {r['unchanged']}"
+                f"    note: after {kind} -> {target} these views hold the same data as before: "
+                f"{r['unchanged']}"
             )
         out.append(r["total"])
         time.sleep(0.15)
@@ -190,7 +194,8 @@ def fc_switches(driver, url, n):
             raise RuntimeError(f"forget-class switch: {r}")
         if r["unchanged"]:
             print(
-                f"    note: after the forget-class switch these views hold the same data as before: {r['unchanged']}"
+                "    note: after the forget-class switch these views hold the same data as before: "
+                f"{r['unchanged']}"
             )
         out.append(r["total"])
         time.sleep(0.15)
@@ -248,14 +253,16 @@ def main(argv=None) -> int:
     results = {}
     try:
         print(
-            f"Chromium headless, {os.cpu_count()} CPU cores; targets: first render <= {TARGET_FIRST_RENDER_MS} ms, "
+            f"Chromium headless, {os.cpu_count()} CPU cores; "
+            f"targets: first render <= {TARGET_FIRST_RENDER_MS} ms, "
             f"A/B switch <= {TARGET_SWITCH_MS} ms\n"
         )
         for name, tables in experiments.items():
             data = load(tables)
             per_fc = max(sum(1 for r in data.runs if r["forget_class"] == fc) for fc in data.forget_classes)
             print(
-                f"== {name}: {len(data.runs)} runs, {len(data.forget_classes)} forget classes, up to {per_fc} "
+                f"== {name}: {len(data.runs)} runs, {len(data.forget_classes)} forget classes, "
+                f"up to {per_fc} "
                 f"models per forget class, {len(data.subset_index)} subset instances"
             )
             sites, builds, loads = {}, {}, {}
@@ -301,27 +308,35 @@ def main(argv=None) -> int:
                     )
                     fcs = f"; forget-class switch {r['fc_switch_ms']['median']:.0f} ms" if fc else ""
                     print(
-                        f"  BokehJS {mode:6s}: first render: Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, page ready "
+                        f"  BokehJS {mode:6s}: first render: "
+                        f"Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, page ready "
                         f"{r['ready_ms']['median']:.0f} ms (max {r['ready_ms']['max']:.0f}); {why}{fcs}; "
-                        f"weight {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip), index.html {w['index_html_mb']:.2f} MB"
+                        f"weight {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip), "
+                        f"index.html {w['index_html_mb']:.2f} MB"
                     )
                     continue
                 med_sw = max(
                     r["ab_switch_embedding_tab_ms"]["median"], r["ab_switch_attack_tab_ms"]["median"]
                 )
                 print(
-                    f"  BokehJS {mode:6s}: build {build_s:.1f} s | first render: Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, "
-                    f"page ready {med_ready:.0f} ms (max {r['ready_ms']['max']:.0f}) = {med_ready / TARGET_FIRST_RENDER_MS:.2f} x target"
+                    f"  BokehJS {mode:6s}: build {build_s:.1f} s | first render: "
+                    f"Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, "
+                    f"page ready {med_ready:.0f} ms (max {r['ready_ms']['max']:.0f}) = "
+                    f"{med_ready / TARGET_FIRST_RENDER_MS:.2f} x target"
                 )
                 print(
-                    f"                  A/B switch: embedding tab {r['ab_switch_embedding_tab_ms']['median']:.0f} ms "
-                    f"(max {r['ab_switch_embedding_tab_ms']['max']:.0f}), attack tab {r['ab_switch_attack_tab_ms']['median']:.0f} ms "
-                    f"(max {r['ab_switch_attack_tab_ms']['max']:.0f}) = {med_sw / TARGET_SWITCH_MS:.2f} x target"
+                    "                  A/B switch: "
+                    f"embedding tab {r['ab_switch_embedding_tab_ms']['median']:.0f} ms "
+                    f"(max {r['ab_switch_embedding_tab_ms']['max']:.0f}), "
+                    f"attack tab {r['ab_switch_attack_tab_ms']['median']:.0f} ms "
+                    f"(max {r['ab_switch_attack_tab_ms']['max']:.0f}) = "
+                    f"{med_sw / TARGET_SWITCH_MS:.2f} x target"
                     + (f" | forget-class switch {r['fc_switch_ms']['median']:.0f} ms" if fc else "")
                 )
                 print(
-                    f"                  weight: {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip): index.html "
-                    f"{w['index_html_mb']:.2f} MB, BokehJS files {w['bokehjs_files_mb']:.2f} MB, thumbnails {w['thumbnails_mb']:.2f} MB"
+                    f"                  weight: {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip): "
+                    f"index.html {w['index_html_mb']:.2f} MB, BokehJS files {w['bokehjs_files_mb']:.2f} MB, "
+                    f"thumbnails {w['thumbnails_mb']:.2f} MB"
                 )
             s, i = results[f"{name}/shared"], results[f"{name}/inline"]
             print(

@@ -88,7 +88,8 @@ EPS = 1e-8
 
 
 def fisher_diagonal(task: UnlearningTask) -> dict[str, torch.Tensor]:
-    """Σ_batches (∇θ mean-CE)² / images seen, over retain batches until ≥ fisher_samples images (eval mode)."""
+    """Σ_batches (∇θ mean-CE)² / images seen, over retain batches until ≥ fisher_samples images
+    (eval mode)."""
     model = task.model
     model.eval()
     fisher = zero_grads_like(model)

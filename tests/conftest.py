@@ -82,7 +82,8 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.Co
 
 @pytest.fixture(scope="session")
 def fmnist_small():
-    """Real Fashion-MNIST, the first 200 training and 100 test images of each class (from the Debian package)."""
+    """Real Fashion-MNIST, the first 200 training and 100 test images of each class (from the Debian
+    package)."""
     from unlearning_comparator.data import DatasetMissingError, load_dataset
 
     try:

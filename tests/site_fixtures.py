@@ -1,4 +1,5 @@
-"""A synthetic experiment: schema-valid tables with plausible numbers, for the site's fast tests and benchmark.
+"""A synthetic experiment: schema-valid tables with plausible numbers, for the site's fast tests and
+benchmark.
 
 ``write_experiment(out_dir, forget_classes=3, models_per_class=22)`` writes ``runs``, ``instances``,
 ``predictions``, ``similarity``, ``attack`` and ``subset`` tables plus ``thumbnails.png`` (random 28×28
@@ -306,7 +307,7 @@ def write_experiment(
                 }
             )
         # attack curves against the retrained model, both scopes
-        for run_id, kind, ent, conf in per_run_values:
+        for run_id, _kind, ent, conf in per_run_values:
             worst, worst_challenge = 0.0, 0.0
             for scope in ("forget_set", "subset"):
                 for metric, vals, (lo, hi) in (

@@ -127,7 +127,7 @@ def _free_port() -> int:
 def _node_hardware() -> dict[str, str]:
     """The node line slurmd itself detects (NodeName, CPUs, Boards, ..., RealMemory)."""
     out = subprocess.run([which("slurmd"), "-C"], capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("NodeName="))
+    line = next(ln for ln in out.splitlines() if ln.startswith("NodeName="))
     return dict(item.split("=", 1) for item in line.split())
 
 

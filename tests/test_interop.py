@@ -62,7 +62,8 @@ def _curve(scale: float, variant: int = 0) -> list[dict]:
 def upstream_file(
     fc: int, rid: str, kind: str, method: str = "N/A", per_class: int = 4, seed: int = 0
 ) -> dict:
-    """A small file in the upstream format (the upstream's backend/data/{fc}/{ID}.json): ``per_class`` points per class."""
+    """A small file in the upstream format (the upstream's backend/data/{fc}/{ID}.json): ``per_class``
+    points per class."""
     rng = np.random.default_rng(seed)
     C = 10
     # per-class accuracies that differ between classes (the same spread, summing to 0 over the other
@@ -388,7 +389,8 @@ def test_every_point_becomes_its_instances_row(upstream, tmp_path):
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory) -> tuple[Path, Path]:
-    """(the upstream's published files, the tables converted from them); skips unless UC_UPSTREAM_DATA is set."""
+    """(the upstream's published files, the tables converted from them); skips unless UC_UPSTREAM_DATA
+    is set."""
     value = os.environ.get(REAL_ENV)
     if not value:
         pytest.skip(

@@ -316,7 +316,8 @@ def test_salun_masked_out_weights_stay_bit_identical(methods, base, data, defaul
         changed_in += int((after[name].detach()[mask] != before[name].detach()[mask]).sum())
     assert changed_in > 0.5 * kept  # the salient weights did move
 
-    # The same run without restoring: weight decay and momentum move the "frozen" weights (the original's quirk).
+    # The same run without restoring: weight decay and momentum move the "frozen" weights (the
+    # original's quirk).
     class NoRestore:
         def __init__(self, *args, **kwargs):
             pass
@@ -416,7 +417,8 @@ def test_methods_run_on_cuda(methods, base, data, base_acc):
         assert 0 < outcome.seconds < wall
         after = class_accuracy(outcome.model, on_gpu.train, data.info)
         print(
-            f"cuda {method_id}: forget {float(base_acc[FORGET_CLASS]):.3f} -> {float(after[FORGET_CLASS]):.3f}, "
+            f"cuda {method_id}: forget {float(base_acc[FORGET_CLASS]):.3f} -> "
+            f"{float(after[FORGET_CLASS]):.3f}, "
             f"retain {retain_mean(after):.3f}, RTE {outcome.seconds:.2f} s"
         )
         if method_id in RETAIN_FLOOR:

@@ -97,7 +97,8 @@ def test_confidence_matches_original_formula_for_moderate_logits():
 
 def test_worked_example_min_rule_vs_max_rule():
     # the two terms: ln(0.87999/0.17) = 1.644, ln(0.82999/0.12) = 1.934 (δ = 1e-5)
-    # Comparator (minimum): fq = 2^−1.644 = 0.320, score 0.680; challenge (maximum): 2^−1.934 = 0.262, score 0.738
+    # Comparator (minimum): fq = 2^−1.644 = 0.320, score 0.680;
+    # challenge (maximum): 2^−1.934 = 0.262, score 0.738
     assert comparator_attack_score(0.12, 0.17) == pytest.approx(0.6800567591607902, abs=1e-12)
     assert challenge_attack_score(0.12, 0.17) == pytest.approx(0.7382832636754317, abs=1e-12)
     assert round(float(comparator_attack_score(0.12, 0.17)), 3) == 0.680

@@ -19,6 +19,7 @@ from comparator_site import build_site
 from browser_support import (
     A_VIEWS,
     B_VIEWS,
+    driver,  # noqa: F401
     load,
     model,
     options,
@@ -102,7 +103,8 @@ def test_switching_a_b_and_forget_class_updates_every_view(driver, site):
         ids = driver.execute_script(f"return {model('st_runs')}.data.id")
         wait(
             driver,
-            f"window.__uc_state.A === {json.dumps(ids[int(a2)])} && window.__uc_state.B === {json.dumps(ids[int(b2)])}",
+            f"window.__uc_state.A === {json.dumps(ids[int(a2)])} && "
+            f"window.__uc_state.B === {json.dumps(ids[int(b2)])}",
         )
     everything = sorted(set(A_VIEWS + B_VIEWS))
     before = signatures(driver, everything)
@@ -269,11 +271,15 @@ def test_threshold_changes_privacy_score(driver, site):
     )
     wait(driver, f"{model('atk_strategy')}.active === 1")
     # hovering a thumbnail highlights its dot
-    key = driver.execute_script(f"""
+    key = driver.execute_script(
+        f"""
       const v = Bokeh.index.find_one({model("atk_a_succ")});
-      const el = v.shadow_el.querySelector('[data-k]') || Bokeh.index.find_one({model("atk_a_fail")}).shadow_el.querySelector('[data-k]');
-      el.dispatchEvent(new MouseEvent('mouseover', {{bubbles: true, composed: true, clientX: 100, clientY: 100}}));
-      return el.dataset.k;""")
+      const el = v.shadow_el.querySelector('[data-k]') || """
+        f"""Bokeh.index.find_one({model("atk_a_fail")}).shadow_el.querySelector('[data-k]');
+      el.dispatchEvent(new MouseEvent('mouseover', """
+        f"""{{bubbles: true, composed: true, clientX: 100, clientY: 100}}));
+      return el.dataset.k;"""
+    )
     assert key
     wait(driver, f"{model('atk_a_hl')}.data.x.length === 1")
     shot(driver, "07-attack-hover")

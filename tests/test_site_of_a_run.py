@@ -11,6 +11,7 @@ import pytest
 from browser_support import (
     A_VIEWS,
     B_VIEWS,
+    driver,  # noqa: F401
     load,
     model,
     options,

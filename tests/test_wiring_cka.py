@@ -121,7 +121,8 @@ def _synthetic(seed: int):
 
 
 def _grams(acts) -> dict[str, list[torch.Tensor]]:
-    """split -> per batch the (layers, n, n) stack of X Xᵀ, as jobs/evaluate.py stores them (float32 on the CPU)."""
+    """split -> per batch the (layers, n, n) stack of X Xᵀ, as jobs/evaluate.py stores them (float32 on
+    the CPU)."""
     return {
         split: [
             torch.stack([torch.as_tensor(b[name] @ b[name].T, dtype=torch.float32) for name in LAYERS])
@@ -153,8 +154,16 @@ def test_synthetic_expectations_are_what_the_construction_says():
     """Guards the power of the next test: the construction gives the asymmetric pattern intended."""
     expected = _expected(*_synthetic(0))
     for split in ("train", "test"):
-        retain = {(r, l): expected[("original", split, "retain", r, l)] for r in LAYERS for l in LAYERS}
-        forget = {(r, l): expected[("original", split, "forget", r, l)] for r in LAYERS for l in LAYERS}
+        retain = {
+            (ref_layer, layer): expected[("original", split, "retain", ref_layer, layer)]
+            for ref_layer in LAYERS
+            for layer in LAYERS
+        }
+        forget = {
+            (ref_layer, layer): expected[("original", split, "forget", ref_layer, layer)]
+            for ref_layer in LAYERS
+            for layer in LAYERS
+        }
         assert retain[("a", "a")] == pytest.approx(1.0, abs=1e-9)
         assert retain[("a", "b")] == pytest.approx(1.0, abs=1e-9)
         assert retain[("b", "a")] < 0.3 and retain[("b", "b")] < 0.3
@@ -237,7 +246,8 @@ def _models():
 
 
 def _plain_activations(model, images, info) -> dict[str, np.ndarray]:
-    """Outputs of the named layer groups of a plain eval-mode model, float64, via hooks on get_submodule(name)."""
+    """Outputs of the named layer groups of a plain eval-mode model, float64, via hooks on
+    get_submodule(name)."""
     from unlearning_comparator.data import normalize
 
     names = [name for name, _ in model.layer_groups()]

@@ -71,7 +71,7 @@ def fgt_slot(off, j):  # js/attack.js atk_values: st_fgt.data[field] from off, F
     return off + j
 
 
-# --- the synthetic experiments ---------------------------------------------------------------------------------
+# --- the synthetic experiments ------------------------------------------------------------------------------
 def _with_subset(tmp: Path) -> Path:
     return write_experiment(tmp, forget_classes=3, models_per_class=6, per_class=20)
 
@@ -136,7 +136,7 @@ class Coverage:
             assert sorted(slots) == list(range(size)), f"{name}: {size} slots, {len(set(slots))} written"
 
 
-# --- the tests -------------------------------------------------------------------------------------------------
+# --- the tests ----------------------------------------------------------------------------------------------
 def test_layout_constants_match_the_tables(experiment):
     _, tables, shipped, cfg, read = experiment
     meta = json.loads(read["runs"].schema.metadata[b"experiment"])
@@ -190,7 +190,8 @@ def test_the_synthetic_data_would_show_a_swapped_index(experiment):
 
 
 def test_runs_store_rows_are_the_runs_table(experiment):
-    """st_runs, one row per run (js/state.js R): ids, forget class, ok flag and the metrics the table shows."""
+    """st_runs, one row per run (js/state.js R): ids, forget class, ok flag and the metrics the table
+    shows."""
     _, _, shipped, _, read = experiment
     R = shipped["st_runs"]
     runs = _runs(read)

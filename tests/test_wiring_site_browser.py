@@ -20,6 +20,7 @@ from comparator_site import build_site
 
 from browser_support import (
     click_button,
+    driver,  # noqa: F401
     load,
     model,
     set_value,
@@ -45,8 +46,8 @@ def _first_unlearned(runs, fc: int) -> str:
 
 
 def _overly_forget(tables: Path):
-    """The synthetic models (almost) never misclassify a retain image; make the first unlearned run of each forget
-    class misclassify five, so that the 'Overly Forgotten' highlight has something to show."""
+    """The synthetic models (almost) never misclassify a retain image; make the first unlearned run of each
+    forget class misclassify five, so that the 'Overly Forgotten' highlight has something to show."""
     runs = feather.read_table(tables / "runs.arrow").to_pylist()
     inst = feather.read_table(tables / "instances.arrow")
     cols = inst.to_pydict()
@@ -95,7 +96,7 @@ def _class_name(exp, c, fc):
     return exp["meta"]["class_names"][c] + (FORGET_MARK if c == fc else "")
 
 
-# --- class-wise accuracy --------------------------------------------------------------------------------------
+# --- class-wise accuracy ------------------------------------------------------------------------------------
 def _check_classwise(driver, exp, a_id, b_id, fc):
     a, b = exp["runs"][a_id], exp["runs"][b_id]
     d = source_data(driver, "cw_src")
@@ -141,7 +142,7 @@ def test_classwise_bars_are_b_minus_a(driver, exp):
     assert severe(driver) == []
 
 
-# --- layer similarity -----------------------------------------------------------------------------------------
+# --- layer similarity ---------------------------------------------------------------------------------------
 def test_similarity_is_the_diagonal_for_each_reference_and_split(driver, exp):
     state = _open(driver, exp)
     diag = defaultdict(dict)
@@ -155,7 +156,7 @@ def test_similarity_is_the_diagonal_for_each_reference_and_split(driver, exp):
             set_value(driver, "sim_split", "active", split_i)
             want = {
                 f"{ab}_{sub[:3] if sub == 'retain' else 'fgt'}": [
-                    diag[(state[ab.upper()], ref, split, sub)][l] for l in layers
+                    diag[(state[ab.upper()], ref, split, sub)][layer] for layer in layers
                 ]
                 for ab in ("a", "b")
                 for sub in ("retain", "forget")
@@ -175,9 +176,10 @@ def test_similarity_is_the_diagonal_for_each_reference_and_split(driver, exp):
     assert severe(driver) == []
 
 
-# --- attack: the worst case of an unlearned B -------------------------------------------------------------------
+# --- attack: the worst case of an unlearned B ---------------------------------------------------------------
 def _curves(exp, run_id):
-    """The run's 'subset'-scope curves: {(metric, direction): [(threshold, fpr, fnr, score) in threshold order]}."""
+    """The run's 'subset'-scope curves: {(metric, direction): [(threshold, fpr, fnr, score) in threshold
+    order]}."""
     out = defaultdict(list)
     for r in exp["read"]["attack"].to_pylist():
         if r["run_id"] == run_id and r["scope"] == "subset":
@@ -272,7 +274,8 @@ def test_worst_case_privacy_score_of_b_is_one_minus_its_largest_attack_score(dri
     set_value(driver, "atk_metric", "active", metrics.index(other))
     wait(
         driver,
-        f"{model('atk_b_yaxis')}.axis_label === {json.dumps(['Entropy', 'Top-1 Confidence'][metrics.index(other)])}",
+        f"{model('atk_b_yaxis')}.axis_label === "
+        f"{json.dumps(['Entropy', 'Top-1 Confidence'][metrics.index(other)])}",
     )
     _check_curve(driver, curves, other)
     # a custom threshold: the privacy score is 1 − the plotted curve's score at that threshold
@@ -288,11 +291,15 @@ def test_worst_case_privacy_score_of_b_is_one_minus_its_largest_attack_score(dri
         assert m and abs(float(m.group(2)) - (1 - score)) <= 5e-4 + TOL, (other, thr, text, score)
 
     # a thumbnail of the grids: its tooltip shows the retrained model's and B's probabilities of that image
-    key = driver.execute_script(f"""
+    key = driver.execute_script(
+        f"""
       const v = Bokeh.index.find_one({model("atk_b_succ")});
-      const el = v.shadow_el.querySelector('[data-k^="m"]') || Bokeh.index.find_one({model("atk_b_fail")}).shadow_el.querySelector('[data-k^="m"]');
-      el.dispatchEvent(new MouseEvent('mouseover', {{bubbles: true, composed: true, clientX: 200, clientY: 200}}));
-      return el.dataset.k;""")
+      const el = v.shadow_el.querySelector('[data-k^="m"]') || """
+        f"""Bokeh.index.find_one({model("atk_b_fail")}).shadow_el.querySelector('[data-k^="m"]');
+      el.dispatchEvent(new MouseEvent('mouseover', """
+        f"""{{bubbles: true, composed: true, clientX: 200, clientY: 200}}));
+      return el.dataset.k;"""
+    )
     assert key
     wait(
         driver,
@@ -358,13 +365,16 @@ def test_table_cells_show_the_runs_table(driver, exp):
 
 
 # --- the instance tooltip ----------------------------------------------------------------------------------
-TIP = """
+TIP = (
+    """
 const t = document.getElementById('uc-tip');
 const rows = [...t.querySelectorAll('.uc-tip-row')].map((e) => e.textContent);
 const bars = [...t.querySelectorAll('.uc-tip-bar-row')].map((r) =>
-  [r.querySelector('.uc-tip-cls').textContent, [...r.querySelectorAll('.uc-tip-val')].map((v) => v.textContent)]);
+  [r.querySelector('.uc-tip-cls').textContent, """
+    """[...r.querySelectorAll('.uc-tip-val')].map((v) => v.textContent)]);
 return [rows, bars];
 """
+)
 
 
 def _check_tooltip(driver, exp, fc, run_ids):
@@ -473,9 +483,12 @@ def test_matrices_embedding_and_highlights_follow_a_and_b(driver, exp):
         set_value(driver, "emb_mode", "active", mode)
         for ab, rid in (("a", a_id), ("b", b_id)):
             want = sorted(i for i, row in enumerate(sub) if member(exp["inst"][(rid, row["index"])]))
-            script = f"""const d = {model("emb_src")}.data; const out = [];
-                         for (let j = 0; j < d.pos.length; j++) if ((d.{ab}_fill[j] & 255) > 20) out.push(d.pos[j]);
+            script = (
+                f"""const d = {model("emb_src")}.data; const out = [];
+                         for (let j = 0; j < d.pos.length; j++) """
+                f"""if ((d.{ab}_fill[j] & 255) > 20) out.push(d.pos[j]);
                          return out.sort((x, y) => x - y);"""
+            )
             end = time.time() + 10
             while (got := driver.execute_script(script)) != want and time.time() < end:
                 time.sleep(0.05)

@@ -35,7 +35,7 @@ ATTACK_RANGES = {"entropy": (0.0, 2.5), "confidence": (-2.5, 10.0)}
 N_THRESHOLDS = 51
 
 
-# ------------------------------------------------------------------------------ the run's files
+# --------------------------------------------------------------------------- the run's files
 
 
 class Run:
@@ -109,7 +109,7 @@ def _ids(run_rows):
     return [r["run_id"] for r in run_rows]
 
 
-# ------------------------------------------------------------------------------ plain NumPy formulas
+# --------------------------------------------------------------------------- plain NumPy formulas
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -124,7 +124,8 @@ def entropy_t2(logits: np.ndarray) -> np.ndarray:
 
 
 def top_log_odds(logits: np.ndarray) -> np.ndarray:
-    """log p_max − log(1 − p_max) at T = 1: log p_max = z_max − lse(z), log(1 − p_max) = lse(others) − lse(z)."""
+    """log p_max − log(1 − p_max) at T = 1: log p_max = z_max − lse(z),
+    log(1 − p_max) = lse(others) − lse(z)."""
     top = logits.argmax(1)
     z_max = logits[np.arange(len(logits)), top]
     others = logits.copy()
@@ -202,7 +203,7 @@ def salun_mia_efficacy(train, test, fc: int) -> float:
     return float(np.mean(svc.predict(true_prob(train, target)[:, None]) == 0))
 
 
-# ------------------------------------------------------------------------------ runs.arrow
+# --------------------------------------------------------------------------- runs.arrow
 
 
 def test_accuracies_from_the_logits(run):
@@ -296,7 +297,7 @@ def test_prediction_matrices_from_the_logits(run):
     assert len(cols["run_id"]) == len(run.ok) * 2 * NUM_CLASSES * NUM_CLASSES
 
 
-# ------------------------------------------------------------------------------ attack.arrow and PS
+# --------------------------------------------------------------------------- attack.arrow and PS
 
 
 def _attack_rows(run) -> dict[tuple, dict[str, np.ndarray]]:
@@ -388,7 +389,7 @@ def test_challenge_attack_scores_and_ps_challenge_from_the_logits(run):
         assert r["PS_challenge"] == pytest.approx(1.0 - worst, abs=1e-12), r["run_id"]
 
 
-# ------------------------------------------------------------------------------ instances.arrow
+# --------------------------------------------------------------------------- instances.arrow
 
 
 def test_instances_from_the_logits_at_the_subset(run):
@@ -422,7 +423,7 @@ def test_instances_from_the_logits_at_the_subset(run):
         )
 
 
-# ------------------------------------------------------------------------------ features (the embedding's input)
+# --------------------------------------------------------------------------- features (the embedding's input)
 
 
 def _load_model(run, run_id: str):
@@ -460,7 +461,7 @@ def test_features_are_the_head_input_from_the_weights(run, fashion_mnist):
         model = _load_model(run, r["run_id"])
         seen = {}
         handle = model.fc.register_forward_pre_hook(
-            lambda mod, inp: seen.__setitem__("x", inp[0].detach().clone())
+            lambda mod, inp, seen=seen: seen.__setitem__("x", inp[0].detach().clone())
         )
         try:
             with torch.no_grad():
@@ -475,7 +476,7 @@ def test_features_are_the_head_input_from_the_weights(run, fashion_mnist):
         assert err <= 1e-5, f"{r['run_id']}: features differ from the head input by {err:.2g} (relative)"
 
 
-# ------------------------------------------------------------------------------ similarity.arrow
+# --------------------------------------------------------------------------- similarity.arrow
 
 
 def _cka_batches(run) -> dict[str, list[np.ndarray]]:
@@ -536,7 +537,8 @@ def _hsic_terms(grams: np.ndarray):
 
 
 def _hsic_matrix(A, B) -> np.ndarray:
-    """HSIC₁ of every layer of A with every layer of B: (tr(KL) + 1ᵀK1·1ᵀL1/((n−1)(n−2)) − 2/(n−2)·1ᵀKL1)/(n(n−3))."""
+    """HSIC₁ of every layer of A with every layer of B:
+    (tr(KL) + 1ᵀK1·1ᵀL1/((n−1)(n−2)) − 2/(n−2)·1ᵀKL1)/(n(n−3))."""
     K, rk, sk = A
     L, rl, sl = B
     n = K.shape[-1]

@@ -88,7 +88,6 @@ def _cka(sim, run_id, reference, split, subset):
 
 def test_forgetting_shows_in_late_layers_on_forget_data(tiny):
     sim = tiny["similarity"]
-    layers = ["stem", "layer1", "layer2", "layer3", "layer4", "fc"]
     for fc in (1, 3):
         forget = _cka(sim, f"fc{fc}-retrained", "original", "train", "forget")
         retain = _cka(sim, f"fc{fc}-retrained", "original", "train", "retain")

@@ -1,4 +1,5 @@
-"""Static, interactive Bokeh site comparing two unlearned models side by side, built from an experiment's tables.
+"""Static, interactive Bokeh site comparing two unlearned models side by side, built from an
+experiment's tables.
 
 ``build_site(tables_dir, out_dir)`` writes ``out_dir/index.html`` (BokehJS inline, or one shared copy in
 ``static/`` with ``bokeh_js="shared"``) and ``assets/thumbnails.png``; ``python -m comparator_site build

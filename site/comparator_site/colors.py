@@ -59,7 +59,7 @@ def ramp(scheme: list[str], t: float) -> str:
     i = min(int(math.floor(x)), len(scheme) - 2)
     f = x - i
     a, b = _hex(scheme[i]), _hex(scheme[i + 1])
-    return "#%02x%02x%02x" % tuple(round(a[k] + (b[k] - a[k]) * f) for k in range(3))
+    return "#{:02x}{:02x}{:02x}".format(*(round(a[k] + (b[k] - a[k]) * f) for k in range(3)))
 
 
 def cell(scheme: list[str], t: float) -> str:

@@ -39,11 +39,14 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
             raise CheckpointError(
                 f"checkpoint {path} is not a plain state_dict: it asks to run code while loading "
-                f"({text.splitlines()[0]}). Refusing it. Save weights with torch.save(model.state_dict(), path)."
+                f"({text.splitlines()[0]}). Refusing it. "
+                "Save weights with torch.save(model.state_dict(), path)."
             ) from exc
         raise CheckpointError(
-            f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {text.splitlines()[0] if text else ''}). "
-            f"Delete it and rerun the rule that makes it (snakemake --rerun-incomplete), or replace it with a good copy."
+            f"checkpoint {path} is truncated or corrupt "
+            f"({type(exc).__name__}: {text.splitlines()[0] if text else ''}). "
+            "Delete it and rerun the rule that makes it (snakemake --rerun-incomplete), "
+            "or replace it with a good copy."
         ) from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # a common wrapper format

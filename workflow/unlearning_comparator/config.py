@@ -99,7 +99,8 @@ def _number_from_text(word: str) -> int | float | None:
 
 
 def _value_from_text(text: str, types: set[str]) -> Any:
-    """``text`` read as the integer, number, boolean or null that ``types`` allow; unchanged if it spells none."""
+    """``text`` read as the integer, number, boolean or null that ``types`` allow; unchanged if it
+    spells none."""
     word = text.strip()
     if "string" in types or not types:
         return text
@@ -115,7 +116,8 @@ def _value_from_text(text: str, types: set[str]) -> Any:
 
 
 def _coerce_to_a_branch(instance: Any, branches: list[Any]) -> Any:
-    """Coerce for ``anyOf``: the first branch's reading that it accepts, else the first reading that changed."""
+    """Coerce for ``anyOf``: the first branch's reading that it accepts, else the first reading that
+    changed."""
     readings = [_coerce_text(instance, branch) for branch in branches]
     for branch, reading in zip(branches, readings):
         if isinstance(branch, dict) and jsonschema.Draft202012Validator(branch).is_valid(reading):
@@ -124,7 +126,8 @@ def _coerce_to_a_branch(instance: Any, branches: list[Any]) -> Any:
 
 
 def _coerce_text(instance: Any, schema: Any) -> Any:
-    """``instance`` with text turned into the values ``schema`` asks for, walking lists and mappings alongside it."""
+    """``instance`` with text turned into the values ``schema`` asks for, walking lists and mappings
+    alongside it."""
     if not isinstance(schema, dict):
         return instance  # a boolean schema (additionalProperties: false) says nothing about types
     for keyword in ("anyOf", "oneOf"):
@@ -158,7 +161,8 @@ def _non_finite(instance: Any, path: tuple = ()) -> list[tuple[tuple, float]]:
 
 
 def _set_defaults(instance: Any, schema: dict[str, Any]) -> None:
-    """Fill in ``default`` values of missing object properties, recursively (what Snakemake's validate does)."""
+    """Fill in ``default`` values of missing object properties, recursively (what Snakemake's validate
+    does)."""
     if not isinstance(instance, dict) or schema.get("type") not in (None, "object"):
         return
     for key, sub in schema.get("properties", {}).items():
@@ -366,7 +370,8 @@ class RunSpec:
 def method_grid(
     method_config: dict[str, Any], own_defaults: dict[str, Any]
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Expand one method's config into (key, hyperparameters) points, nested epochs -> lr -> batch size -> rest.
+    """Expand one method's config into (key, hyperparameters) points,
+    nested epochs -> lr -> batch size -> rest.
 
     Every list-valued key is a grid axis. The key names epochs, lr and batch size always, the seed
     when several are configured, and every other key whose value differs from the module's default.

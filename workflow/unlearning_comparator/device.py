@@ -75,7 +75,10 @@ def describe(device: torch.device) -> str:
     """A human-readable name recorded beside every RTE."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''})"
+    return (
+        f"cpu ({platform.machine()}, {torch.get_num_threads()} "
+        f"thread{'s' if torch.get_num_threads() != 1 else ''})"
+    )
 
 
 def set_threads(threads: int) -> None:
@@ -100,7 +103,8 @@ def set_tf32(matmul: bool, convolution: bool) -> None:
 
 @contextlib.contextmanager
 def allow_tf32(enabled: bool = True) -> Iterator[None]:
-    """TF32 for CUDA float32 matmuls and convolutions inside the block (training's speed trade); restored after."""
+    """TF32 for CUDA float32 matmuls and convolutions inside the block (training's speed trade);
+    restored after."""
     before = tf32_flags()
     set_tf32(enabled, enabled)
     try:

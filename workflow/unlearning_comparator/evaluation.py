@@ -65,7 +65,7 @@ def inference_copy(model: ClassifierNet, probe: torch.Tensor | None = None) -> C
     observed = {id(m) for _, m in folded.layer_groups()}
     for parent in folded.modules():
         children = list(parent.named_children())
-        for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
+        for (_, conv), (bn_name, bn) in zip(children, children[1:]):
             if (
                 isinstance(conv, nn.Conv2d)
                 and isinstance(bn, nn.BatchNorm2d)

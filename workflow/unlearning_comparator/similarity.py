@@ -29,7 +29,8 @@ def stack_grams(per_batch: dict[str, list[dict[str, torch.Tensor]]], layers: lis
 
 
 def save_grams(grams: Grams, layers: list[str], path: str | os.PathLike) -> None:
-    # float32 on disk: computed in float64 on CUDA, they would double the files for no measurable change in CKA
+    # float32 on disk: computed in float64 on CUDA, they would double the files for no measurable
+    # change in CKA
     payload = {
         f"{split}/{k}": g.to(torch.float32) for split, batches in grams.items() for k, g in enumerate(batches)
     }

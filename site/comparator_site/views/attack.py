@@ -66,7 +66,8 @@ def curve_legend() -> str:
     return (
         '<div class="uc-legend uc-curve-legend">'
         + "".join(
-            f'<span class="uc-legend-item"><span class="uc-line" style="border-top:2px solid {c}"></span>{w}</span>'
+            '<span class="uc-legend-item">'
+            f'<span class="uc-line" style="border-top:2px solid {c}"></span>{w}</span>'
             for c, w in ((ATTACK_SCORE, "Attack Score"), (FPR, "FPR"), (FNR, "FNR"))
         )
         + "</div>"

@@ -43,7 +43,8 @@ def legend_html(data: SiteData) -> str:
     return (
         '<div class="uc-emb-legend"><span class="uc-legend-item"><b>True Class</b> '
         '<span class="uc-glyph-circle"></span> Retain <span class="uc-glyph-x">✖</span> Forget</span>'
-        f'<span class="uc-legend-item"><b>Predicted Class</b> <span class="uc-swatches">{swatches}</span></span></div>'
+        '<span class="uc-legend-item"><b>Predicted Class</b> '
+        f'<span class="uc-swatches">{swatches}</span></span></div>'
     )
 
 

@@ -4,7 +4,8 @@ commit 0e3ce99d, frontend/src/components/ModelScreening/Experiments/TableBody.ts
 One row per model of the current forget class: ID, type badge, method, epochs, batch size, lr, the
 colour-coded UA/RA/TUA/TRA/TA/RTE/PS/PS_challenge cells, MIA efficacy and Avg. Gap, and the Model A /
 Model B radio columns. Sorting is the DataTable's own (click a header); the method filter and the radio
-clicks are handled in ``js/table.js``. Every string from the tables is escaped by the cell templates (``<%- %>``).
+clicks are handled in ``js/table.js``. Every string from the tables is escaped by the cell templates
+(``<%- %>``).
 """
 
 from __future__ import annotations

@@ -33,10 +33,16 @@ def legend_html() -> str:
     turbo = "linear-gradient(to right, #30123b, #4686fb, #1ae4b6, #a2fc3c, #faba39, #e4460a, #7a0403)"
     return (
         '<div class="uc-mx-legend">'
-        '<span class="uc-legend-item enc-tri">Row Proportion ↗ <span class="uc-tri-glyph"></span> ↖ Row Confidence '
-        f'<span class="uc-tick">Low</span><span class="uc-ramp" style="background:{greys}"></span><span class="uc-tick">High</span></span>'
-        '<span class="uc-legend-item enc-bub">Proportion: <span class="uc-bub s"></span>small <span class="uc-bub l"></span>large · '
-        f'Confidence <span class="uc-tick">Low</span><span class="uc-ramp" style="background:{turbo}"></span><span class="uc-tick">High</span></span>'
+        '<span class="uc-legend-item enc-tri">Row Proportion ↗ <span class="uc-tri-glyph"></span> '
+        "↖ Row Confidence "
+        '<span class="uc-tick">Low</span>'
+        f'<span class="uc-ramp" style="background:{greys}"></span>'
+        '<span class="uc-tick">High</span></span>'
+        '<span class="uc-legend-item enc-bub">Proportion: '
+        '<span class="uc-bub s"></span>small <span class="uc-bub l"></span>large · '
+        'Confidence <span class="uc-tick">Low</span>'
+        f'<span class="uc-ramp" style="background:{turbo}"></span>'
+        '<span class="uc-tick">High</span></span>'
         "</div>"
     )
 

@@ -63,7 +63,10 @@ def changed_message(manifest_path: str | os.PathLike, changed: list[str]) -> str
         [
             f"The data set changed since {manifest_path} was written:",
             *(f"    {line}" for line in changed),
-            "This experiment's results were computed from the files the manifest describes. Put those back, or",
+            (
+                "This experiment's results were computed from the files the manifest describes. "
+                "Put those back, or"
+            ),
             f"delete {manifest_path} to accept the new files: the data rule then records them, and every job",
             "that reads data runs again.",
         ]

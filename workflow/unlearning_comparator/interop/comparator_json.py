@@ -1,4 +1,4 @@
-"""Convert the upstream Unlearning Comparator's result files into this project's tables.
+r"""Convert the upstream Unlearning Comparator's result files into this project's tables.
 
 The upstream app (gnueaj/Machine-Unlearning-Comparator) writes one JSON file per model and forget
 class, ``{fc}/{ID}.json`` (its published CIFAR-10 results are in ``backend/data/`` of that
@@ -8,7 +8,8 @@ unlearned model. ``convert(src_dir, out_dir)`` turns a folder of them into ``run
 ``predictions``, ``similarity`` and ``attack`` tables (the schemas of :mod:`unlearning_comparator.tables`),
 so the site generator renders results that did not come from this workflow::
 
-    python -m unlearning_comparator.interop.comparator_json data/comparator-cifar10-resnet18 results/upstream/tables
+    python -m unlearning_comparator.interop.comparator_json \
+        data/comparator-cifar10-resnet18 results/upstream/tables
 
 Mapping (upstream → tables):
 

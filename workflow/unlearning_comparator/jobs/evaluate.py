@@ -69,7 +69,8 @@ def run(
     reference_grams: dict[str, str] | None = None,
     threads: int = 1,
 ) -> None:
-    """``grams_out`` for reference models; ``reference_grams`` ({'original': path, 'retrained': path}) for the others."""
+    """``grams_out`` for reference models; ``reference_grams`` ({'original': path, 'retrained': path})
+    for the others."""
     ctx = start(spec, threads, trains=False)
     info = json.load(open(run_info))
     run_id, forget_class = spec["run_id"], spec.get("forget_class")
@@ -129,5 +130,6 @@ def run(
     summary["layers"] = outputs.layers
     atomic.write_json(summary_out, summary)
     log(
-        f"{run_id}: forward pass {summary['forward_seconds']:.1f} s, similarity {summary['similarity_seconds']:.1f} s"
+        f"{run_id}: forward pass {summary['forward_seconds']:.1f} s, "
+        f"similarity {summary['similarity_seconds']:.1f} s"
     )

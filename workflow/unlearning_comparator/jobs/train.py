@@ -22,7 +22,8 @@ def run(
     if forget_class is not None:
         train = train.select((train.labels != forget_class).nonzero().flatten())
         log(
-            f"retraining without class {forget_class} ({data.info.class_names[forget_class]}): {len(train)} images"
+            f"retraining without class {forget_class} ({data.info.class_names[forget_class]}): "
+            f"{len(train)} images"
         )
     torch.manual_seed(seed)
     model = new_model(spec, data, ctx.device)

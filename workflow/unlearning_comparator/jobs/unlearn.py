@@ -40,7 +40,8 @@ def run(spec: dict[str, Any], base_model: str, model_out: str, info_out: str, th
     data = load_data(spec, ctx.device)
     base = load_weights(new_model(spec, data, ctx.device), base_model)
     log(
-        f"{method.name} ({spec['method']}) on forget class {spec['forget_class']}: {json.dumps(hp, sort_keys=True)}"
+        f"{method.name} ({spec['method']}) on forget class {spec['forget_class']}: "
+        f"{json.dumps(hp, sort_keys=True)}"
     )
     task = make_task(base, data, spec["forget_class"], hp, ctx.device, seed, log=log)
     outcome = run_method(method, task)

@@ -1,4 +1,5 @@
-"""Accuracy metrics: per-class accuracy, the Comparator's UA/RA/TUA/TRA, the literature's TA, prediction matrices.
+"""Accuracy metrics: per-class accuracy, the Comparator's UA/RA/TUA/TRA, the literature's TA, prediction
+matrices.
 
 UA/RA/TUA/TRA and the prediction matrices follow the Unlearning Comparator (arXiv:2508.12730; code:
 gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d, backend/app/threads/unlearn_*_thread.py and

@@ -16,7 +16,8 @@ class TableError(RuntimeError):
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table``'s columns of ``schema``, in its order and types (schema metadata: the table's over the schema's)."""
+    """``table``'s columns of ``schema``, in its order and types (schema metadata: the table's over the
+    schema's)."""
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
         raise TableError(f"table lacks columns {missing}")
@@ -32,7 +33,8 @@ def concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
 
 
 def write_table(table: pa.Table, path: str | os.PathLike, schema: pa.Schema | None = None) -> None:
-    """Write ``table`` (conformed to ``schema`` when given) as an uncompressed, memory-mappable Feather v2 file."""
+    """Write ``table`` (conformed to ``schema`` when given) as an uncompressed, memory-mappable Feather
+    v2 file."""
     if schema is not None:
         try:
             table = conform(table, schema)

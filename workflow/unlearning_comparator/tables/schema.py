@@ -56,14 +56,16 @@ def runs_schema(num_classes: int) -> pa.Schema:
             _f(
                 "UA",
                 pa.float64(),
-                "Unlearning accuracy: training accuracy on the forget class (lower is better; retrained is the target)",
+                "Unlearning accuracy: training accuracy on the forget class "
+                "(lower is better; retrained is the target)",
             ),
             _f(
                 "RA",
                 pa.float64(),
-                "Retain accuracy: unweighted mean training accuracy over the other classes (the Comparator's RA; equals the "
-                "literature's accuracy on the retain training set when every retain class has as many training images, as "
-                "in every data set the workflow supports)",
+                "Retain accuracy: unweighted mean training accuracy over the other classes "
+                "(the Comparator's RA; equals the literature's accuracy on the retain training set "
+                "when every retain class has as many training images, as in every data set the workflow "
+                "supports)",
             ),
             _f("TUA", pa.float64(), "Test unlearning accuracy: test accuracy on the forget class"),
             _f(
@@ -74,8 +76,8 @@ def runs_schema(num_classes: int) -> pa.Schema:
             _f(
                 "TA",
                 pa.float64(),
-                "Testing accuracy of the SalUn / l1-sparse literature: share of all test images outside the forget class "
-                "that are classified correctly (weighted by image, unlike TRA)",
+                "Testing accuracy of the SalUn / l1-sparse literature: share of all test images outside "
+                "the forget class that are classified correctly (weighted by image, unlike TRA)",
             ),
             _f(
                 "RTE",
@@ -86,26 +88,28 @@ def runs_schema(num_classes: int) -> pa.Schema:
             _f(
                 "PS",
                 pa.float64(),
-                "The Comparator's privacy score: 1 - the largest attack_score (the Comparator's epsilon rule, minimum of the "
-                "two terms) over the 4 forget_set curves in attack.arrow (1 is best)",
+                "The Comparator's privacy score: 1 - the largest attack_score (the Comparator's epsilon "
+                "rule, minimum of the two terms) over the 4 forget_set curves in attack.arrow (1 is best)",
             ),
             _f(
                 "PS_challenge",
                 pa.float64(),
-                "Privacy score by the NeurIPS 2023 unlearning challenge's epsilon rule (maximum of the two terms): 1 - the "
-                "largest non-NaN attack_score_challenge over the 4 forget_set curves; 1.0 if every threshold is discarded; "
-                "null without forget_set curves (converted upstream files)",
+                "Privacy score by the NeurIPS 2023 unlearning challenge's epsilon rule (maximum of the two "
+                "terms): 1 - the largest non-NaN attack_score_challenge over the 4 forget_set curves; "
+                "1.0 if every threshold is discarded; null without forget_set curves (converted upstream "
+                "files)",
             ),
             _f(
                 "MIA_efficacy",
                 pa.float64(),
-                "SalUn-convention MIA efficacy: share of the forget set an RBF SVC on true-class confidence calls non-member",
+                "SalUn-convention MIA efficacy: share of the forget set an RBF SVC on true-class confidence "
+                "calls non-member",
             ),
             _f(
                 "avg_gap",
                 pa.float64(),
-                "Avg. Gap of the SalUn / l1-sparse literature: mean absolute difference from the retrained model of the same "
-                "forget class over UA, RA, TA and MIA_efficacy (null if one is missing)",
+                "Avg. Gap of the SalUn / l1-sparse literature: mean absolute difference from the retrained "
+                "model of the same forget class over UA, RA, TA and MIA_efficacy (null if one is missing)",
             ),
             _f("train_acc", acc, "Per-class training accuracy, in class order"),
             _f("test_acc", acc, "Per-class test accuracy, in class order"),
@@ -181,7 +185,8 @@ ATTACK = pa.schema(
         _f(
             "scope",
             pa.string(),
-            "forget_set (every forget-class training image; gives PS and PS_challenge) or subset (the evaluation subset's forget images, as in the site)",
+            "forget_set (every forget-class training image; gives PS and PS_challenge) or subset "
+            "(the evaluation subset's forget images, as in the site)",
             False,
         ),
         _f("metric", pa.string(), "entropy (T = 2) or confidence (T = 1)", False),
@@ -197,14 +202,16 @@ ATTACK = pa.schema(
         _f(
             "attack_score",
             pa.float64(),
-            "1 - 2^-epsilon by the Comparator's epsilon rule (minimum of the two terms, rates clipped; delta = 1e-5); gives PS",
+            "1 - 2^-epsilon by the Comparator's epsilon rule (minimum of the two terms, rates clipped; "
+            "delta = 1e-5); gives PS",
             False,
         ),
         _f(
             "attack_score_challenge",
             pa.float64(),
-            "1 - 2^-epsilon by the NeurIPS 2023 challenge's epsilon rule (maximum of the two terms, delta = 1e-5); NaN where "
-            "that rule discards the threshold (exactly one of fpr, fnr is 0); gives PS_challenge",
+            "1 - 2^-epsilon by the NeurIPS 2023 challenge's epsilon rule (maximum of the two terms, "
+            "delta = 1e-5); NaN where that rule discards the threshold (exactly one of fpr, fnr is 0); "
+            "gives PS_challenge",
             False,
         ),
     ]
