@@ -202,6 +202,16 @@ def _import_comparator(args: argparse.Namespace) -> None:
     convert(args.src, args.out)
 
 
+def _table_docs_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="the Markdown file to update, docs/tables.md")
+
+
+def _table_docs(args: argparse.Namespace) -> None:
+    from .tables.schema import write_column_docs
+
+    write_column_docs(args.path)
+
+
 # ------------------------------------------------------------------------------------------ the table
 
 COMMANDS: dict[str, Command] = {
@@ -253,6 +263,11 @@ COMMANDS: dict[str, Command] = {
         "convert the upstream Comparator's result JSONs into tables",
         _import_comparator_arguments,
         _import_comparator,
+    ),
+    "table-docs": Command(
+        "regenerate the column tables of docs/tables.md from the table schemas",
+        _table_docs_arguments,
+        _table_docs,
     ),
 }
 

@@ -263,3 +263,16 @@ def column_docs(num_classes: int = 10) -> str:
             lines.append(f"| `{field.name}` | `{field.type}` | {doc} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def write_column_docs(path: str) -> None:
+    """Rewrite the generated part of docs/tables.md: everything from the first table heading on.
+
+    The prose before it is written by hand and kept as it is.
+    """
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    start = text.find("### `")
+    intro = text if start < 0 else text[:start]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(intro + column_docs())
