@@ -31,7 +31,7 @@ TABLEAU10 = [
     "#BAB0AC",
 ]
 TYPE_BADGE = {  # background, text
-    "original": ("#F3F4F6", "#111827"),
+    "original": ("#F3F4F6", "#222222"),
     "retrained": ("#6a6a6a", "#ffffff"),
     "unlearned": ("#FF8C00", "#ffffff"),
     "external": ("#0EA5E9", "#ffffff"),

@@ -39,7 +39,8 @@ DOT_FIELDS = ["x", "y", "color", "key", "inst"]
 CURVE_FIELDS = ["thr", "score", "fpr", "fnr"]
 STRATEGIES = ["Custom Threshold", "Max Attack Score", "Max Success Rate", "Common Threshold"]
 SIZES = ["12", "16", "20", "24", "28", "42"]
-ATTACK_SCORE, FPR, FNR = "#DC2626", "#2563EB", "#16A34A"
+# the original's curve colours: Tableau 10 red, blue and green (frontend/src/constants/privacyAttack.ts)
+ATTACK_SCORE, FPR, FNR = "#E15759", "#4E79A7", "#59A14F"
 # dots: packed RGBA (uint32, alpha included), decoded by BokehJS without parsing CSS strings
 
 
