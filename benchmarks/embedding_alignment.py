@@ -33,6 +33,7 @@ import pyarrow.feather as feather
 from unlearning_comparator.embedding import (
     UmapParams,
     aligned_layout,
+    layout_neighbours,
     nearest_neighbours,
     procrustes,
     reference_layout,
@@ -43,7 +44,8 @@ from unlearning_comparator.tables import experiment_metadata, read_table
 def features(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     table = feather.read_table(folder / "features.arrow")
     values = table.column("features").combine_chunks().flatten().to_numpy()
-    return values.reshape(len(table), -1).astype(np.float64), table.column("index").to_numpy()
+    # float32 as stored, as the analysis job reads them: the layouts are then exactly the site's
+    return values.reshape(len(table), -1), table.column("index").to_numpy()
 
 
 def displacement(layout: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     reference = reference_layout(original, params)
+    original_neighbours = layout_neighbours(original, params)
     print(
         f"reference layout (UMAP, {params.n_epochs} epochs, numba compilation included): "
         f"{time.perf_counter() - t0:.1f} s",
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             model_features, model_index = features(folder)
             assert np.array_equal(model_index, index), f"{folder}: subset order differs from the original's"
             t0 = time.perf_counter()
-            layout = aligned_layout(model_features, original, reference, params)
+            layout = aligned_layout(model_features, original_neighbours, reference, params)
             seconds = time.perf_counter() - t0
             shift = displacement(layout, reference)
             forget, retain = np.median(shift[is_forget]), np.median(shift[~is_forget])

@@ -36,15 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
+from browser_support import FLAGS  # noqa: E402  (Chromium's flags for this machine, as the tests use)
+
 TARGET_FIRST_RENDER_MS = 2000
 TARGET_SWITCH_MS = 300
 

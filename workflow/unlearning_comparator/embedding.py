@@ -196,14 +196,21 @@ def _scatter(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.stack([np.bincount(index, values[:, c], n) for c in range(values.shape[1])], axis=1)
 
 
+def layout_neighbours(features: np.ndarray, params: UmapParams) -> np.ndarray:
+    """Each image's ``n_neighbors`` nearest images (itself excluded), (n, k): computed once for the
+    original model and handed to :func:`aligned_layout` for every other model of the forget class."""
+    return nearest_neighbours(features, params.n_neighbors + 1)[0][:, 1:]
+
+
 def aligned_layout(
     features: np.ndarray,
-    reference_features: np.ndarray,
+    original_neighbours: np.ndarray,
     reference: np.ndarray,
     params: UmapParams,
     negative_samples: int = 5,
 ) -> np.ndarray:
-    """The layout of a model's ``features`` anchored to the original's ``reference`` layout (module doc).
+    """The layout of a model's ``features`` anchored to the original's ``reference`` layout (module doc);
+    ``original_neighbours`` is :func:`layout_neighbours` of the original's features.
 
     Every image i is held at its reference position by a spring of stiffness
     ``anchor_stiffness / s_i²``, s_i being its neighbourhood shift in radii (:func:`neighbourhood_shift`):
@@ -216,8 +223,7 @@ def aligned_layout(
     """
     n, k = len(features), params.n_neighbors
     new, new_distances = nearest_neighbours(features, k + 1)
-    old, _ = nearest_neighbours(reference_features, k + 1)
-    shift, size = neighbourhood_shift(new[:, 1:], old[:, 1:], reference)
+    shift, size = neighbourhood_shift(new[:, 1:], original_neighbours, reference)
     pinned = size == 0.0
     if pinned.all():
         return reference.copy()

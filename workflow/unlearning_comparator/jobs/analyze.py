@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..embedding import UmapParams, aligned_layout, reference_layout, umap_version
+from ..embedding import UmapParams, aligned_layout, layout_neighbours, reference_layout, umap_version
 from ..metrics import accuracy as acc
 from ..metrics import mia, privacy
 from ..similarity import centered_blocks, load_grams, similarity_rows
@@ -187,9 +187,10 @@ def _embeddings(
     t0 = time.perf_counter()
     reference = reference_layout(original.features, params)
     layouts = {original.run_id: reference}
+    original_neighbours = layout_neighbours(original.features, params)
     for m in loaded:
         if m.ok and m.run_id not in layouts:
-            layouts[m.run_id] = aligned_layout(m.features, original.features, reference, params)
+            layouts[m.run_id] = aligned_layout(m.features, original_neighbours, reference, params)
     seconds = time.perf_counter() - t0
     meta = {**params.__dict__, "umap_version": umap_version(), "alignment": ALIGNMENT}
     return layouts, {b"umap": json.dumps(meta).encode()}, seconds
