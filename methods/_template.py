@@ -16,9 +16,11 @@ What the workflow guarantees (see ``unlearning_comparator/unlearning/api.py``):
   or build a new one, and return it;
 * ``task.hp`` holds every key declared below (the config's values, else the declared default): read
   ``hp["key"]``, and keep defaults in ``DEFAULTS`` and ``HYPERPARAMETERS`` only;
-* ``task.forget`` / ``task.retain`` hold the forget-class and retain training images as uint8
-  tensors on the device; ``task.batches(split, batch_size)`` yields normalised, shuffled,
-  never-augmented mini-batches drawn with ``task.generator`` (seeded: same seed, same run);
+* ``task.forget`` / ``task.retain`` hold the forget set (a class, several classes or any sample of
+  the training split: never assume a class) and every other training image as uint8 tensors on the
+  device; the task offers no other data (the test split is for evaluation only);
+  ``task.batches(split, batch_size)`` yields normalised, shuffled, never-augmented mini-batches
+  drawn with ``task.generator`` (seeded: same seed, same run);
 * the seconds spent inside ``with task.timer:`` are the run's RTE — put one-off preparation outside;
 * if ``unlearn`` raises, or the returned weights are not finite, the run is recorded as failed with
   the error, and every other run goes on.
@@ -40,6 +42,16 @@ DEFAULTS = {"epochs": 3, "lr": 0.01, "batch_size": 128}  # used where the config
 HYPERPARAMETERS = {
     "strength": {"type": "number", "minimum": 0, "default": 1.0, "description": "weight of the forget term"},
 }
+
+# Optional declarations (literals):
+# WHOLE_CLASS_ONLY = True   -> the method is defined only for forgetting one whole class; the workflow
+#                              refuses it on other forget sets, before any job, with this reason
+# FORGETS = False           -> lowering forget accuracy is not part of its contract (the contract test
+#                              then does not require it)
+# PREPARATION = "..."       -> the one-off work done outside the timer (the test checks it stays out)
+# Settings for the registry's contract test (a few hundred images; the defaults above are sized for
+# tens of thousands): the test checks that the method lowers forget accuracy with them.
+TEST_SETTINGS = {"epochs": 1, "lr": 0.01, "batch_size": 32}
 
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:

@@ -48,6 +48,9 @@ HYPERPARAMETERS = {
     },
 }
 
+# for the registry's contract test (a few hundred images; DEFAULTS are sized for tens of thousands)
+TEST_SETTINGS = {"epochs": 3, "lr": 0.1, "batch_size": 32}
+
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:
     model, hp = task.model, task.hp

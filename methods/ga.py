@@ -45,6 +45,9 @@ HYPERPARAMETERS = {
     },
 }
 
+# for the registry's contract test (a few hundred images; DEFAULTS are sized for tens of thousands)
+TEST_SETTINGS = {"epochs": 2, "lr": 0.001, "batch_size": 32}
+
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:
     model, hp = task.model, task.hp

@@ -97,6 +97,10 @@ HYPERPARAMETERS = {
     },
 }
 
+PREPARATION = "the saliency mask from forget-set gradients (before the loop, as in the original)"
+# for the registry's contract test (a few hundred images; DEFAULTS are sized for tens of thousands)
+TEST_SETTINGS = {"epochs": 1, "lr": 0.03, "batch_size": 32}
+
 
 def saliency_mask(task: UnlearningTask) -> dict[str, torch.Tensor]:
     """Boolean mask per parameter: True where the weight is among the most salient for the forget set."""

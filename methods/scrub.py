@@ -84,6 +84,10 @@ HYPERPARAMETERS = {
     },
 }
 
+PREPARATION = "the diagonal Fisher estimate over retain batches (before the loop, as in the original)"
+# for the registry's contract test (a few hundred images; DEFAULTS are sized for tens of thousands)
+TEST_SETTINGS = {"epochs": 2, "lr": 0.05, "batch_size": 32}
+
 EPS = 1e-8
 
 

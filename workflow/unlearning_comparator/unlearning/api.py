@@ -7,10 +7,18 @@ A method module in ``methods/`` defines::
     HYPERPARAMETERS = {"grad_clip": {"type": "number", "exclusiveMinimum": 0, "default": 100.0}}
     def unlearn(task: UnlearningTask) -> torch.nn.Module: ...
 
-``unlearn`` receives the base model (a private copy, on the task's device), the forget and retain
-data as in-memory tensors, and the run's hyperparameters, complete: ``task.hp`` holds every declared
-key (the config fills in the declared defaults), so a method reads ``hp["key"]`` and keeps no default
-of its own. It returns the unlearned model.
+and may declare (literals, read without running the module)::
+
+    WHOLE_CLASS_ONLY = True      # defined only for forgetting whole classes (e.g. Boundary Unlearning)
+    FORGETS = False              # its contract does not include lowering forget accuracy by itself
+    PREPARATION = "Fisher diagonal over the retain set"   # one-off work done outside the timer
+    TEST_SETTINGS = {"epochs": 2, "lr": 0.05, "batch_size": 32}   # for the registry's contract test
+
+``unlearn`` receives the base model (a private copy, on the task's device), the forget *set* and the
+retain set (every other training image) as in-memory tensors — never the test split or any other
+data: asking the task for them raises — and the run's hyperparameters, complete: ``task.hp`` holds
+every declared key (the config fills in the declared defaults), so a method reads ``hp["key"]`` and
+keeps no default of its own. It returns the unlearned model.
 It wraps its unlearning loop in ``with task.timer:`` — the seconds spent inside are the run's RTE,
 so one-off preparation (a Fisher estimate, a saliency mask) stays out of it, as in the original.
 Every random draw must come from ``task.generator`` so that a seed gives the same run twice.
@@ -56,10 +64,10 @@ class LoopTimer:
 @dataclass
 class UnlearningTask:
     model: ClassifierNet  # the base model's weights, a private copy on `device`
-    forget: Split  # every training image of the forget class, uint8, on `device`
+    forget: Split  # the training images to forget, uint8, on `device`
     retain: Split  # every other training image, uint8, on `device`
     info: DatasetInfo
-    forget_class: int
+    forget_class: int | None  # the class, when the forget set is exactly one whole class; else None
     hp: dict[str, Any]  # complete: epochs, lr, batch_size and every own key the module declares
     device: torch.device
     generator: torch.Generator  # CPU generator seeded with the run's seed
@@ -71,6 +79,19 @@ class UnlearningTask:
     def num_classes(self) -> int:
         return self.info.num_classes
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes the task does not have: name the rule instead of a bare error.
+        if name in ("test", "data", "dataset", "validation", "train"):
+            raise AttributeError(
+                f"task.{name}: an unlearning method sees the forget and retain sets only "
+                "(the test split and held-out data are reserved for evaluation)"
+            )
+        raise AttributeError(name)
+
+    def forget_classes(self) -> list[int]:
+        """The classes present in the forget set (one for whole-class forgetting)."""
+        return sorted(int(c) for c in torch.unique(self.forget.labels).tolist())
+
     def inputs(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised network input for a uint8 batch (never augmented: methods see clean images)."""
         return normalize(images, self.info)
@@ -79,13 +100,20 @@ class UnlearningTask:
         self, split: Split, batch_size: int, shuffle: bool = True, drop_last: bool = False
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (normalised images, labels) mini-batches of ``split``, shuffled with the task's generator."""
+        for x, y, _ in self.indexed_batches(split, batch_size, shuffle, drop_last):
+            yield x, y
+
+    def indexed_batches(
+        self, split: Split, batch_size: int, shuffle: bool = True, drop_last: bool = False
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """As :meth:`batches`, with each image's position in ``split`` (same draws, same order)."""
         n = len(split)
         order = torch.randperm(n, generator=self.generator) if shuffle else torch.arange(n)
         order = order.to(split.labels.device)
         stop = n - (n % batch_size) if drop_last else n
         for start in range(0, stop, batch_size):
             idx = order[start : start + batch_size]
-            yield self.inputs(split.images[idx]), split.labels[idx]
+            yield self.inputs(split.images[idx]), split.labels[idx], idx
 
     def num_batches(self, split: Split, batch_size: int) -> int:
         return -(-len(split) // batch_size)

@@ -38,6 +38,10 @@ class MethodSpec:
     hyperparameters: dict[str, dict[str, Any]] = field(default_factory=dict)  # JSON schema per own key
     unlearn: Callable[..., Any] | None = None
     error: str | None = None  # why the module could not be used
+    whole_class_only: bool = False  # WHOLE_CLASS_ONLY: defined only for forgetting whole classes
+    forgets: bool = True  # FORGETS: lowering forget accuracy is part of the method's contract
+    preparation: str = ""  # PREPARATION: the one-off work it does outside the timer, if any
+    test_settings: dict[str, Any] = field(default_factory=dict)  # TEST_SETTINGS, for a small problem
 
     @property
     def ok(self) -> bool:
@@ -49,6 +53,12 @@ class MethodSpec:
     def declared_keys(self) -> list[str]:
         """Every hyperparameter ``unlearn`` may read from ``task.hp``: the grid keys and the module's own."""
         return [*GRID_KEYS, *self.hyperparameters]
+
+    def whole_class_reason(self) -> str:
+        return (
+            f"{self.name} ({self.id}) is defined only for forgetting whole classes (WHOLE_CLASS_ONLY "
+            "in its module): it cannot run on a forget set that is not one whole class"
+        )
 
     def with_defaults(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
         """``given`` over the module's declared defaults: complete hyperparameters for a direct call.
@@ -73,7 +83,25 @@ def _import(path: Path) -> ModuleType:
     return module
 
 
-_DECLARATIONS = ("NAME", "DEFAULTS", "HYPERPARAMETERS")
+_DECLARATIONS = (
+    "NAME",
+    "DEFAULTS",
+    "HYPERPARAMETERS",
+    "WHOLE_CLASS_ONLY",
+    "FORGETS",
+    "PREPARATION",
+    "TEST_SETTINGS",
+)
+
+
+def _apply_declarations(spec: MethodSpec, found: dict[str, Any]) -> None:
+    spec.name = str(found.get("NAME", spec.id))
+    spec.defaults = dict(found.get("DEFAULTS", {}))
+    spec.hyperparameters = dict(found.get("HYPERPARAMETERS", {}))
+    spec.whole_class_only = bool(found.get("WHOLE_CLASS_ONLY", False))
+    spec.forgets = bool(found.get("FORGETS", True))
+    spec.preparation = str(found.get("PREPARATION", ""))
+    spec.test_settings = dict(found.get("TEST_SETTINGS", {}))
 
 
 def describe_method(path: Path) -> MethodSpec:
@@ -105,9 +133,7 @@ def describe_method(path: Path) -> MethodSpec:
                         f"methods/{path.name}: {target.id} must be a literal (numbers, strings, lists, dicts)"
                     )
                     return spec
-    spec.name = str(found.get("NAME", path.stem))
-    spec.defaults = dict(found.get("DEFAULTS", {}))
-    spec.hyperparameters = dict(found.get("HYPERPARAMETERS", {}))
+    _apply_declarations(spec, found)
     problems = [] if has_unlearn else ["it defines no function unlearn(task)"]
     problems += _check_declarations(spec)
     if problems:
@@ -123,6 +149,9 @@ def _check_declarations(spec: MethodSpec) -> list[str]:
     for key, schema in spec.hyperparameters.items():
         if not isinstance(schema, dict) or "default" not in schema:
             problems.append(f"HYPERPARAMETERS[{key!r}] must be a JSON-schema dict with a 'default'")
+    unknown = set(spec.test_settings) - set(spec.declared_keys())
+    if unknown:
+        problems.append(f"TEST_SETTINGS names undeclared keys {sorted(unknown)}")
     return problems
 
 
@@ -135,9 +164,7 @@ def load_method(path: Path) -> MethodSpec:
             f"methods/{path.name} failed to import: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         )
         return spec
-    spec.name = str(getattr(module, "NAME", path.stem))
-    spec.defaults = dict(getattr(module, "DEFAULTS", {}))
-    spec.hyperparameters = dict(getattr(module, "HYPERPARAMETERS", {}))
+    _apply_declarations(spec, {key: getattr(module, key) for key in _DECLARATIONS if hasattr(module, key)})
     spec.unlearn = getattr(module, "unlearn", None)
     problems = [] if callable(spec.unlearn) else ["it defines no function unlearn(task)"]
     problems += _check_declarations(spec)
