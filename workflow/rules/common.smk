@@ -128,14 +128,16 @@ def check_data_unchanged():
 
 
 def unlearn_spec(wc):
+    """An unlearning job's parameters: the run's, and its model's evaluation's (the job does both)."""
     run = RUNS[(int(wc.fc), wc.method, wc.key)]
-    return spec(
+    params = json.loads(evaluation_spec(run.run_id, run.forget_class))
+    params.update(
         method=run.method,
         method_path=run.module_path,
-        forget_class=run.forget_class,
         hyperparameters=run.hp,
         base=f"fc{run.forget_class}-original",
     )
+    return json.dumps(params, sort_keys=True)
 
 
 EVAL_FILES = ["logits.arrow", "features.arrow", "similarity.arrow", "summary.json"]

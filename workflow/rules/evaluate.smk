@@ -1,5 +1,13 @@
 # One forward pass per split per model. The reference models (original, retrained) also keep the
 # Gram matrices of their CKA batches, so every other model is compared with them without re-running them.
+#
+# An unlearned model is evaluated by its own unlearning job (unlearn.smk: one process per run instead of
+# two), so in a normal run evaluate_compared evaluates the external models only. It can still re-evaluate
+# unlearned models without re-running their methods: with --allowed-rules evaluate_compared (and the
+# rules after it), as benchmarks/evaluation_precision.py does.
+
+
+ruleorder: unlearn > evaluate_compared
 
 
 rule evaluate_original:

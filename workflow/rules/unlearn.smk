@@ -1,13 +1,17 @@
 # Every method (a module in methods/) x every point of its hyperparameter grid x every forget class,
 # plus models unlearned elsewhere ("external"). A run that fails is recorded, not fatal.
+# An unlearning job also evaluates its model (the one forward pass per split of evaluate.smk), in the
+# same process: each run then pays the interpreter start, the imports and the data loading once.
 
 
 rule unlearn:
     input:
+        unpack(reference_grams),
         data=DATA_MANIFEST,
         base=rules.train_original.output.model,
         method_module=lambda wc: RUNS[(int(wc.fc), wc.method, wc.key)].module_path,
     output:
+        **eval_outputs("fc{fc}/{method}/{key}"),
         model=f"{RESULTS}/models/fc{{fc}}/{{method}}/{{key}}/model.pt",
         info=f"{RESULTS}/models/fc{{fc}}/{{method}}/{{key}}/info.json",
     log:
@@ -21,9 +25,12 @@ rule unlearn:
         gpu=1,
     params:
         spec=unlearn_spec,
+        references=reference_grams_json,
     shell:
         "python -m unlearning_comparator unlearn --spec {params.spec:q} --threads {threads}"
-        " --base {input.base:q} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"
+        " --base {input.base:q} --model {output.model:q} --info {output.info:q}"
+        " --logits {output.logits:q} --features {output.features:q} --similarity {output.similarity:q}"
+        " --summary {output.summary:q} --reference-grams {params.references:q} > {log:q} 2>&1"
 
 
 rule import_external:

@@ -114,12 +114,24 @@ def _train(args: argparse.Namespace) -> None:
 def _unlearn_arguments(p: argparse.ArgumentParser) -> None:
     _with_spec(p, "base", "model", "info")
     p.add_argument("--threads", type=int, default=1)
+    for name in ("logits", "features", "similarity", "summary"):
+        p.add_argument(f"--{name}", help="evaluate the unlearned model in the same job (all four or none)")
+    p.add_argument(
+        "--reference-grams", type=json.loads, default=None, help='{"original": path, "retrained": path}'
+    )
 
 
 def _unlearn(args: argparse.Namespace) -> None:
     from .jobs import unlearn
+    from .jobs.evaluate import EvaluationOutputs
 
-    unlearn.run(args.spec, args.base, args.model, args.info, args.threads)
+    paths = [args.logits, args.features, args.similarity, args.summary]
+    if any(paths) and not all(paths):
+        raise SystemExit("unlearn: give --logits, --features, --similarity and --summary together, or none")
+    evaluation = EvaluationOutputs(*paths) if all(paths) else None
+    unlearn.run(
+        args.spec, args.base, args.model, args.info, args.threads, evaluation, args.reference_grams
+    )
 
 
 def _import_checkpoint_arguments(p: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,12 @@ import pyarrow as pa
 
 from .. import atomic
 from ..checkpoints import load_weights
+from ..data import ImageDataset
 from ..evaluation import forward_pass
 from ..similarity import centered_blocks, load_grams, save_grams, similarity_rows, stack_grams
 from ..tables import write_table
 from ..tables.schema import SIMILARITY
-from .common import evaluation_plan, load_data, log, new_model, start
+from .common import JobContext, evaluation_plan, load_data, log, new_model, start
 
 
 def logits_table(outputs, data) -> pa.Table:
@@ -57,6 +59,17 @@ def features_table(outputs, data, plan) -> pa.Table:
     )
 
 
+@dataclass(frozen=True)
+class EvaluationOutputs:
+    """Where one model's evaluation goes (``grams`` for the reference models only)."""
+
+    logits: str
+    features: str
+    similarity: str
+    summary: str
+    grams: str | None = None
+
+
 def run(
     spec: dict[str, Any],
     model_path: str,
@@ -72,37 +85,55 @@ def run(
     """``grams_out`` for reference models; ``reference_grams`` ({'original': path, 'retrained': path})
     for the others."""
     ctx = start(spec, threads, trains=False)
-    info = json.load(open(run_info))
+    outputs = EvaluationOutputs(logits_out, features_out, similarity_out, summary_out, grams_out)
+    status = json.load(open(run_info))["status"]
+    data = load_data(spec, ctx.device) if status == "ok" else None
+    evaluate_model(spec, ctx, data, model_path, status, outputs, reference_grams)
+
+
+def evaluate_model(
+    spec: dict[str, Any],
+    ctx: JobContext,
+    data: ImageDataset | None,
+    model_path: str,
+    status: str,
+    out: EvaluationOutputs,
+    reference_grams: dict[str, str] | None = None,
+) -> None:
+    """Evaluate the checkpoint ``model_path`` on ``data`` (already on the device) and write ``out``.
+
+    The unlearning job calls this too, in its own process, right after saving the model: the
+    interpreter start, imports and data loading are then paid once per run instead of twice."""
     run_id, forget_class = spec["run_id"], spec.get("forget_class")
     precision = spec["evaluation"].get("precision", "float32")
     summary: dict[str, Any] = {
         "run_id": run_id,
-        "status": info["status"],
+        "status": status,
         "device": ctx.device_name,
         "precision": precision,
     }
-    if info["status"] != "ok":
+    if status != "ok":
         log(f"{run_id} failed upstream; nothing to evaluate")
         empty = pa.table({"run_id": pa.array([], pa.string())})
-        for path in (logits_out, features_out):
+        for path in (out.logits, out.features):
             write_table(empty, path)
-        write_table(SIMILARITY.empty_table(), similarity_out, SIMILARITY)
-        if grams_out:
-            save_grams({}, [], grams_out)
-        atomic.write_json(summary_out, summary)
+        write_table(SIMILARITY.empty_table(), out.similarity, SIMILARITY)
+        if out.grams:
+            save_grams({}, [], out.grams)
+        atomic.write_json(out.summary, summary)
         return
 
-    data = load_data(spec, ctx.device)
+    assert data is not None
     plan = evaluation_plan(spec, data)
     model = load_weights(new_model(spec, data, ctx.device), model_path)
     start_time = time.perf_counter()
     outputs = forward_pass(model, data, plan, spec["evaluation"]["batch_size"], precision=precision)
     summary["forward_seconds"] = time.perf_counter() - start_time
     grams = stack_grams(outputs.grams, outputs.layers)
-    write_table(logits_table(outputs, data), logits_out)
-    write_table(features_table(outputs, data, plan), features_out)
-    if grams_out:
-        save_grams(grams, outputs.layers, grams_out)
+    write_table(logits_table(outputs, data), out.logits)
+    write_table(features_table(outputs, data, plan), out.features)
+    if out.grams:
+        save_grams(grams, outputs.layers, out.grams)
 
     tables = []
     start_time = time.perf_counter()
@@ -125,10 +156,10 @@ def run(
         )
         tables.append(pa.table(rows))
     similarity = pa.concat_tables(tables) if tables else SIMILARITY.empty_table()
-    write_table(similarity, similarity_out, SIMILARITY)
+    write_table(similarity, out.similarity, SIMILARITY)
     summary["similarity_seconds"] = time.perf_counter() - start_time
     summary["layers"] = outputs.layers
-    atomic.write_json(summary_out, summary)
+    atomic.write_json(out.summary, summary)
     log(
         f"{run_id}: forward pass {summary['forward_seconds']:.1f} s, "
         f"similarity {summary['similarity_seconds']:.1f} s"

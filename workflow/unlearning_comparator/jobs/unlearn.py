@@ -3,6 +3,10 @@
 The job itself succeeds whatever the method does: a method that fails to import, raises or returns
 non-finite weights gives a run recorded as ``failed`` with its error (and an empty state_dict in
 place of weights), so the other runs and the tables still complete.
+
+The evaluation (one forward pass per split, as the evaluate job does for the reference models) runs
+in the same process when its outputs are given: every run then pays the interpreter start, the
+imports and the data loading once instead of twice.
 """
 
 from __future__ import annotations
@@ -17,10 +21,20 @@ from .. import atomic
 from ..checkpoints import load_weights, save_state_dict
 from ..unlearning.registry import load_method
 from ..unlearning.runner import make_task, run_method
+from ..device import set_tf32
 from .common import load_data, log, new_model, start
+from .evaluate import EvaluationOutputs, evaluate_model
 
 
-def run(spec: dict[str, Any], base_model: str, model_out: str, info_out: str, threads: int = 1) -> None:
+def run(
+    spec: dict[str, Any],
+    base_model: str,
+    model_out: str,
+    info_out: str,
+    threads: int = 1,
+    evaluation: EvaluationOutputs | None = None,
+    reference_grams: dict[str, str] | None = None,
+) -> None:
     ctx = start(spec, threads)
     method = load_method(Path(spec["method_path"]))
     hp = dict(spec["hyperparameters"])
@@ -55,3 +69,8 @@ def run(spec: dict[str, Any], base_model: str, model_out: str, info_out: str, th
     atomic.write_json(
         info_out, {**info, "status": outcome.status, "error": outcome.error, "rte": outcome.seconds}
     )
+    if evaluation is not None:
+        status = outcome.status
+        del task, outcome  # free the method's copies before the forward pass
+        set_tf32(False, False)  # as in the evaluate job: the forward pass sets its own precision
+        evaluate_model(spec, ctx, data, model_out, status, evaluation, reference_grams)
