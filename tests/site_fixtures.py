@@ -8,7 +8,10 @@ grey images in a row-major sprite sheet) into ``out_dir``, the layout of ``resul
 Per forget class it makes the original, the retrained model and ``models_per_class - 2`` unlearned
 runs cycling through the built-in methods with a small grid of hyperparameters. Optional extras that
 the tests rely on: one failed run per forget class (null metrics, an error text with markup in it) and
-one run whose method display name is markup (``EVIL_NAME``), so escaping can be checked.
+one run whose method display name is markup (``EVIL_NAME``), so escaping can be checked. The validation
+columns (val_UA, val_RA, val_gap) are drawn near TUA and TRA from a generator of their own, and ``chosen``
+marks, per forget class and method, the ok run with the smallest val_gap (ties: RTE, then run_id), as
+runs.arrow documents it.
 
 Numbers are made up but behave like the real thing: each model has a forgetting strength ``s`` in
 [0, 1] (original 0, retrained 1); the forget-class accuracy, the embedding of the forget instances,
@@ -88,6 +91,28 @@ def _sprite_png(n: int, size: int, columns: int, rng: np.random.Generator) -> by
     return buf.getvalue()
 
 
+def _validation_columns(runs: list[dict], rng: np.random.Generator) -> None:
+    """val_UA, val_RA, val_gap and chosen of one forget class's runs (in place)."""
+    for r in runs:
+        if r["status"] == "ok":
+            r["val_UA"] = float(np.clip(r["TUA"] + rng.normal(0, 0.02), 0, 1))
+            r["val_RA"] = float(np.clip(r["TRA"] + rng.normal(0, 0.01), 0, 1))
+    retrained = next(r for r in runs if r["type"] == "retrained")
+    retrained["val_UA"] = 0.0
+    best: dict[str, tuple] = {}
+    for r in runs:
+        r["chosen"] = False
+        if r["status"] != "ok":
+            continue
+        r["val_gap"] = (abs(r["val_UA"] - retrained["val_UA"]) + abs(r["val_RA"] - retrained["val_RA"])) / 2
+        if r["type"] == "unlearned":
+            key = (r["val_gap"], r["RTE"], r["run_id"])
+            if r["method"] not in best or key < best[r["method"]][0]:
+                best[r["method"]] = (key, r)
+    for _, r in best.values():
+        r["chosen"] = True
+
+
 def write_experiment(
     out_dir: str | Path,
     forget_classes: int | list[int] = 3,
@@ -121,6 +146,7 @@ def write_experiment(
     base_logits[np.arange(N), labels] += 9 + rng.normal(0, 1.5, N)
 
     runs, inst, preds, sims, atks = [], [], [], [], []
+    vrng = np.random.default_rng(seed + 7919)  # the validation columns' own draws: the rest stays as it was
     for fc in fcs:
         forget = labels == fc
         specs = [("original", None, None, 0.0), ("retrained", None, None, 1.0)]
@@ -181,8 +207,12 @@ def write_experiment(
                                 "PS_challenge",
                                 "MIA_efficacy",
                                 "avg_gap",
+                                "val_UA",
+                                "val_RA",
+                                "val_gap",
                             )
                         },
+                        "chosen": False,
                         "train_acc": None,
                         "test_acc": None,
                         "status": "failed",
@@ -351,6 +381,7 @@ def write_experiment(
             if r["forget_class"] == fc and r["status"] == "ok":
                 keys = ("UA", "RA", "TA", "MIA_efficacy")
                 r["avg_gap"] = float(np.mean([abs(r[k] - retrained[k]) for k in keys]))
+        _validation_columns([r for r in runs if r["forget_class"] == fc], vrng)
         del retrain_vals
 
     sch = schemas(C)

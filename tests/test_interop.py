@@ -225,6 +225,12 @@ def test_convert_small_files(upstream, tmp_path):
         ga["train_acc"][3] == pytest.approx(0.3) and ga["avg_gap"] is None and ga["TA"] == pytest.approx(0.95)
     )
     assert all(r["status"] == "ok" and r["MIA_efficacy"] is None for r in rows.values())
+    # no validation split upstream: the test metrics stay as imported, nothing is chosen
+    assert ga["TUA"] == pytest.approx(float(json.loads((upstream / "3" / "3f9a.json").read_text())["TUA"]))
+    assert all(
+        r["chosen"] is None and r["val_UA"] is None and r["val_RA"] is None and r["val_gap"] is None
+        for r in rows.values()
+    )
     inst = read_table(out / "instances.arrow")
     assert inst.num_rows == 7 * 40
     first = inst.slice(0, 1).to_pylist()[0]
@@ -252,6 +258,12 @@ def test_converted_files_render(upstream, tmp_path):
     assert data.class_names[3] == "cat"
     text = index.read_text(encoding="utf-8")
     assert "Unlearning Comparator: published CIFAR-10 / ResNet-18 results" in text
+    # no run is chosen: "Best of each method" is disabled, and no run carries the star
+    from comparator_site import build_document
+
+    doc = build_document(data)
+    assert doc.select_one({"name": "tbl_best"}).disabled
+    assert not any(doc.select_one({"name": "st_runs"}).data["chosen"])
 
 
 def test_cli_and_errors(upstream, tmp_path, capsys):

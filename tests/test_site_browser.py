@@ -359,3 +359,85 @@ def test_page_works_from_a_sub_path(driver, site):
     finally:
         server.shutdown()
         set_value(driver, "core_tabs", "active", 0)
+
+
+@pytest.fixture(scope="module")
+def grid_site(tmp_path_factory) -> tuple[Path, Path]:
+    """Several grid points per method (12 models per forget class: ft, scrub and salun twice), so that
+    "Best of each method" has runs to hide."""
+    tables = write_experiment(
+        tmp_path_factory.mktemp("grid-tables"), forget_classes=2, models_per_class=12, per_class=20
+    )
+    out = tmp_path_factory.mktemp("grid-site")
+    build_site(tables, out)
+    return tables, out
+
+
+def test_best_of_each_method_hides_the_other_grid_points_and_shows_them_again(driver, grid_site):
+    """The checkbox (operated with the keyboard: focus, Space) shows only the runs.arrow rows with
+    ``chosen`` (and the original and retrained models) of the current forget class, and every row again
+    when unchecked; chosen runs carry a star in the full grid."""
+    import pyarrow.feather as feather
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    tables, site_dir = grid_site
+    runs = feather.read_table(tables / "runs.arrow").to_pylist()
+    load(driver, (site_dir / "index.html").as_uri())
+    box = f"Bokeh.index.find_one({model('tbl_best')}).shadow_el"
+    # a native checkbox labelled by its text (both inside the <label>), enabled
+    assert driver.execute_script(f"return {box}.querySelector('label').textContent") == "Best of each method"
+    assert (
+        driver.execute_script(f"return {box}.querySelector('label input[type=checkbox]').disabled") is False
+    )
+
+    def shown(fc):
+        want_all = {r["run_id"] for r in runs if r["forget_class"] == fc}
+        want_best = {
+            r["run_id"]
+            for r in runs
+            if r["forget_class"] == fc and (r["chosen"] or r["type"] in ("original", "retrained"))
+        }
+        return want_all, want_best
+
+    def table_ids():
+        return driver.execute_script(f"return {model('tbl_src')}.data.id")
+
+    def press_space():
+        # keyboard only: focus the native checkbox (as Tab would) and press Space
+        driver.execute_script(f"{box}.querySelector('input').focus()")
+        assert driver.execute_script(f"return {box}.activeElement === {box}.querySelector('input')")
+        ActionChains(driver).send_keys(Keys.SPACE).perform()
+
+    want_all, want_best = shown(0)
+    assert len(want_best) < len(want_all) - 1  # something to hide besides the failed run
+    wait(driver, f"{model('tbl_src')}.data.id.length === {len(want_all)}")
+    assert set(table_ids()) == want_all
+    # the full grid marks the chosen runs with a star (the store's text and the rendered cells)
+    d = driver.execute_script(f"return [{model('tbl_src')}.data.id, {model('tbl_src')}.data.chosen_txt]")
+    chosen = {r["run_id"] for r in runs if r["chosen"]}
+    assert {i for i, star in zip(*d) if star == "\u2605"} == chosen & want_all
+    stars = driver.execute_script(
+        f"return [...Bokeh.index.find_one({model('tbl_table')}).shadow_el.querySelectorAll('.uc-star')]"
+        ".map((e) => e.textContent)"
+    )
+    assert "\u2605" in stars
+    shot(driver, "13-grid-with-stars")
+
+    press_space()
+    wait(driver, f"{model('tbl_best')}.active.length === 1")
+    wait(driver, f"{model('tbl_src')}.data.id.length === {len(want_best)}")
+    assert set(table_ids()) == want_best
+    shot(driver, "14-best-of-each-method")
+    # it holds when the forget class changes
+    set_value(driver, "hdr_fc", "active", 1)
+    wait(driver, "window.__uc_state.fc === 1")
+    want_all, want_best = shown(1)
+    wait(driver, f"{model('tbl_src')}.data.id.length === {len(want_best)}")
+    assert set(table_ids()) == want_best
+
+    press_space()
+    wait(driver, f"{model('tbl_best')}.active.length === 0")
+    wait(driver, f"{model('tbl_src')}.data.id.length === {len(want_all)}")
+    assert set(table_ids()) == want_all
+    assert severe(driver) == []

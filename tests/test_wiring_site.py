@@ -196,6 +196,7 @@ def test_runs_store_rows_are_the_runs_table(experiment):
     R = shipped["st_runs"]
     runs = _runs(read)
     assert set(R["id"]) == set(runs)
+    assert any(r["chosen"] for r in runs.values()) and not all(r["chosen"] for r in runs.values())
     metrics = [
         f.name for f in read["runs"].schema if f.type == "double" and f.name in R and f.name not in ("lr",)
     ]
@@ -204,6 +205,9 @@ def test_runs_store_rows_are_the_runs_table(experiment):
         r = runs[rid]
         assert R["fc"][k] == r["forget_class"] and R["type"][k] == r["type"]
         assert R["ok"][k] == (1 if r["status"] == "ok" else 0)
+        # the table's star and "Best of each method" read runs.arrow's chosen (null: not chosen)
+        assert R["chosen"][k] == (1 if r["chosen"] else 0)
+        assert R["chosen_txt"][k] == ("\u2605" if r["chosen"] else "")
         for m in metrics:
             v = r[m] if r["status"] == "ok" else None
             if v is None:

@@ -11,6 +11,10 @@ are computed in this file, with plain NumPy / scikit-learn / PyTorch, from
   ``create_model`` network with forward hooks written here, for the CKA similarity rows.
 
 Nothing of the metrics, similarity or evaluation modules is called to make an expected value.
+
+The test split is cut in two (docs/tables.md): the validation split, re-drawn here from its documented
+rule (``validation_indices``), on which only val_UA, val_RA and val_gap are computed, and the rest, which
+every other test metric uses.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ NUM_CLASSES = 10
 DELTA = 1e-5
 ATTACK_RANGES = {"entropy": (0.0, 2.5), "confidence": (-2.5, 10.0)}
 N_THRESHOLDS = 51
+VALIDATION_FRACTION = 0.2  # the schema's default: the tiny config has no selection section
 
 
 # --------------------------------------------------------------------------- the run's files
@@ -82,6 +87,37 @@ class Run:
                 }
             self._logits[run_id] = out
         return self._logits[run_id]
+
+    def validation_indices(self) -> np.ndarray:
+        """The published indices of the validation split, drawn again by its documented rule: per class
+        (in class order, one generator seeded with the experiment's seed), round-half-up(fraction × class
+        size) of the class's test images outside the CKA test pool (its first ``cka.test_per_class``),
+        the first of a random permutation of those, taken in the split's order (the logits table's)."""
+        if not hasattr(self, "_validation"):
+            run_id = self.ok[0]["run_id"]
+            table = feather.read_table(self.results / "evaluation" / self.folders[run_id] / "logits.arrow")
+            test = np.array(table.column("split").to_pylist()) == "test"
+            index = table.column("index").to_numpy()[test]
+            label = table.column("label").to_numpy()[test].astype(np.int64)
+            pool = TINY_CONFIG["analysis"]["cka"]["test_per_class"]
+            generator = torch.Generator().manual_seed(TINY_CONFIG["seed"])
+            chosen = []
+            for c in range(NUM_CLASSES):
+                members = np.flatnonzero(label == c)
+                free = members[pool:]
+                need = max(1, int(math.floor(VALIDATION_FRACTION * len(members) + 0.5)))
+                chosen.append(index[free[torch.randperm(len(free), generator=generator)[:need].numpy()]])
+            self._validation = np.sort(np.concatenate(chosen))
+        return self._validation
+
+    def test_parts(self, run_id: str) -> dict[str, dict[str, np.ndarray]]:
+        """The model's test rows split in two: 'validation' and 'reported' (the rest), index order."""
+        test = self.logits(run_id)["test"]
+        in_validation = np.isin(test["index"], self.validation_indices())
+        return {
+            name: {k: v[mask] for k, v in test.items()}
+            for name, mask in (("validation", in_validation), ("reported", ~in_validation))
+        }
 
     def of_class(self, fc: int) -> list[dict]:
         return [r for r in self.ok if r["forget_class"] == fc]
@@ -188,7 +224,8 @@ def sweep(
 
 
 def salun_mia_efficacy(train, test, fc: int) -> float:
-    """SalUn's MIA on the model's own true-class softmax probabilities, with a plain SVC (no rounding)."""
+    """SalUn's MIA on the model's own true-class softmax probabilities, with a plain SVC (no rounding);
+    ``test``: the test images the reported metrics use."""
 
     def true_prob(part, rows):
         logp = log_softmax(part["logits"][rows])
@@ -206,28 +243,49 @@ def salun_mia_efficacy(train, test, fc: int) -> float:
 # --------------------------------------------------------------------------- runs.arrow
 
 
+def test_the_validation_split_is_stratified_and_outside_the_cka_test_pool(run):
+    validation = run.validation_indices()
+    test = run.logits(run.ok[0]["run_id"])["test"]
+    label = test["label"][np.isin(test["index"], validation)]
+    per_class = len(test["label"]) // NUM_CLASSES
+    assert np.bincount(label, minlength=NUM_CLASSES).tolist() == [round(0.2 * per_class)] * NUM_CLASSES
+    pool = np.concatenate([b for b in _cka_batches(run)["test"]])
+    assert not np.isin(validation, pool).any()
+    meta = json.loads(run.tables["runs"].schema.metadata[b"experiment"])["selection"]
+    assert meta["validation_fraction"] == VALIDATION_FRACTION
+    assert meta["validation_per_class"] == np.bincount(label, minlength=NUM_CLASSES).tolist()
+    assert meta["reported_test_images"] == len(test["label"]) - len(validation)
+
+
 def test_accuracies_from_the_logits(run):
+    differs = 0  # runs whose test metrics on the whole test split would differ: the check has power
     for r in run.ok:
-        fc, parts = r["forget_class"], run.logits(r["run_id"])
+        fc, parts = r["forget_class"], {**run.logits(r["run_id"]), **run.test_parts(r["run_id"])}
         acc = {}
-        for split in ("train", "test"):
+        for split in ("train", "reported", "validation", "test"):
             pred = parts[split]["logits"].argmax(1)
             label = parts[split]["label"]
             per_class = np.array([np.mean(pred[label == c] == c) for c in range(NUM_CLASSES)])
             acc[split] = per_class
             acc[f"{split}_outside"] = np.mean(pred[label != fc] == label[label != fc])
         retain = [c for c in range(NUM_CLASSES) if c != fc]
+        validation = parts["validation"]
+        val_pred, val_label = validation["logits"].argmax(1), validation["label"]
         expected = {
             "UA": acc["train"][fc],
             "RA": acc["train"][retain].mean(),
-            "TUA": acc["test"][fc],
-            "TRA": acc["test"][retain].mean(),
-            "TA": acc["test_outside"],
+            "TUA": acc["reported"][fc],
+            "TRA": acc["reported"][retain].mean(),
+            "TA": acc["reported_outside"],
+            "val_UA": np.mean(val_pred[val_label == fc] == fc),
+            "val_RA": np.mean(val_pred[val_label != fc] == val_label[val_label != fc]),
         }
         for key, value in expected.items():
             assert r[key] == pytest.approx(value, abs=1e-12), f"{r['run_id']}: {key} {r[key]} != {value}"
         np.testing.assert_allclose(r["train_acc"], acc["train"], atol=1e-12, err_msg=r["run_id"])
-        np.testing.assert_allclose(r["test_acc"], acc["test"], atol=1e-12, err_msg=r["run_id"])
+        np.testing.assert_allclose(r["test_acc"], acc["reported"], atol=1e-12, err_msg=r["run_id"])
+        differs += not np.allclose(acc["reported"], acc["test"], atol=1e-12)
+    assert differs, "no run's per-class test accuracy changes without the validation images: no power"
 
 
 # The production code rounds the confidences to evaluation.mia_decimals = 4 decimals and merges
@@ -244,7 +302,7 @@ def test_mia_efficacy_from_the_logits(run):
         far_from_half = False
         for r in run.of_class(fc):
             parts = run.logits(r["run_id"])
-            expected = salun_mia_efficacy(parts["train"], parts["test"], fc)
+            expected = salun_mia_efficacy(parts["train"], run.test_parts(r["run_id"])["reported"], fc)
             assert abs(r["MIA_efficacy"] - expected) <= MIA_TOLERANCE, (
                 f"{r['run_id']}: MIA_efficacy {r['MIA_efficacy']:.3f}, recomputed {expected:.3f}"
             )
@@ -259,8 +317,31 @@ def test_avg_gap_from_the_table_and_the_retrained_row(run):
         assert r["avg_gap"] == pytest.approx(expected, abs=1e-12), r["run_id"]
 
 
+def test_validation_gap_and_the_chosen_run_of_each_method(run):
+    """val_gap: mean |Δ| to the retrained row over val_UA and val_RA; chosen: per forget class and method,
+    the ok run with the smallest val_gap (ties: RTE, then run_id), never an original, retrained or
+    external model or a failed run."""
+    for r in run.ok:
+        retrained = run.retrained(r["forget_class"])
+        expected = np.mean([abs(r[k] - retrained[k]) for k in ("val_UA", "val_RA")])
+        assert r["val_gap"] == pytest.approx(expected, abs=1e-12), r["run_id"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in run.runs:
+        if r["type"] == "unlearned":
+            groups.setdefault((r["forget_class"], r["method"]), []).append(r)
+    for (fc, method), rows in groups.items():
+        ok = [r for r in rows if r["status"] == "ok"]
+        want = min(ok, key=lambda r: (r["val_gap"], r["RTE"], r["run_id"]))["run_id"] if ok else None
+        assert [r["run_id"] for r in rows if r["chosen"]] == ([want] if want else []), (fc, method)
+    assert all(r["chosen"] is False for r in run.runs if r["type"] != "unlearned" or r["status"] != "ok")
+    assert sum(r["chosen"] for r in run.runs) >= len(TINY_CONFIG["methods"]) * len(
+        TINY_CONFIG["forget_classes"]
+    )
+
+
 def test_prediction_matrices_from_the_logits(run):
-    """predictions.arrow: share of each true class predicted as each class, and the mean softmax."""
+    """predictions.arrow: share of each true class predicted as each class, and the mean softmax (test:
+    the images outside the validation split)."""
     cols = run.tables["predictions"].to_pydict()
     got = {
         (r, s, t, p): (a, b)
@@ -275,7 +356,11 @@ def test_prediction_matrices_from_the_logits(run):
     }
     for r in run.ok:
         for split in ("train", "test"):
-            part = run.logits(r["run_id"])[split]
+            part = (
+                run.logits(r["run_id"])[split]
+                if split == "train"
+                else run.test_parts(r["run_id"])["reported"]
+            )
             probs = np.exp(log_softmax(part["logits"]))
             pred = part["logits"].argmax(1)
             for t in range(NUM_CLASSES):

@@ -11,7 +11,8 @@ gets from Python. Each view puts its models into one dict and hands it over with
   ``sim``, ``atk``, ``fgt`` (js/state.js and each view's file);
 * ``core_tabs`` (:func:`build_document`): the Embedding / Attack tabs (js/attack.js, js/main.js);
 * ``hdr`` (views/header.py): ``fc``, ``sel_a``, ``sel_b`` (js/header.js, js/main.js);
-* ``tbl`` (views/experiments_table.py): ``src``, ``table``, ``filter``, ``method_ids`` (js/table.js);
+* ``tbl`` (views/experiments_table.py): ``src``, ``table``, ``filter``, ``best``, ``method_ids``
+  (js/table.js, js/main.js);
 * ``cw`` (views/classwise_accuracy.py): ``src``, ``caption``, and per split ``tr`` / ``te``: ``fig``,
   ``xr``, ``ticker``, ``band``, ``avg``, ``avg_label``, ``yaxis`` (js/classwise.js);
 * ``mx`` (views/prediction_matrix.py): ``legend``, and per model ``a`` / ``b``: ``fig``, ``cell``, ``tri``,

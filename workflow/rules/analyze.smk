@@ -22,6 +22,7 @@ rule analyze:
             forget_class=int(wc.fc),
             evaluation={"mia_decimals": config["evaluation"]["mia_decimals"]},
             analysis=config["analysis"],
+            selection=config["selection"],
         ),
         models=lambda wc: json.dumps(analysis_models(wc)),
         references=reference_grams_json,

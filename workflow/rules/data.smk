@@ -51,7 +51,9 @@ rule subsets:
             analysis={
                 "subset_per_class": config["analysis"]["subset_per_class"],
                 "cka": config["analysis"]["cka"],
-            }
+            },
+            # drawn here too, so that an impossible validation split stops the run before any training
+            selection=config["selection"],
         ),
     shell:
         "python -m unlearning_comparator subsets --spec {params.spec:q}"

@@ -94,6 +94,7 @@ function dispatch(obj, data, ctx) {
       return set_models(a, b);
     }
     case "tbl_filter": return table_filter_changed();
+    case "tbl_best": return table_best_changed();
     case "core_tabs":
       link_hide();
       tip_hide();

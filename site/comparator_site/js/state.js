@@ -15,6 +15,7 @@ const S = {
   sim_ref: 0,
   sim_split: 0,
   methods: new Set(),  // method filter of the table (empty: all)
+  best: false,         // the table's "Best of each method": only chosen runs (and the references)
   atk: {
     metric: 0, strategy: 0, custom: 1.25, thr: {a: 1.25, b: 1.25}, hover: null,
     drawn: {a: null, b: null},        // what each panel shows: its dots' items, success count, runs

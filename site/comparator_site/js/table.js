@@ -1,11 +1,19 @@
-// The experiments table: the current forget class's runs, the method filter, and the A/B radios.
+// The experiments table: the current forget class's runs, the method filter, "Best of each method", and
+// the A/B radios.
 
 const TABLE_FIELDS = Object.keys(tbl.src.data);
 
+function is_reference(k) {
+  return R.type[k] === "original" || R.type[k] === "retrained";
+}
+
+function table_shows(k) {
+  if (S.best && R.chosen[k] !== 1 && !is_reference(k)) return false;  // best: chosen runs and references
+  return S.methods.size === 0 || R.method[k] === "" || is_reference(k) || S.methods.has(R.method[k]);
+}
+
 function table_update() {
-  const rows = fc_rows(S.fc).filter((k) => S.methods.size === 0 || R.method[k] === "" ||
-                                           R.type[k] === "original" || R.type[k] === "retrained" ||
-                                           S.methods.has(R.method[k]));
+  const rows = fc_rows(S.fc).filter(table_shows);
   const d = {};
   for (const f of TABLE_FIELDS) d[f] = new Array(rows.length);
   rows.forEach((k, j) => {
@@ -24,6 +32,11 @@ function table_update() {
 
 function table_filter_changed() {
   S.methods = new Set(tbl.filter.value.map((v) => tbl.method_ids[Number(v)]));
+  table_update();
+}
+
+function table_best_changed() {
+  S.best = tbl.best.active.length > 0;  // a CheckboxGroup of one box
   table_update();
 }
 

@@ -1,11 +1,13 @@
 """Screen: the experiments table, after the Comparator's (gnueaj/Machine-Unlearning-Comparator at
 commit 0e3ce99d, frontend/src/components/ModelScreening/Experiments/TableBody.tsx).
 
-One row per model of the current forget class: ID, type badge, method, epochs, batch size, lr, the
-colour-coded UA/RA/TUA/TRA/TA/RTE/PS/PS_challenge cells, MIA efficacy and Avg. Gap, and the Model A /
-Model B radio columns. Sorting is the DataTable's own (click a header); the method filter and the radio
-clicks are handled in ``js/table.js``. Every string from the tables is escaped by the cell templates
-(``<%- %>``).
+One row per model of the current forget class: a star for each method's chosen setting (runs.arrow's
+``chosen``: the grid point closest to the retrained model on the validation split), ID, type badge,
+method, epochs, batch size, lr, the colour-coded UA/RA/TUA/TRA/TA/RTE/PS/PS_challenge cells, MIA
+efficacy and Avg. Gap, and the Model A / Model B radio columns. Sorting is the DataTable's own (click a
+header); the method filter, the "Best of each method" checkbox (only the chosen runs, the original and
+the retrained model) and the radio clicks are handled in ``js/table.js``. Every string from the tables is
+escaped by the cell templates (``<%- %>``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import Any
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, DataTable, HTMLTemplateFormatter, MultiChoice, TableColumn
+from bokeh.models import (
+    CheckboxGroup,
+    ColumnDataSource,
+    DataTable,
+    HTMLTemplateFormatter,
+    MultiChoice,
+    TableColumn,
+)
 
 from .. import colors
 from ..data import RUN_METRICS, SiteData, hyperparameters_text
@@ -55,10 +64,19 @@ HEADER = {
     "MIA_efficacy": "MIA",
     "avg_gap": "Avg. Gap",
 }
+STAR = "\u2605"  # marks a method's chosen setting
+CHOSEN_HELP = (
+    "\u2605: the method's chosen setting for this forget class, the grid point whose accuracies on the "
+    "validation split (test images no reported number uses) are closest to the retrained model's"
+)
+BEST_LABEL = "Best of each method"
 RELATIVE_SCALE = ("TRA", "TA")  # coloured from 0.8 up to the forget class's best value, as the original's TRA
 TABLE_FIELDS = (
     [
         "idx",
+        "chosen",
+        "chosen_txt",
+        "chosen_tip",
         "id",
         "type",
         "type_label",
@@ -111,6 +129,15 @@ def _cell(key: str, v: float, column_max: float) -> tuple[str, str]:
     return background, colors.text_on(background)
 
 
+def _chosen_tip(r: dict[str, Any]) -> str:
+    """The star cell's tooltip: why the run is (or is not) its method's chosen setting."""
+    gap = r.get("val_gap")
+    gap_text = f"validation gap {gap:.4f}" if gap is not None and math.isfinite(gap) else ""
+    if r.get("chosen"):
+        return f"Chosen: the grid point of its method closest to the retrained model ({gap_text})"
+    return gap_text.capitalize()
+
+
 def runs_columns(data: SiteData) -> dict[str, Any]:
     """The runs store: one row per run (all forget classes), with the table's display fields."""
     runs = data.runs
@@ -124,6 +151,9 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
         k: []
         for k in (
             "id",
+            "chosen",
+            "chosen_txt",
+            "chosen_tip",
             "type",
             "type_label",
             "badge_bg",
@@ -149,6 +179,10 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
         kind = r["type"]
         label = TYPE_LABEL.get(kind, str(kind).title())
         cols["id"].append(str(r["run_id"]))
+        chosen = bool(r.get("chosen"))  # null (tables without a validation split): not chosen
+        cols["chosen"].append(1 if chosen else 0)
+        cols["chosen_txt"].append(STAR if chosen else "")
+        cols["chosen_tip"].append(_chosen_tip(r))
         cols["type"].append(str(kind))
         cols["type_label"].append("Failed" if failed else label)
         bg, fg = (
@@ -186,6 +220,7 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
             cols[f"{m}_fg"].append(fgc)
     out: dict[str, Any] = {k: v for k, v in cols.items()}
     out["ok"] = np.asarray(cols["ok"], dtype=np.int8)
+    out["chosen"] = np.asarray(cols["chosen"], dtype=np.int8)
     out["fc"] = np.asarray([r["forget_class"] for r in runs], dtype=np.int32)
     for k, v in num.items():
         out[k] = np.asarray(v, dtype=np.float64)
@@ -223,6 +258,12 @@ def build(page) -> Any:
     empty = {k: [] for k in TABLE_FIELDS}
     src = ColumnDataSource(empty)
     cols = [
+        TableColumn(
+            field="chosen",
+            title=f'<span title="{html.escape(CHOSEN_HELP)}">{STAR}</span>',
+            width=22,
+            formatter=_tmpl('<span class="uc-star" title="<%- chosen_tip %>"><%- chosen_txt %></span>'),
+        ),
         TableColumn(
             field="id",
             title='<span title="Run id (hover it for the hyperparameters)">ID</span>',
@@ -317,10 +358,29 @@ def build(page) -> Any:
         stylesheets=[page.widget_css],
     )
     page.on_change(flt, "value")
+    # A native checkbox inside its <label> (a CheckboxGroup of one: Bokeh's Checkbox puts its text in a
+    # <div> the input is not labelled by): focusable with Tab, toggled with Space or a click on the text.
+    # Disabled when no run is chosen (tables converted from upstream files have no validation split).
+    any_chosen = any(r.get("chosen") for r in data.runs)
+    best = CheckboxGroup(
+        labels=[BEST_LABEL],
+        active=[],
+        disabled=not any_chosen,
+        width=170,
+        stylesheets=[page.widget_css],
+        css_classes=["uc-best"],
+        html_attributes={
+            "title": CHOSEN_HELP + "; shows those, the original and the retrained model"
+            if any_chosen
+            else "No run is marked as its method's chosen setting in these tables"
+        },
+    )
+    page.on_change(best, "active")
     # the filter's values are indexes into method_ids
     page.provide(
-        "tbl", {"src": src, "table": table, "filter": flt, "method_ids": [mid for mid, _ in methods]}
+        "tbl",
+        {"src": src, "table": table, "filter": flt, "best": best, "method_ids": [mid for mid, _ in methods]},
     )
-    title = page.div(text='<div class="uc-section">Model Screening</div>', width=200)
-    legend = page.div(text=legend_html(), width=700)
-    return column(row(title, legend, flt), table, spacing=2)
+    title = page.div(text='<div class="uc-section">Model Screening</div>', width=190)
+    legend = page.div(text=legend_html(), width=560)
+    return column(row(title, legend, best, flt), table, spacing=2)

@@ -8,7 +8,11 @@
   docs/the-original-comparator.md §5), arranged in mixed mini-batches with the same number of images
   of every class. A model's Gram matrix of one mixed batch then contains, as sub-blocks, the Gram
   matrices of that batch's forget images and of its retain images for *every* forget class, so one
-  forward pass serves them all.
+  forward pass serves them all;
+* the validation split: a seeded, class-stratified share of the test split, drawn from the test images
+  outside the CKA test pool, on which each method's grid point is chosen
+  (``unlearning_comparator.selection``); every reported metric that uses test images uses the rest of
+  the test split only.
 """
 
 from __future__ import annotations
@@ -35,6 +39,49 @@ def evaluation_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.
             )
         chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
     return torch.cat(chosen)
+
+
+class ValidationSplitError(ValueError):
+    """A class has too few test images outside the CKA test pool for the validation split."""
+
+
+def validation_count(class_size: int, fraction: float) -> int:
+    """Validation images of a class of ``class_size`` test images: ``fraction`` of it, rounded half up,
+    at least one."""
+    return max(1, int(fraction * class_size + 0.5))
+
+
+def validation_split(labels: torch.Tensor, fraction: float, seed: int, exclude: torch.Tensor) -> torch.Tensor:
+    """Positions (ascending) of the validation images of a split with ``labels``.
+
+    Per class, :func:`validation_count` of its images (``fraction`` of the whole class, not of what is
+    left), drawn with a generator seeded with ``seed`` from the class's images whose positions are not in
+    ``exclude`` (the CKA pool, so that the layer-similarity numbers never see a validation image): a
+    random permutation of those positions, in ascending order, of which the first are taken; classes in
+    order, one generator for all. Raises :class:`ValidationSplitError` when a class has too few images
+    outside ``exclude``.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"the validation fraction must lie in (0, 1), got {fraction}")
+    labels = labels.cpu()
+    excluded = torch.zeros(len(labels), dtype=torch.bool)
+    excluded[exclude.cpu().long()] = True
+    generator = torch.Generator().manual_seed(int(seed))
+    chosen = []
+    for c in range(int(labels.max()) + 1 if len(labels) else 0):
+        members = labels == c
+        size = int(members.sum())
+        if size == 0:
+            continue
+        need = validation_count(size, fraction)
+        free = (members & ~excluded).nonzero().flatten()
+        if len(free) < need:
+            raise ValidationSplitError(
+                f"class {c} has {size} test images, {size - len(free)} of them in the CKA test pool; the "
+                f"validation split needs {need} ({fraction:g} of the class) from the {len(free)} left"
+            )
+        chosen.append(free[torch.randperm(len(free), generator=generator)[:need]])
+    return torch.sort(torch.cat(chosen)).values if chosen else torch.zeros(0, dtype=torch.int64)
 
 
 @dataclass(frozen=True)

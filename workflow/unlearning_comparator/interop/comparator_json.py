@@ -25,6 +25,10 @@ Mapping (upstream → tables):
 * ``TA`` (share of the test images outside the forget class classified correctly) is the mean of the
   other classes' ``t_accs``: CIFAR-10's test split has 1,000 images per class, so the per-image
   share equals the class mean (up to the upstream's rounding of ``t_accs`` to 3 decimals).
+* The upstream has no validation split: its ``TUA``, ``TRA``, ``t_accs`` (and so ``TA``) are on the
+  whole test split and are kept as imported; ``val_UA``, ``val_RA`` and ``val_gap`` are null, and
+  ``chosen`` is null (no run is marked as its method's chosen setting: there is nothing unseen to
+  choose on).
 * ``label_dist``/``conf_dist`` (train) and ``t_label_dist``/``t_conf_dist`` (test) → ``predictions``.
 * ``cka`` (reference ``original``) and ``cka_retrain`` (``retrained``): train/test ×
   forget_class/other_classes → ``similarity`` with subset ``forget``/``retain``; matrix[i][j] is
@@ -258,6 +262,10 @@ def _runs(files: list[ResultFile]) -> list[dict[str, Any]]:
                 "PS_challenge": None,
                 "MIA_efficacy": None,
                 "avg_gap": None,
+                "val_UA": None,
+                "val_RA": None,
+                "val_gap": None,
+                "chosen": None,
                 "train_acc": [float(x) for x in doc["accs"]],
                 "test_acc": test_acc,
                 "status": "ok",
@@ -413,7 +421,8 @@ def _experiment_metadata(
         "(the literature's mean gap over UA, RA, TA and MIA efficacy) is null. TA is the mean of "
         "the other classes' test accuracies (CIFAR-10's test split has 1,000 images per class). "
         "Attack curves: scope 'subset' only, so PS_challenge is null; attack_score_challenge is "
-        "computed from the stored 3-decimal FPR/FNR.",
+        "computed from the stored 3-decimal FPR/FNR. No validation split: TUA, TRA and TA are on the "
+        "whole test split as the upstream reports them, val_UA, val_RA, val_gap and chosen are null.",
     }
 
 

@@ -3,9 +3,15 @@
 From the per-model evaluation outputs of the forget class (original, retrained, every unlearned and
 external run) it derives the accuracy metrics, prediction matrices, the SalUn MIA efficacy, the
 privacy attack against the retrained model (PS by the Comparator's ε rule, PS_challenge by the
-NeurIPS 2023 challenge's), the literature's Avg. Gap, the aligned embeddings of the
+NeurIPS 2023 challenge's), the literature's Avg. Gap, the validation accuracies and each method's chosen
+setting (``unlearning_comparator.selection``), the aligned embeddings of the
 evaluation subset and the reference models' similarity matrices, and writes them as this forget
 class's fragments of the five tables.
+
+The test split is cut in two: the validation split (``selection.validation_fraction`` of each class,
+outside the CKA test pool), on which only val_UA, val_RA and val_gap are computed, and the rest
+(``EvaluationSets.reported``), which every other metric that uses test images uses: TUA, TRA, TA, the
+per-class test accuracies, the MIA's non-members and the test prediction matrices.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ import pyarrow as pa
 from ..embedding import UmapParams, aligned_layout, layout_neighbours, reference_layout, umap_version
 from ..metrics import accuracy as acc
 from ..metrics import mia, privacy
+from ..selection import choose, validation_accuracies, validation_gap
 from ..similarity import centered_blocks, load_grams, similarity_rows
 from ..tables import concat, conform, read_table, write_table
 from ..tables.schema import ATTACK, PREDICTIONS, SIMILARITY, instances_schema, runs_schema
-from .common import evaluation_plan, load_data, log
+from .common import evaluation_plan, load_data, log, selection_settings, validation_positions
 
 ALIGNMENT = (
     "anchored to the original's layout: each image held at its reference position by a spring that "
@@ -46,8 +53,12 @@ class EvaluationSets:
     subset: np.ndarray  # the evaluation subset (the site's instances)
     subset_is_forget: np.ndarray
     forget: np.ndarray  # every training image of the forget class
-    mia: mia.MIASets  # SalUn's class-wise MIA sets
+    mia: mia.MIASets  # SalUn's class-wise MIA sets (non-members: test positions outside the validation split)
     cka_pools: Any  # the images the reference models' Gram matrices were computed on
+    validation: np.ndarray  # test positions of the validation split (ascending)
+    validation_is_forget: np.ndarray  # whether each validation image belongs to the forget set
+    reported: np.ndarray  # test positions outside the validation split (ascending): the reported metrics'
+    selection: dict[str, Any]  # the settings and sizes of the validation split (runs metadata)
 
 
 class ModelData:
@@ -125,8 +136,9 @@ def run(
     layouts, umap_meta, umap_seconds = _embeddings(loaded, original, spec)
     attack, privacy_scores = _attack_table(loaded, retrained, sets, spec["analysis"]["attack"])
     metrics = _run_metrics(loaded, retrained, sets, privacy_scores, fc, spec["evaluation"]["mia_decimals"])
+    runs = _runs_table(loaded, metrics, fc, sets.num_classes)
     tables = {
-        "runs": _runs_table(loaded, metrics, fc, sets.num_classes),
+        "runs": runs.replace_schema_metadata({b"selection": json.dumps(sets.selection).encode()}),
         "instances": _instances_table(loaded, layouts, sets).replace_schema_metadata(umap_meta),
         "predictions": _predictions_table(loaded, sets),
         "similarity": _similarity_table(loaded, original, retrained, reference_grams, sets, fc),
@@ -148,6 +160,14 @@ def _evaluation_sets(spec: dict[str, Any]) -> EvaluationSets:
     plan = evaluation_plan(spec, data)
     train_labels, test_labels = data.train.labels.numpy(), data.test.labels.numpy()
     subset = plan.subset_positions.numpy()
+    validation = validation_positions(spec, data, plan).numpy()
+    reported = np.setdiff1d(np.arange(len(test_labels)), validation)
+    salun = mia.salun_mia_sets(train_labels, test_labels[reported], fc)  # non-members: positions in reported
+    counts = np.bincount(test_labels[validation], minlength=data.info.num_classes)
+    log(
+        f"validation split: {len(validation)} of {len(test_labels)} test images "
+        f"({counts.min()}-{counts.max()} per class); the reported metrics use the other {len(reported)}"
+    )
     return EvaluationSets(
         num_classes=data.info.num_classes,
         train_labels=train_labels,
@@ -156,8 +176,18 @@ def _evaluation_sets(spec: dict[str, Any]) -> EvaluationSets:
         subset=subset,
         subset_is_forget=train_labels[subset] == fc,
         forget=np.flatnonzero(train_labels == fc),
-        mia=mia.salun_mia_sets(train_labels, test_labels, fc),
+        mia=mia.MIASets(salun.members, reported[salun.nonmembers], salun.target),
         cka_pools=plan.cka_pools,
+        validation=validation,
+        validation_is_forget=test_labels[validation] == fc,
+        reported=reported,
+        selection={
+            **selection_settings(spec),
+            "validation_images": int(len(validation)),
+            "validation_per_class": counts.tolist(),
+            "reported_test_images": int(len(reported)),
+            "seed": spec["seed"],
+        },
     )
 
 
@@ -231,12 +261,18 @@ def _attack_table(
 
 
 def _model_metrics(m: ModelData, sets: EvaluationSets, fc: int, mia_decimals: int) -> dict[str, Any]:
-    """An evaluated model's accuracies (UA, RA, TUA, TRA, TA, per class) and MIA efficacy."""
+    """An evaluated model's accuracies (UA, RA, TUA, TRA, TA, per class), MIA efficacy and validation
+    accuracies (val_UA, val_RA). Test images: those outside the validation split, except for val_*."""
     C = sets.num_classes
+    test_preds = m.test_logits.argmax(1)
+    reported_preds, reported_labels = test_preds[sets.reported], sets.test_labels[sets.reported]
     train_acc = acc.per_class_accuracy(m.train_logits.argmax(1), sets.train_labels, C)
-    test_acc = acc.per_class_accuracy(m.test_logits.argmax(1), sets.test_labels, C)
+    test_acc = acc.per_class_accuracy(reported_preds, reported_labels, C)
     metrics = acc.forget_metrics(train_acc, test_acc, fc)
-    metrics["TA"] = acc.accuracy_outside_class(m.test_logits.argmax(1), sets.test_labels, fc)
+    metrics["TA"] = acc.accuracy_outside_class(reported_preds, reported_labels, fc)
+    metrics |= validation_accuracies(
+        test_preds[sets.validation], sets.test_labels[sets.validation], sets.validation_is_forget
+    )
     metrics["train_acc"], metrics["test_acc"] = train_acc.tolist(), test_acc.tolist()
     members, nonmembers, target = sets.mia
     metrics["MIA_efficacy"] = mia.mia_efficacy(
@@ -272,6 +308,9 @@ def _run_metrics(
                 "PS_challenge",
                 "MIA_efficacy",
                 "avg_gap",
+                "val_UA",
+                "val_RA",
+                "val_gap",
                 "train_acc",
                 "test_acc",
             )
@@ -279,38 +318,46 @@ def _run_metrics(
         if m.ok:
             metrics[m.run_id].update(_model_metrics(m, sets, fc, mia_decimals))
             metrics[m.run_id]["PS"], metrics[m.run_id]["PS_challenge"] = privacy_scores[m.run_id]
-    for m in loaded:  # Avg. Gap, once the retrained model's metrics are known (its own gap is 0)
+    for m in loaded:  # the gaps, once the retrained model's metrics are known (its own are 0)
         if m.ok:
             metrics[m.run_id]["avg_gap"] = _avg_gap(metrics[m.run_id], metrics[retrained.run_id])
+            metrics[m.run_id]["val_gap"] = validation_gap(metrics[m.run_id], metrics[retrained.run_id])
     return metrics
 
 
 def _runs_table(
     loaded: list[ModelData], metrics: dict[str, dict[str, Any]], fc: int, num_classes: int
 ) -> pa.Table:
-    """One row per model: its run's description (from its info file) and its metrics."""
+    """One row per model: its run's description (from its info file), its metrics and whether it is its
+    method's chosen setting."""
     schema = runs_schema(num_classes)
-    rows: dict[str, list] = {k: [] for k in schema.names}
+    described = []
     for m in loaded:
         i = m.info
-        row = {
-            "run_id": m.run_id,
-            "forget_class": fc,
-            "type": i["type"],
-            "method": i.get("method"),
-            "method_name": i.get("method_name"),
-            "base": i.get("base"),
-            "seed": i.get("seed"),
-            "epochs": i.get("epochs"),
-            "lr": i.get("lr"),
-            "batch_size": i.get("batch_size"),
-            "hyperparameters": json.dumps(i.get("hyperparameters") or {}, sort_keys=True),
-            "RTE": i.get("rte"),
-            "device": i.get("device"),
-            "status": i["status"],
-            "error": i.get("error"),
-            **metrics[m.run_id],
-        }
+        described.append(
+            {
+                "run_id": m.run_id,
+                "forget_class": fc,
+                "type": i["type"],
+                "method": i.get("method"),
+                "method_name": i.get("method_name"),
+                "base": i.get("base"),
+                "seed": i.get("seed"),
+                "epochs": i.get("epochs"),
+                "lr": i.get("lr"),
+                "batch_size": i.get("batch_size"),
+                "hyperparameters": json.dumps(i.get("hyperparameters") or {}, sort_keys=True),
+                "RTE": i.get("rte"),
+                "device": i.get("device"),
+                "status": i["status"],
+                "error": i.get("error"),
+                **metrics[m.run_id],
+            }
+        )
+    chosen = choose(described)
+    rows: dict[str, list] = {k: [] for k in schema.names}
+    for row in described:
+        row["chosen"] = chosen[row["run_id"]]
         for key, column in rows.items():
             column.append(row[key])
     return conform(pa.table(rows), schema)
@@ -352,7 +399,7 @@ def _instances_table(
 
 def _predictions_table(loaded: list[ModelData], sets: EvaluationSets) -> pa.Table:
     """Each evaluated model's prediction matrices (proportion and mean confidence per true and predicted
-    class), train then test."""
+    class), train then test (the test images outside the validation split)."""
     C = sets.num_classes
     true, pred = np.meshgrid(np.arange(C), np.arange(C), indexing="ij")
     parts = []
@@ -361,7 +408,7 @@ def _predictions_table(loaded: list[ModelData], sets: EvaluationSets) -> pa.Tabl
             continue
         for split, logits, labels in (
             ("train", m.train_logits, sets.train_labels),
-            ("test", m.test_logits, sets.test_labels),
+            ("test", m.test_logits[sets.reported], sets.test_labels[sets.reported]),
         ):
             proportion, confidence = acc.prediction_matrices(logits, labels, C)
             parts.append(

@@ -11,7 +11,13 @@ import torch
 
 from .. import device as devices
 from ..data import ImageDataset, load_dataset
-from ..data.subsets import cka_pool, default_cka_per_class, evaluation_subset
+from ..data.subsets import (
+    ValidationSplitError,
+    cka_pool,
+    default_cka_per_class,
+    evaluation_subset,
+    validation_split,
+)
 from ..evaluation import EvaluationPlan
 from ..models import ClassifierNet, create_model
 
@@ -74,3 +80,26 @@ def evaluation_plan(spec: dict[str, Any], data: ImageDataset) -> EvaluationPlan:
         per_class = cka[f"{split_name}_per_class"] or default_cka_per_class(split.labels, split_name)
         pools[split_name] = cka_pool(split.labels, per_class, min(cka["batch_per_class"], per_class))
     return EvaluationPlan(subset, pools)
+
+
+def selection_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The config's ``selection`` section as the job's spec carries it, the schema's defaults filling in
+    what it lacks (a spec written without the section gets the defaults)."""
+    from ..config import load_schema  # the schema file: one place for the defaults
+
+    schema = load_schema()["properties"]["selection"]["properties"]
+    given = spec.get("selection") or {}
+    return {key: given.get(key, sub["default"]) for key, sub in schema.items()}
+
+
+def validation_positions(spec: dict[str, Any], data: ImageDataset, plan: EvaluationPlan) -> torch.Tensor:
+    """Positions in the test split of the validation images (``selection.validation_fraction`` of each
+    class, seeded with the experiment's seed, outside the plan's CKA test pool), ascending."""
+    fraction = selection_settings(spec)["validation_fraction"]
+    try:
+        return validation_split(data.test.labels, fraction, spec["seed"], plan.cka_pools["test"].positions)
+    except ValidationSplitError as exc:
+        raise ValidationSplitError(
+            f"{exc}. Lower selection.validation_fraction or analysis.cka.test_per_class, or use more test "
+            f"images (data.test_per_class)"
+        ) from None

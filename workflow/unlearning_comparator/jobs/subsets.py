@@ -10,7 +10,7 @@ from .. import atomic
 from ..data.thumbnails import sprite_sheet
 from ..tables import write_table
 from ..tables.schema import SUBSET
-from .common import evaluation_plan, load_data, log
+from .common import evaluation_plan, load_data, log, validation_positions
 
 SPRITE_COLUMNS = 50
 
@@ -18,6 +18,11 @@ SPRITE_COLUMNS = 50
 def run(spec: dict[str, Any], subset_table: str, thumbnails: str) -> None:
     data = load_data(spec)
     plan = evaluation_plan(spec, data)
+    if "selection" in spec:
+        # the analysis draws the validation split; a class too small for it stops the workflow here, not
+        # after every model has been trained
+        validation = validation_positions(spec, data, plan)
+        log(f"validation split: {len(validation)} of {len(data.test)} test images")
     positions = plan.subset_positions
     png, rows, columns = sprite_sheet(data.train.images[positions], SPRITE_COLUMNS)
     atomic.write_bytes(thumbnails, png)

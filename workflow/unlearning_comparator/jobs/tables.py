@@ -14,7 +14,10 @@ from .common import log
 
 
 def experiment_description(
-    spec: dict[str, Any], subset_meta: dict[bytes, bytes], umap_meta: bytes | None
+    spec: dict[str, Any],
+    subset_meta: dict[bytes, bytes],
+    umap_meta: bytes | None,
+    selection_meta: bytes | None = None,
 ) -> dict[str, Any]:
     info = DATASETS[spec["dataset"]]
     model = create_model(spec["model"], info.num_classes, info.channels)
@@ -35,6 +38,9 @@ def experiment_description(
         "sprite_columns": int(subset_meta.get(b"sprite_columns", b"0")),
         "sprite_rows": int(subset_meta.get(b"sprite_rows", b"0")),
         "umap": json.loads(umap_meta) if umap_meta else None,
+        # the validation split the settings were chosen on (written by the analysis, the same for every
+        # forget class): validation_fraction, its images in all and per class, the test images left
+        "selection": json.loads(selection_meta) if selection_meta else None,
         "attack": spec["analysis"]["attack"],
         "training": spec["training"],
         "versions": {p: version(p) for p in ("torch", "torchvision", "umap-learn", "scikit-learn", "pyarrow")}
@@ -57,8 +63,11 @@ def run(
     umap_meta = next(
         ((t.schema.metadata or {}).get(b"umap") for t in parts["instances"] if t.schema.metadata), None
     )
+    selection_meta = next(
+        ((t.schema.metadata or {}).get(b"selection") for t in parts["runs"] if t.schema.metadata), None
+    )
     subset_meta = read_table(subset_table).schema.metadata or {}
-    description = experiment_description(spec, subset_meta, umap_meta)
+    description = experiment_description(spec, subset_meta, umap_meta, selection_meta)
     for name in parts:
         table = concat(parts[name], table_schemas[name])
         if name == "runs":

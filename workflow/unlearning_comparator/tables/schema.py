@@ -19,6 +19,14 @@ def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Fie
     return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
 
 
+# The test images a reported metric uses: the validation split's are kept for choosing settings.
+_OUTSIDE_VALIDATION = "the test images outside the validation split"
+_VALIDATION_SPLIT = (
+    "The validation split is config selection.validation_fraction of each class's test images, drawn with "
+    "the experiment's seed from outside the CKA test pool; no other column uses its images"
+)
+
+
 def runs_schema(num_classes: int) -> pa.Schema:
     acc = pa.list_(pa.float64(), num_classes)
     return pa.schema(
@@ -67,17 +75,24 @@ def runs_schema(num_classes: int) -> pa.Schema:
                 "when every retain class has as many training images, as in every data set the workflow "
                 "supports)",
             ),
-            _f("TUA", pa.float64(), "Test unlearning accuracy: test accuracy on the forget class"),
+            _f(
+                "TUA",
+                pa.float64(),
+                f"Test unlearning accuracy: accuracy on the forget class's test images ({_OUTSIDE_VALIDATION}"
+                ", as for every test metric here)",
+            ),
             _f(
                 "TRA",
                 pa.float64(),
-                "Test retain accuracy: unweighted mean test accuracy over the other classes",
+                "Test retain accuracy: unweighted mean test accuracy over the other classes "
+                f"({_OUTSIDE_VALIDATION})",
             ),
             _f(
                 "TA",
                 pa.float64(),
-                "Testing accuracy of the SalUn / l1-sparse literature: share of all test images outside "
-                "the forget class that are classified correctly (weighted by image, unlike TRA)",
+                "Testing accuracy of the SalUn / l1-sparse literature: share of the test images outside "
+                "the forget class that are classified correctly (weighted by image, unlike TRA; "
+                f"{_OUTSIDE_VALIDATION})",
             ),
             _f(
                 "RTE",
@@ -103,7 +118,8 @@ def runs_schema(num_classes: int) -> pa.Schema:
                 "MIA_efficacy",
                 pa.float64(),
                 "SalUn-convention MIA efficacy: share of the forget set an RBF SVC on true-class confidence "
-                "calls non-member",
+                "calls non-member (non-members: the test images outside the forget class and the validation "
+                "split; members: as many retain training images, the first by index)",
             ),
             _f(
                 "avg_gap",
@@ -111,8 +127,38 @@ def runs_schema(num_classes: int) -> pa.Schema:
                 "Avg. Gap of the SalUn / l1-sparse literature: mean absolute difference from the retrained "
                 "model of the same forget class over UA, RA, TA and MIA_efficacy (null if one is missing)",
             ),
+            _f(
+                "val_UA",
+                pa.float64(),
+                "Validation unlearning accuracy: share of the validation split's images of the forget class "
+                "classified correctly; null for a forget set with no test counterpart (e.g. a random sample "
+                f"of training images). {_VALIDATION_SPLIT}",
+            ),
+            _f(
+                "val_RA",
+                pa.float64(),
+                "Validation retain accuracy: share of the validation split's other images (not of the forget "
+                "class) classified correctly",
+            ),
+            _f(
+                "val_gap",
+                pa.float64(),
+                "Validation gap, what `chosen` minimises: mean absolute difference from the retrained "
+                "model of the same forget class over val_UA and val_RA (val_RA's alone where val_UA is "
+                "null); 0 for the retrained model; null for a failed run. val_UA, val_RA and val_gap are "
+                "null in tables converted from upstream files",
+            ),
+            _f(
+                "chosen",
+                pa.bool_(),
+                "Whether this run is its method's chosen setting for this forget class: among the method's "
+                "runs with status ok, the one with the smallest val_gap (ties: the smaller RTE, then the "
+                "smaller run_id). False for its other grid points and failed runs, and for the original, "
+                "retrained and external models (no grid to choose from); null in tables converted from "
+                "upstream files (no validation split there)",
+            ),
             _f("train_acc", acc, "Per-class training accuracy, in class order"),
-            _f("test_acc", acc, "Per-class test accuracy, in class order"),
+            _f("test_acc", acc, f"Per-class test accuracy ({_OUTSIDE_VALIDATION}), in class order"),
             _f("status", pa.string(), "ok or failed", False),
             _f("error", pa.string(), "Why a failed run failed (null when ok)"),
         ]
@@ -149,7 +195,12 @@ def instances_schema(num_classes: int) -> pa.Schema:
 PREDICTIONS = pa.schema(
     [
         _f("run_id", pa.string(), "The model", False),
-        _f("split", pa.string(), "train or test", False),
+        _f(
+            "split",
+            pa.string(),
+            f"train (the whole training split) or test ({_OUTSIDE_VALIDATION})",
+            False,
+        ),
         _f("true", pa.int16(), "True class", False),
         _f("pred", pa.int16(), "Predicted class", False),
         _f(
@@ -171,7 +222,12 @@ SIMILARITY = pa.schema(
     [
         _f("run_id", pa.string(), "The model", False),
         _f("reference", pa.string(), "original or retrained: the model it is compared with", False),
-        _f("split", pa.string(), "train or test", False),
+        _f(
+            "split",
+            pa.string(),
+            "train or test: the split's CKA pool (the test pool holds no image of the validation split)",
+            False,
+        ),
         _f("subset", pa.string(), "forget or retain", False),
         _f("reference_layer", pa.string(), "Layer group of the reference model", False),
         _f("layer", pa.string(), "Layer group of this model", False),
