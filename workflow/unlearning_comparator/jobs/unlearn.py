@@ -19,9 +19,9 @@ import torch
 
 from .. import atomic
 from ..checkpoints import load_weights, save_state_dict
+from ..device import set_tf32
 from ..unlearning.registry import load_method
 from ..unlearning.runner import make_task, run_method
-from ..device import set_tf32
 from .common import load_data, log, new_model, start
 from .evaluate import EvaluationOutputs, evaluate_model
 
