@@ -179,7 +179,9 @@ def tiny_problem(fmnist_small):
 
 def test_unlearn_returns_a_finite_model_of_the_same_architecture(method, tiny_problem):
     data, base = tiny_problem
-    hp = method.with_defaults({"epochs": 1, "batch_size": 8})
+    # the module's small-problem settings (defaults sized for 50,000 images can take minutes here), at
+    # one epoch of batches of 8 on an untrained network: any weights must do
+    hp = method.with_defaults({**method.test_settings, "epochs": 1, "batch_size": 8})
     task = make_task(base, data, FORGET_CLASS, hp, CPU, seed=0, log=lambda _: None)
     outcome = run_method(method, task)
     assert outcome.status == "ok", outcome.error

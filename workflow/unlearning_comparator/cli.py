@@ -129,9 +129,7 @@ def _unlearn(args: argparse.Namespace) -> None:
     if any(paths) and not all(paths):
         raise SystemExit("unlearn: give --logits, --features, --similarity and --summary together, or none")
     evaluation = EvaluationOutputs(*paths) if all(paths) else None
-    unlearn.run(
-        args.spec, args.base, args.model, args.info, args.threads, evaluation, args.reference_grams
-    )
+    unlearn.run(args.spec, args.base, args.model, args.info, args.threads, evaluation, args.reference_grams)
 
 
 def _import_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
