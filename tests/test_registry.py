@@ -198,3 +198,38 @@ def test_a_task_lacking_a_declared_hyperparameter_fails_naming_it(method, tiny_p
     hp = {k: v for k, v in method.with_defaults().items() if k != last}
     outcome = run_method(method, make_task(base, data, FORGET_CLASS, hp, CPU, seed=0, log=lambda _: None))
     assert outcome.status == "failed" and repr(last) in outcome.error
+
+
+def test_the_own_basic_block_equals_torchvisions(monkeypatch):
+    """models/blocks.py replaces torchvision's BasicBlock (whose import costs every job ~1.5 s): the same
+    seed must give the same weights, state_dict keys and outputs as the network built on torchvision's."""
+    from torchvision.models.resnet import BasicBlock as TorchvisionBlock
+
+    from unlearning_comparator.models import compact_resnet as module
+
+    torch.manual_seed(0)
+    ours = module.CompactResNet(10, 1).eval()
+    monkeypatch.setattr(module, "BasicBlock", TorchvisionBlock)
+    torch.manual_seed(0)
+    theirs = module.CompactResNet(10, 1).eval()
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert list(a) == list(b)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+
+
+def test_a_job_imports_no_torchvision():
+    """Importing torchvision costs ~1.5 s (it pulls in torch._dynamo); jobs need it only to download."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import unlearning_comparator.cli, unlearning_comparator.jobs.unlearn, "
+        "unlearning_comparator.jobs.evaluate, unlearning_comparator.jobs.train; "
+        "from unlearning_comparator.models import create_model; create_model('compact_resnet', 10, 1); "
+        "print('torchvision' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

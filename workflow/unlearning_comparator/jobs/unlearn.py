@@ -67,7 +67,14 @@ def run(
             torch.save({}, tmp)
         log(f"FAILED: {outcome.error}")
     atomic.write_json(
-        info_out, {**info, "status": outcome.status, "error": outcome.error, "rte": outcome.seconds}
+        info_out,
+        {
+            **info,
+            "status": outcome.status,
+            "error": outcome.error,
+            "rte": outcome.seconds,
+            "outside_timer_seconds": outcome.outside_seconds,  # preparation: not RTE, but not free
+        },
     )
     if evaluation is not None:
         status = outcome.status

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock
-
 from . import register_model
 from .base import ClassifierNet
+from .blocks import BasicBlock
 
 
 def _stage(inplanes: int, planes: int, stride: int) -> nn.Module:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models import resnet18 as tv_resnet18
 
 from . import register_model
 from .base import ClassifierNet
@@ -19,6 +18,9 @@ from .base import ClassifierNet
 class CifarResNet18(ClassifierNet):
     def __init__(self, num_classes: int, in_channels: int):
         super().__init__()
+        # imported here: torchvision's import costs ~1.5 s, which jobs using other models need not pay
+        from torchvision.models import resnet18 as tv_resnet18
+
         net = tv_resnet18(weights=None, num_classes=num_classes)
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()

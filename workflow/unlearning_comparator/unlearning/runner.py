@@ -25,6 +25,7 @@ class RunOutcome:
     status: str  # "ok" or "failed"
     error: str | None
     seconds: float  # RTE: seconds inside the method's `with task.timer:` blocks
+    outside_seconds: float = 0.0  # the rest of the call: one-off preparation (a Fisher estimate, a mask)
 
 
 def make_task(
@@ -105,4 +106,4 @@ def run_method(spec: MethodSpec, task: UnlearningTask) -> RunOutcome:
     outside = time.perf_counter() - start - task.timer.seconds
     # one-off preparation (a Fisher estimate, a mask, noise) is not RTE, but its cost is recorded
     task.log(f"unlearning loop (RTE) {task.timer.seconds:.2f} s; outside the timer {outside:.2f} s")
-    return RunOutcome(model, "ok", None, task.timer.seconds)
+    return RunOutcome(model, "ok", None, task.timer.seconds, outside)
