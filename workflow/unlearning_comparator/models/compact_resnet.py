@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
 from . import register_model
 from .base import ClassifierNet
 from .blocks import BasicBlock
