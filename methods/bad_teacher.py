@@ -29,8 +29,8 @@ The incompetent teacher is drawn from ``task.generator`` (not torch's global gen
 seed gives the same teacher: convolutions get Kaiming-normal weights (fan-out, ReLU gain; the
 initialisation of torchvision's ResNet and of every network registered here) and zero biases, linear
 layers PyTorch's default U(−1/√fan_in, 1/√fan_in) for weights and biases, normalisation layers weight 1,
-bias 0 and fresh running statistics. The retain subset and the batch order come from ``task.generator``
-too.
+bias 0 and fresh running statistics (:func:`~unlearning_comparator.unlearning.layers.reinitialise_layer`,
+as EU-k re-initialises). The retain subset and the batch order come from ``task.generator`` too.
 
 Deviations from the paper's code, named:
 
@@ -58,6 +58,7 @@ from torch import nn
 from unlearning_comparator.data import Split
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
+from unlearning_comparator.unlearning.layers import reinitialise_layer
 from unlearning_comparator.unlearning.toolkit import concat_splits
 
 NAME = "Bad Teacher"
@@ -83,52 +84,12 @@ HYPERPARAMETERS = {
 # for the registry's contract test (200 forget / 1800 retain images; DEFAULTS are sized for 5000 / 45000)
 TEST_SETTINGS = {"epochs": 2, "lr": 0.001, "batch_size": 32}
 
-_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
-
-
-def _draw(shape: torch.Size, like: torch.Tensor, generator: torch.Generator, uniform_bound: float | None):
-    """A CPU draw from ``generator``: N(0, 1), or U(−b, b) for ``uniform_bound`` b; moved like ``like``."""
-    if uniform_bound is None:
-        values = torch.randn(shape, generator=generator)
-    else:
-        values = (torch.rand(shape, generator=generator) * 2.0 - 1.0) * uniform_bound
-    return values.to(device=like.device, dtype=like.dtype)
-
-
-@torch.no_grad()
-def _reinitialise(module: nn.Module, generator: torch.Generator) -> None:
-    """Fresh weights for one layer, drawn from ``generator`` (see the module docstring for the scheme)."""
-    if isinstance(module, nn.modules.conv._ConvNd):
-        weight = module.weight
-        fan_out = weight.shape[0] * weight[0][0].numel()
-        std = (2.0 / fan_out) ** 0.5  # Kaiming normal, mode fan_out, ReLU gain √2
-        weight.copy_(_draw(weight.shape, weight, generator, None) * std)
-        if module.bias is not None:
-            module.bias.zero_()
-    elif isinstance(module, nn.Linear):
-        bound = 1.0 / module.in_features**0.5  # PyTorch's default for nn.Linear
-        module.weight.copy_(_draw(module.weight.shape, module.weight, generator, bound))
-        if module.bias is not None:
-            module.bias.copy_(_draw(module.bias.shape, module.bias, generator, bound))
-    elif isinstance(module, _NORMS):
-        if getattr(module, "weight", None) is not None:
-            module.weight.fill_(1.0)
-        if getattr(module, "bias", None) is not None:
-            module.bias.zero_()
-        if hasattr(module, "reset_running_stats"):
-            module.reset_running_stats()
-    elif any(True for _ in module.parameters(recurse=False)):
-        raise TypeError(
-            f"Bad Teacher cannot re-initialise a {type(module).__name__} layer with the task's generator "
-            "(known: convolutions, linear and normalisation layers)"
-        )
-
 
 def incompetent_teacher(model: nn.Module, generator: torch.Generator) -> nn.Module:
     """A randomly initialised network of ``model``'s architecture, frozen and in eval mode."""
     teacher = copy.deepcopy(model)
     for module in teacher.modules():
-        _reinitialise(module, generator)
+        reinitialise_layer(module, generator)  # the constructors' scheme
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher.eval()

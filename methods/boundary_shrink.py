@@ -53,7 +53,7 @@ from torch import nn
 
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import sgd
+from unlearning_comparator.unlearning.toolkit import require_whole_class, sgd
 
 NAME = "Boundary Shrink"
 
@@ -85,14 +85,6 @@ WHOLE_CLASS_ONLY = True
 
 # for the registry's contract test (200 forget images; DEFAULTS are sized for 5000)
 TEST_SETTINGS = {"epochs": 2, "lr": 0.01, "batch_size": 32}
-
-
-def require_whole_class(task: UnlearningTask, name: str) -> None:
-    if task.forget_class is None:
-        raise ValueError(
-            f"{name} is defined only for forgetting one whole class (WHOLE_CLASS_ONLY): this forget set "
-            "is not exactly one whole class"
-        )
 
 
 def adversarial_images(

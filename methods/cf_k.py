@@ -41,17 +41,17 @@ Deviations, named:
 * k counts layer groups, not convolution/linear layers (see above);
 * the batch order comes from ``task.generator``; on CUDA the forward passes run under bfloat16 autocast
   (the papers use float32).
+
+The loop is :func:`~unlearning_comparator.unlearning.layers.train_last_groups`, EU-k's without its
+re-initialisation.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.layers import last_groups, train_only
-from unlearning_comparator.unlearning.toolkit import sgd, step
+from unlearning_comparator.unlearning.layers import train_last_groups
 
 NAME = "CF-k"
 
@@ -72,14 +72,4 @@ TEST_SETTINGS = {"epochs": 2, "lr": 0.1, "batch_size": 32, "k": 2}
 
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:
-    model, hp = task.model, task.hp
-    groups = last_groups(model, hp["k"])
-    with train_only(model, groups) as trainable:
-        optimizer = sgd(trainable, lr=hp["lr"])
-        with task.timer:
-            for _ in range(hp["epochs"]):
-                for x, y in task.batches(task.retain, hp["batch_size"]):
-                    with autocast(task.device):
-                        loss = F.cross_entropy(model(x), y)
-                    step(optimizer, loss)
-    return model
+    return train_last_groups(task, task.hp["k"], reinitialised=False)

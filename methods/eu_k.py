@@ -58,17 +58,16 @@ Deviations, named:
   (the papers use float32).
 
 The re-initialisation (no forward pass, negligible) runs inside the timer, as part of the unlearning.
+The loop is :func:`~unlearning_comparator.unlearning.layers.train_last_groups`, CF-k's after the
+re-initialisation.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.layers import last_groups, reinitialise, train_only
-from unlearning_comparator.unlearning.toolkit import sgd, step
+from unlearning_comparator.unlearning.layers import train_last_groups
 
 NAME = "EU-k"
 
@@ -89,15 +88,4 @@ TEST_SETTINGS = {"epochs": 1, "lr": 0.05, "batch_size": 32, "k": 2}
 
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:
-    model, hp = task.model, task.hp
-    groups = last_groups(model, hp["k"])
-    with train_only(model, groups) as trainable:
-        optimizer = sgd(trainable, lr=hp["lr"])
-        with task.timer:
-            reinitialise(groups, task.generator)
-            for _ in range(hp["epochs"]):
-                for x, y in task.batches(task.retain, hp["batch_size"]):
-                    with autocast(task.device):
-                        loss = F.cross_entropy(model(x), y)
-                    step(optimizer, loss)
-    return model
+    return train_last_groups(task, task.hp["k"], reinitialised=True)

@@ -12,13 +12,15 @@ front-end defaults in frontend/src/utils/config/unlearning.ts; docs/the-original
   second-highest logit. Those fixed images and labels form the SL set, replayed unchanged every epoch;
 * set-up, *outside* RTE: the last ``reinit_groups`` (3) layer groups are re-initialised with PyTorch's
   default initialisation (conv/linear weights and biases ~ U(±1/√fan_in); BatchNorm weight 1, bias 0,
-  running statistics reset);
+  running statistics reset; :func:`~unlearning_comparator.unlearning.layers.reinitialise_last_groups`,
+  shared with GA+FT);
 * three optimisers over the same weights, each with its own momentum: GA = SGD(r_GA·lr),
   SL = SGD(r_SL·lr), FT = SGD(lr), r_GA = ``ga_lr_ratio`` (0.01), r_SL = ``sl_lr_ratio`` (1.0), all
   momentum 0.9, weight decay 5e-4; each with CosineAnnealingLR(T_max=epochs) and floor r·η,
   η = ``eta_min`` (0.002, absolute), stepped once per epoch;
 * inside RTE, phase 0 (only when some group was re-initialised): one FT epoch over the retain set;
-* then each epoch, in train mode:
+* then each epoch, in train mode (the toolkit's ``ascent_epoch`` and ``descent_epoch``, shared
+  with GA+FT):
   - GA: for every forget batch of ⌊``ga_batch_ratio`` · batch_size⌋ (16 × 128 = 2048) images,
     loss = −CE(f(x), y) with the true labels; clip the gradient norm to ``grad_clip`` (100); GA step;
   - SL: for every SL batch of ⌊``sl_batch_ratio`` · batch_size⌋ (128) images, CE with the SL labels,
@@ -55,20 +57,14 @@ Deviations (docs/differences-from-the-original.md §3.7, §3.1, §2.3):
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.conv import _ConvNd
 
 from unlearning_comparator.data import Split
 from unlearning_comparator.data.augment import random_crop_flip
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import cosine, sgd, step
+from unlearning_comparator.unlearning.layers import reinitialise_last_groups
+from unlearning_comparator.unlearning.toolkit import ascent_epoch, cosine, descent_epoch, sgd
 
 NAME = "GA+SL+FT"
 
@@ -129,38 +125,6 @@ HYPERPARAMETERS = {
 TEST_SETTINGS = {"epochs": 1, "lr": 0.05, "batch_size": 64}
 
 
-# ----------------------------------------------------------------------------------------- re-initialisation
-
-
-def _uniform(shape: torch.Size, bound: float, generator: torch.Generator) -> torch.Tensor:
-    return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
-
-
-@torch.no_grad()
-def _reset(module: nn.Module, generator: torch.Generator) -> None:
-    """PyTorch's default initialisation of ``module``'s own weights, drawn from ``generator``."""
-    if isinstance(module, (_ConvNd, nn.Linear)):
-        # kaiming_uniform_(a=√5) and the bias rule of reset_parameters() both give U(±1/√fan_in)
-        bound = 1.0 / math.sqrt(module.weight[0].numel())
-        module.weight.copy_(_uniform(module.weight.shape, bound, generator))
-        if module.bias is not None:
-            module.bias.copy_(_uniform(module.bias.shape, bound, generator))
-    elif isinstance(module, _BatchNorm):
-        module.reset_parameters()  # deterministic: weight 1, bias 0, running statistics reset
-    elif any(True for _ in module.parameters(recurse=False)):
-        raise TypeError(f"cannot re-initialise a {type(module).__name__}: only conv, linear and BatchNorm")
-
-
-def reinitialise_last_groups(model: nn.Module, k: int, generator: torch.Generator) -> list[str]:
-    """Re-initialise the last ``k`` of ``model.layer_groups()`` (all of them if k exceeds their number);
-    return their names."""
-    groups = model.layer_groups()[-k:] if k > 0 else []
-    for _, group in groups:
-        for module in group.modules():
-            _reset(module, generator)
-    return [name for name, _ in groups]
-
-
 # ---------------------------------------------------------------------------------------------- relabelling
 
 
@@ -181,50 +145,6 @@ def second_best_labels(task: UnlearningTask, chunk: int, augment: bool) -> Split
         images.append(batch)
         labels.append(logits.scatter(1, own[:, None], float("-inf")).argmax(1))
     return Split(torch.cat(images), torch.cat(labels), forget.indices)
-
-
-# ------------------------------------------------------------------------------------------------- phases
-
-
-def batches(
-    task: UnlearningTask, split: Split, batch_size: int, augment: bool
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Shuffled (normalised images, labels) batches of ``split``, each augmented with fresh draws if asked."""
-    if not augment:
-        yield from task.batches(split, batch_size)
-        return
-    info = task.info
-    for _, y, idx in task.indexed_batches(split, batch_size):
-        images = random_crop_flip(split.images[idx], info.crop_padding, info.hflip, task.generator)
-        yield task.inputs(images), y
-
-
-def descent_epoch(
-    task: UnlearningTask,
-    optimizer: torch.optim.Optimizer,
-    split: Split,
-    batch_size: int,
-    augment: bool,
-) -> None:
-    """One epoch of CE minimisation over ``split`` (no clipping): the SL and FT phases."""
-    model = task.model
-    model.train()
-    for x, y in batches(task, split, batch_size, augment):
-        with autocast(task.device):
-            loss = F.cross_entropy(model(x), y)
-        step(optimizer, loss)
-
-
-def ascent_epoch(
-    task: UnlearningTask, optimizer: torch.optim.Optimizer, batch_size: int, augment: bool, grad_clip: float
-) -> None:
-    """One epoch of gradient ascent, −CE with the true labels, over the forget set (clipped)."""
-    model = task.model
-    model.train()
-    for x, y in batches(task, task.forget, batch_size, augment):
-        with autocast(task.device):
-            loss = -F.cross_entropy(model(x), y)
-        step(optimizer, loss, model, grad_clip)
 
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:

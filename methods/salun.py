@@ -61,7 +61,7 @@ from unlearning_comparator.unlearning.toolkit import (
     clip,
     global_top_fraction_mask,
     multistep,
-    random_other_labels,
+    salun_epoch,
     sgd,
     zero_grads_like,
 )
@@ -152,20 +152,6 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
 
     with task.timer:
         for _ in range(hp["epochs"]):
-            model.train()
-            for x, y in task.batches(task.forget, hp["batch_size"]):
-                with autocast(task.device):
-                    logits = model(x)
-                    if random_labels:
-                        loss = F.cross_entropy(
-                            logits, random_other_labels(y, task.num_classes, task.generator)
-                        )
-                    else:
-                        loss = -F.cross_entropy(logits, y)
-                masked_step(loss)
-            for x, y in task.batches(task.retain, hp["batch_size"]):
-                with autocast(task.device):
-                    loss = F.cross_entropy(model(x), y)
-                masked_step(loss)
+            salun_epoch(task, hp["batch_size"], random_labels, masked_step)
             scheduler.step()
     return model

@@ -58,12 +58,12 @@ later versions dropped them.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+import functools
 
-from unlearning_comparator.device import autocast
+import torch
+
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import clip, multistep, random_other_labels, sgd
+from unlearning_comparator.unlearning.toolkit import clip, multistep, salun_epoch, sgd
 
 NAME = "SalUn-soft"
 
@@ -135,20 +135,6 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
     with task.timer:
         for epoch in range(epochs):
             k = held_count(mask_ratio, epoch, epochs, n_params)
-            model.train()
-            for x, y in task.batches(task.forget, hp["batch_size"]):
-                with autocast(task.device):
-                    logits = model(x)
-                    if random_labels:
-                        loss = F.cross_entropy(
-                            logits, random_other_labels(y, task.num_classes, task.generator)
-                        )
-                    else:
-                        loss = -F.cross_entropy(logits, y)
-                proximal_step(loss, k)
-            for x, y in task.batches(task.retain, hp["batch_size"]):
-                with autocast(task.device):
-                    loss = F.cross_entropy(model(x), y)
-                proximal_step(loss, k)
+            salun_epoch(task, hp["batch_size"], random_labels, functools.partial(proximal_step, k=k))
             scheduler.step()
     return model

@@ -98,6 +98,95 @@ def fmnist_small():
         pytest.fail(f"Fashion-MNIST is needed for the tests: {exc}")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """PyTorch on one CPU thread for a test module (``pytestmark = pytest.mark.usefixtures("one_thread")``),
+    as the method tests run: their timings and thresholds were set there."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def small_base_model(fmnist_small):
+    """The base model of the method tests: a compact ResNet trained on ``fmnist_small`` for 5 epochs (SGD
+    with OneCycle, seed 0, one CPU thread; ≈ 4 s), in eval mode.
+
+    Shared by every test module that asks for it, so treat it as read-only: the methods get a private copy
+    through ``make_task``; a test that changes the model itself must ``copy.deepcopy`` it first.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from unlearning_comparator.data import normalize
+    from unlearning_comparator.models import create_model
+
+    data = fmnist_small
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same weights as a training on one thread, whoever asks first
+    try:
+        torch.manual_seed(0)
+        model = create_model("compact_resnet", data.info.num_classes, data.info.channels)
+        model = model.to(memory_format=torch.channels_last)
+        epochs, batch = 5, 64
+        steps = epochs * -(-len(data.train) // batch)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(epochs):
+            model.train()
+            order = torch.randperm(len(data.train), generator=generator)
+            for start in range(0, len(order), batch):
+                idx = order[start : start + batch]
+                x = normalize(data.train.images[idx], data.info)
+                loss = F.cross_entropy(model(x), data.train.labels[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval()
+
+
+def logits_of(model, images, info, chunk: int = 500):
+    """``model``'s logits for the uint8 ``images``, in eval mode, without gradients, ``chunk`` at a time."""
+    import torch
+
+    from unlearning_comparator.data import normalize
+
+    model.eval()
+    with torch.no_grad():
+        return torch.cat(
+            [model(normalize(images[i : i + chunk], info)) for i in range(0, len(images), chunk)]
+        )
+
+
+def class_accuracy(model, split, info):
+    """Per-class accuracy on ``split`` (a CPU tensor, one entry per class)."""
+    import torch
+
+    preds = logits_of(model, split.images, info).argmax(1).cpu()
+    labels = split.labels.cpu()
+    return torch.stack([(preds[labels == c] == c).float().mean() for c in range(info.num_classes)])
+
+
+def accuracy(model, split, info, mask) -> float:
+    """Accuracy on the images of ``split`` that ``mask`` selects."""
+    preds = logits_of(model, split.images, info).argmax(1)
+    return float((preds[mask] == split.labels[mask]).float().mean())
+
+
+def forget_accuracy(model, data, forget_class: int) -> float:
+    """Training accuracy on the class ``forget_class`` of ``data`` (its images in one pass)."""
+    mask = data.train.labels == forget_class
+    preds = logits_of(model, data.train.images[mask], data.info).argmax(1)
+    return float((preds == forget_class).float().mean())
+
+
 BROKEN_METHODS = {
     "raises": """
         NAME = "Raises"

@@ -2,8 +2,8 @@
 
 The parameters are read from the method registry (every ``methods/<id>.py``), so a method added later
 is covered without a new test. Each method runs for real on a small Fashion-MNIST problem (200 training
-images per class, a compact ResNet trained here for a few seconds; forget set: the 200 Trousers) with
-its declared ``TEST_SETTINGS``, on one CPU thread. Checked for every method:
+images per class, a compact ResNet trained once per session; forget set: the 200 Trousers) with its
+declared ``TEST_SETTINGS``, on one CPU thread. Checked for every method:
 
 * it returns a finite model of the base architecture, and its loop runs inside the timer (RTE > 0);
 * the same seed gives bit-identical weights;
@@ -23,21 +23,19 @@ the method's own test file.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import unlearning_comparator.data as data_package
 import unlearning_comparator.data.datasets as datasets_module
-from unlearning_comparator.data import ImageDataset, Split, normalize
-from unlearning_comparator.models import create_model
+from unlearning_comparator.data import ImageDataset, normalize
 from unlearning_comparator.unlearning.api import all_finite
 from unlearning_comparator.unlearning.registry import describe_method, discover
 from unlearning_comparator.unlearning.runner import make_task, run_method
 
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+from conftest import METHODS_DIR, accuracy
+
 METHOD_IDS = sorted(discover(METHODS_DIR))
 FORGET_CLASS = 1  # Trouser: the base model knows it well (≈ 99 % training accuracy), so a drop is clear
 SEED = 0
@@ -45,13 +43,7 @@ CPU = torch.device("cpu")
 MIN_DROP = 0.2  # forget-accuracy drop a forgetting method must reach with its TEST_SETTINGS
 RETAIN_FLOOR = 0.3  # retain accuracy it must keep (3 × chance): forgetting is not destroying the model
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -61,42 +53,15 @@ def problem(fmnist_small):
 
 
 @pytest.fixture(scope="module")
-def base(problem):
-    """A compact ResNet trained for 5 epochs on the 2000 training images (≈ 4 s on one thread)."""
-    torch.manual_seed(SEED)
-    model = create_model("compact_resnet", problem.info.num_classes, problem.info.channels)
-    model = model.to(memory_format=torch.channels_last)
-    epochs, batch = 5, 64
-    steps = epochs * -(-len(problem.train) // batch)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
-    generator = torch.Generator().manual_seed(SEED)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(problem.train), generator=generator)
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            x = normalize(problem.train.images[idx], problem.info)
-            loss = F.cross_entropy(model(x), problem.train.labels[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    return model.eval()
+def base(small_base_model):
+    """A compact ResNet trained for 5 epochs on the 2000 training images (tests/conftest.py; shared:
+    read-only)."""
+    return small_base_model
 
 
 @pytest.fixture(scope="module")
 def methods():
     return discover(METHODS_DIR, load=True)
-
-
-def accuracy(model: torch.nn.Module, split: Split, info, mask: torch.Tensor) -> float:
-    model.eval()
-    with torch.no_grad():
-        preds = torch.cat(
-            [model(normalize(split.images[i : i + 500], info)).argmax(1) for i in range(0, len(split), 500)]
-        )
-    return float((preds[mask] == split.labels[mask]).float().mean())
 
 
 def _row_digests(inputs: torch.Tensor) -> set[bytes]:

@@ -1,5 +1,5 @@
 """The five built-in unlearning methods (methods/{ft,ga,rl,scrub,salun}.py), run for real on a small
-Fashion-MNIST problem: 200 training images per class, a compact ResNet trained here in a few seconds.
+Fashion-MNIST problem: 200 training images per class, a compact ResNet trained once per session.
 
 What is checked here is specific to these five: the modules declare the original's defaults; FT
 never reads forget data; SalUn's masked-out weights stay bit-identical (and would not without the
@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from unlearning_comparator.data import DatasetMissingError, load_dataset, normalize
-from unlearning_comparator.models import create_model
 from unlearning_comparator.unlearning import registry
 from unlearning_comparator.unlearning.runner import make_task, run_method
 from unlearning_comparator.unlearning.toolkit import (
@@ -29,7 +25,8 @@ from unlearning_comparator.unlearning.toolkit import (
     random_other_labels,
 )
 
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+from conftest import METHODS_DIR, class_accuracy
+
 BUILT_IN = ("ft", "ga", "rl", "scrub", "salun")
 FORGET_CLASS = 1  # Trouser: the base model knows it well (≈ 99 % training accuracy), so a drop is clear
 SEED = 0
@@ -81,50 +78,18 @@ RETAIN_FLOOR = {"ga": 0.6, "rl": 0.8, "scrub": 0.8, "salun": 0.8}
 
 # ------------------------------------------------------------------------------------------------ fixtures
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def data():
-    try:
-        return load_dataset(
-            "fashion_mnist", root="resources/data", download=False, train_per_class=200, test_per_class=100
-        )
-    except DatasetMissingError as exc:
-        pytest.skip(f"Fashion-MNIST is not available: {exc}")
+def data(fmnist_small):
+    return fmnist_small
 
 
 @pytest.fixture(scope="module")
-def base(data):
-    """A compact ResNet trained for 5 epochs on the 2000 images (≈ 4 s on one thread)."""
-    torch.manual_seed(SEED)
-    model = create_model("compact_resnet", data.info.num_classes, data.info.channels)
-    model = model.to(memory_format=torch.channels_last)
-    epochs, batch = 5, 64
-    steps = epochs * -(-len(data.train) // batch)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
-    generator = torch.Generator().manual_seed(SEED)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(data.train), generator=generator)
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            loss = F.cross_entropy(
-                model(normalize(data.train.images[idx], data.info)), data.train.labels[idx]
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    model.eval()
-    return model
+def base(small_base_model):
+    """A compact ResNet trained for 5 epochs on the 2000 images (tests/conftest.py; shared: read-only)."""
+    return small_base_model
 
 
 @pytest.fixture(scope="module")
@@ -135,20 +100,6 @@ def methods():
 @pytest.fixture(scope="module")
 def base_acc(base, data):
     return class_accuracy(base, data.train, data.info)
-
-
-def class_accuracy(model: torch.nn.Module, split, info) -> torch.Tensor:
-    """Per-class accuracy (eval mode) on ``split``."""
-    model.eval()
-    with torch.no_grad():
-        preds = torch.cat(
-            [
-                model(normalize(split.images[i : i + 500], info)).argmax(1).cpu()
-                for i in range(0, len(split), 500)
-            ]
-        )
-    labels = split.labels.cpu()
-    return torch.stack([(preds[labels == c] == c).float().mean() for c in range(info.num_classes)])
 
 
 def retain_mean(acc: torch.Tensor, forget_class: int = FORGET_CLASS) -> float:

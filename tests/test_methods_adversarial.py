@@ -1,9 +1,9 @@
 """What is specific to Bad Teacher, UNSIR, Boundary Shrink and Boundary Expanding, checked on real data.
 
-A compact ResNet is trained here in a few seconds on 200 Fashion-MNIST training images per class
-(the ``fmnist_small`` fixture), as in tests/test_methods.py; every method runs with its TEST_SETTINGS
-on one CPU thread. What every method must satisfy (declarations, seeds, data access, RTE) is checked
-for all of them by the generic contract tests; here:
+A compact ResNet is trained once per session (tests/conftest.py) on 200 Fashion-MNIST training images
+per class (the ``fmnist_small`` fixture); every method runs with its TEST_SETTINGS on one CPU thread.
+What every method must satisfy (declarations, seeds, data access, RTE) is checked for all of them by the
+generic contract tests; here:
 
 * Bad Teacher: the incompetent teacher is a random network drawn from the task's generator (the same
   seed gives the same teacher, another seed another one); each image's target comes from the right
@@ -19,7 +19,6 @@ for all of them by the generic contract tests; here:
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,22 +26,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearning_comparator.data import normalize
-from unlearning_comparator.models import create_model
 from unlearning_comparator.unlearning.registry import load_method
 from unlearning_comparator.unlearning.runner import make_task, run_method
 
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+from conftest import METHODS_DIR, forget_accuracy
+
 FORGET_CLASS = 1  # Trouser: the base model knows it well (≈ 99 % training accuracy)
 SEED = 0
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -51,30 +45,9 @@ def data(fmnist_small):
 
 
 @pytest.fixture(scope="module")
-def base(data):
-    """A compact ResNet trained for 5 epochs on the 2000 images (≈ 4 s on one thread)."""
-    torch.manual_seed(SEED)
-    model = create_model("compact_resnet", data.info.num_classes, data.info.channels)
-    model = model.to(memory_format=torch.channels_last)
-    epochs, batch = 5, 64
-    steps = epochs * -(-len(data.train) // batch)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
-    generator = torch.Generator().manual_seed(SEED)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(data.train), generator=generator)
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            loss = F.cross_entropy(
-                model(normalize(data.train.images[idx], data.info)), data.train.labels[idx]
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    model.eval()
-    return model
+def base(small_base_model):
+    """A compact ResNet trained for 5 epochs on the 2000 images (tests/conftest.py; shared: read-only)."""
+    return small_base_model
 
 
 def spec_of(method_id: str):
@@ -94,14 +67,6 @@ def task_for(spec, base, data, forget=FORGET_CLASS, seed=SEED, **overrides):
 
 def state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
-def forget_accuracy(model: nn.Module, data) -> float:
-    model.eval()
-    mask = data.train.labels == FORGET_CLASS
-    with torch.no_grad():
-        preds = model(normalize(data.train.images[mask], data.info)).argmax(1)
-    return float((preds == FORGET_CLASS).float().mean())
 
 
 # ---------------------------------------------------------------------------------------------- Bad Teacher
@@ -218,14 +183,14 @@ def test_boundary_shrink_neighbour_labels_are_never_the_own_label(base, data):
     spec = spec_of("boundary_shrink")
     module = module_of(spec)
     task = task_for(spec, base, data)
-    before = forget_accuracy(base, data)
+    before = forget_accuracy(base, data, FORGET_CLASS)
     outcome = run_method(spec, task)
     assert outcome.status == "ok", outcome.error
     targets = task.extras["boundary_shrink_labels"]
     assert targets.shape == task.forget.labels.shape
     assert not (targets == task.forget.labels).any(), "a neighbour label equals the image's own label"
     assert targets.min() >= 0 and targets.max() < task.num_classes
-    assert forget_accuracy(outcome.model, data) <= before - 0.5
+    assert forget_accuracy(outcome.model, data, FORGET_CLASS) <= before - 0.5
 
     # the attack stays in its L∞ ball (ε = 0.1 of the pixel range) and yields valid images
     images, labels = task.forget.images[:64], task.forget.labels[:64]
@@ -259,7 +224,7 @@ def test_boundary_expanding_returns_the_base_architecture_without_the_shadow_cla
         return wide
 
     monkeypatch.setattr(module, "widen_head", recording_widen)
-    before = forget_accuracy(base, data)
+    before = forget_accuracy(base, data, FORGET_CLASS)
     outcome = run_method(spec, task)
     assert outcome.status == "ok", outcome.error
     model = outcome.model
@@ -278,7 +243,7 @@ def test_boundary_expanding_returns_the_base_architecture_without_the_shadow_cla
     with torch.no_grad():
         assert model(normalize(data.train.images[:4], data.info)).shape == (4, task.num_classes)
     torch.testing.assert_close(model.fc.weight.detach(), wide.weight.detach()[: task.num_classes])
-    assert forget_accuracy(model, data) <= before - 0.5
+    assert forget_accuracy(model, data, FORGET_CLASS) <= before - 0.5
 
 
 # ------------------------------------------------------------------------------------- whole classes only

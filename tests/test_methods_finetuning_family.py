@@ -1,6 +1,6 @@
 """What is specific to the fine-tuning family of methods: CF-k, EU-k, ℓ1-sparse and NegGrad+
 (methods/{cf_k,eu_k,l1_sparse,neggrad_plus}.py), run for real on the small Fashion-MNIST problem (200
-training images per class, a compact ResNet trained here in a few seconds; forget set: the Trousers).
+training images per class, a compact ResNet trained once per session; forget set: the Trousers).
 
 What the contract test (tests/test_method_contract.py) checks for every method is not repeated here.
 Checked here:
@@ -19,15 +19,12 @@ Everything runs on one CPU thread.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearning_comparator.data import normalize
-from unlearning_comparator.models import create_model
 from unlearning_comparator.unlearning import registry
 from unlearning_comparator.unlearning.layers import (
     group_state_keys,
@@ -38,18 +35,14 @@ from unlearning_comparator.unlearning.layers import (
 from unlearning_comparator.unlearning.runner import make_task, run_method
 from unlearning_comparator.unlearning.toolkit import sgd, step
 
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+from conftest import METHODS_DIR
+
 FORGET_CLASS = 1  # Trouser
 SEED = 0
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -58,29 +51,9 @@ def data(fmnist_small):
 
 
 @pytest.fixture(scope="module")
-def base(data):
-    """A compact ResNet trained for 5 epochs on the 2000 images (≈ 4 s on one thread)."""
-    torch.manual_seed(SEED)
-    model = create_model("compact_resnet", data.info.num_classes, data.info.channels)
-    model = model.to(memory_format=torch.channels_last)
-    epochs, batch = 5, 64
-    steps = epochs * -(-len(data.train) // batch)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
-    generator = torch.Generator().manual_seed(SEED)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(data.train), generator=generator)
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            loss = F.cross_entropy(
-                model(normalize(data.train.images[idx], data.info)), data.train.labels[idx]
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    return model.eval()
+def base(small_base_model):
+    """A compact ResNet trained for 5 epochs on the 2000 images (tests/conftest.py; shared: read-only)."""
+    return small_base_model
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The original Comparator's two hybrid methods, GA+FT (methods/ga_ft.py) and GA+SL+FT
 (methods/ga_sl_ft.py), run for real on a small Fashion-MNIST problem (200 training images per class, a
-compact ResNet trained here in a few seconds, one CPU thread).
+compact ResNet trained once per session, one CPU thread).
 
 What is checked: the modules declare the original's defaults and constants (pinned here from the
 original's source, a second witness); the re-initialisation resets exactly the last k layer groups,
@@ -17,20 +17,18 @@ from __future__ import annotations
 import math
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from unlearning_comparator.data import normalize
 from unlearning_comparator.interop.comparator_json import METHODS as UPSTREAM_METHODS
 from unlearning_comparator.models import create_model
 from unlearning_comparator.unlearning import registry
 from unlearning_comparator.unlearning.runner import make_task, run_method
 
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+from conftest import METHODS_DIR, logits_of
+
 FORGET_CLASS = 1  # Trouser: the base model knows it well (≈ 99 % training accuracy)
 SEED = 0
 CPU = torch.device("cpu")
@@ -72,12 +70,7 @@ SMALL = {"epochs": 1, "lr": 0.05, "batch_size": 64}  # sized for 200 forget / 18
 # ------------------------------------------------------------------------------------------------ fixtures
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -86,30 +79,9 @@ def data(fmnist_small):
 
 
 @pytest.fixture(scope="module")
-def base(data):
-    """A compact ResNet trained for 5 epochs on the 2000 images (≈ 4 s on one thread)."""
-    torch.manual_seed(SEED)
-    model = create_model("compact_resnet", data.info.num_classes, data.info.channels)
-    model = model.to(memory_format=torch.channels_last)
-    epochs, batch = 5, 64
-    steps = epochs * -(-len(data.train) // batch)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
-    generator = torch.Generator().manual_seed(SEED)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(data.train), generator=generator)
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            loss = F.cross_entropy(
-                model(normalize(data.train.images[idx], data.info)), data.train.labels[idx]
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    model.eval()
-    return model
+def base(small_base_model):
+    """A compact ResNet trained for 5 epochs on the 2000 images (tests/conftest.py; shared: read-only)."""
+    return small_base_model
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +113,6 @@ def assert_same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) ->
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), f"{key} differs"
-
-
-@torch.no_grad()
-def logits_of(model: nn.Module, images: torch.Tensor, info) -> torch.Tensor:
-    model.eval()
-    return torch.cat([model(normalize(images[i : i + 500], info)) for i in range(0, len(images), 500)])
 
 
 # ------------------------------------------------------------------------------------------- declarations
@@ -219,7 +185,7 @@ def test_both_hybrids_reinitialise_the_originals_groups_of_resnet18(methods):
         )
         assert names == ["layer4.0", "layer4.1", "fc"]
         drawn.append(model.fc.weight.detach().clone())
-    assert torch.equal(*drawn)  # the two modules' copies of the helper agree
+    assert torch.equal(*drawn)  # both modules draw with the one shared helper (layers.py)
 
 
 # ----------------------------------------------------------------------------------------------------- GA+FT

@@ -9,7 +9,7 @@ methods/salun_soft.py, with their shared estimates (unlearning/importance.py).
 * SalUn-soft's soft threshold gives the documented values on hand-made weight changes, holds exactly the
   weights at or below the threshold at their original value, and with mask_ratio 1 holds every weight.
 
-Real data (Fashion-MNIST, 200 training images per class), a compact ResNet trained here (≈ 4 s), one CPU
+Real data (Fashion-MNIST, 200 training images per class), a compact ResNet trained once per session, one CPU
 thread. The generic contract of every method module is checked in tests/test_method_contract.py.
 """
 
@@ -17,30 +17,22 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from unlearning_comparator.data import normalize
-from unlearning_comparator.models import create_model
 from unlearning_comparator.unlearning import registry
 from unlearning_comparator.unlearning.importance import label_sorted, mean_batch_fisher, sample_labels
 from unlearning_comparator.unlearning.runner import make_task, run_method
 
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+from conftest import METHODS_DIR, forget_accuracy
+
 FORGET_CLASS = 1  # Trouser: ≈ 99 % training accuracy in the base model
 SEED = 0
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -49,30 +41,9 @@ def data(fmnist_small):
 
 
 @pytest.fixture(scope="module")
-def base(data):
-    """A compact ResNet trained for 5 epochs on the 2000 images (as tests/test_methods.py's)."""
-    torch.manual_seed(SEED)
-    model = create_model("compact_resnet", data.info.num_classes, data.info.channels)
-    model = model.to(memory_format=torch.channels_last)
-    epochs, batch = 5, 64
-    steps = epochs * -(-len(data.train) // batch)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=steps)
-    generator = torch.Generator().manual_seed(SEED)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(data.train), generator=generator)
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            loss = F.cross_entropy(
-                model(normalize(data.train.images[idx], data.info)), data.train.labels[idx]
-            )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-    model.eval()
-    return model
+def base(small_base_model):
+    """A compact ResNet trained for 5 epochs on the 2000 images (tests/conftest.py; shared: read-only)."""
+    return small_base_model
 
 
 def spec_of(method_id: str) -> registry.MethodSpec:
@@ -97,14 +68,6 @@ def run(base, data, method_id: str, forget=FORGET_CLASS, **overrides):
 
 def params_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters()}
-
-
-def forget_accuracy(model: torch.nn.Module, data) -> float:
-    model.eval()
-    keep = data.train.labels == FORGET_CLASS
-    with torch.no_grad():
-        preds = model(normalize(data.train.images[keep], data.info)).argmax(1)
-    return float((preds == FORGET_CLASS).float().mean())
 
 
 # ------------------------------------------------------------------------------------------ shared helpers
@@ -167,7 +130,9 @@ def test_ssd_dampens_exactly_the_selected_weights_by_beta(base, data):
     for key, buffer in base.state_dict().items():  # BatchNorm statistics untouched
         if key not in before:
             assert torch.equal(outcome.model.state_dict()[key], buffer), key
-    assert forget_accuracy(outcome.model, data) <= forget_accuracy(base, data) - 0.5
+    assert (
+        forget_accuracy(outcome.model, data, FORGET_CLASS) <= forget_accuracy(base, data, FORGET_CLASS) - 0.5
+    )
 
 
 # ---------------------------------------------------------------------------------------- Fisher forgetting
@@ -247,7 +212,9 @@ def test_salun_soft_holds_the_thresholded_weights_at_their_original_values(base,
     # one epoch: every step holds at least ⌊mask_ratio·N⌋ weights at θ_o, the last step included
     k = module_of(spec_of("salun_soft")).held_count(float(task.hp["mask_ratio"]), 0, 1, n_params)
     assert k <= held < n_params
-    assert forget_accuracy(outcome.model, data) <= forget_accuracy(base, data) - 0.5
+    assert (
+        forget_accuracy(outcome.model, data, FORGET_CLASS) <= forget_accuracy(base, data, FORGET_CLASS) - 0.5
+    )
 
     # mask_ratio 1: in a one-epoch run every weight is held, i.e. none moves (BatchNorm statistics do)
     outcome, _ = run(base, data, "salun_soft", mask_ratio=1.0)

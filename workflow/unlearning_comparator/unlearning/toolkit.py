@@ -6,13 +6,16 @@ The constants are those of the original Comparator's ``backend/app/config/settin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..data import Split
+from ..data.augment import random_crop_flip
+from ..device import autocast
+from .api import UnlearningTask
 
 MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
@@ -140,3 +143,82 @@ def global_top_fraction_mask(scores: dict[str, torch.Tensor], fraction: float) -
     # the k-th largest value is the (n - k + 1)-th smallest
     threshold = torch.kthvalue(flat.cpu(), n - k + 1).values.to(flat.device)
     return {name: s >= threshold for name, s in scores.items()}
+
+
+def require_whole_class(task: UnlearningTask, name: str) -> None:
+    """Raise, naming the method ``name``, unless the forget set is exactly one whole class (the check of a
+    ``WHOLE_CLASS_ONLY`` method called directly, past the runner)."""
+    if task.forget_class is None:
+        raise ValueError(
+            f"{name} is defined only for forgetting one whole class (WHOLE_CLASS_ONLY): this forget set "
+            "is not exactly one whole class"
+        )
+
+
+# ------------------------------------------------------------------------------------------- epochs
+
+
+def augmented_batches(
+    task: UnlearningTask, split: Split, batch_size: int, augment: bool
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled (normalised images, labels) batches of ``split``, each augmented with fresh draws from
+    ``task.generator`` if asked (the data set's own ``random_crop_flip``); as ``task.batches`` if not."""
+    if not augment:
+        yield from task.batches(split, batch_size)
+        return
+    info = task.info
+    for _, y, idx in task.indexed_batches(split, batch_size):
+        images = random_crop_flip(split.images[idx], info.crop_padding, info.hflip, task.generator)
+        yield task.inputs(images), y
+
+
+def descent_epoch(
+    task: UnlearningTask,
+    optimizer: torch.optim.Optimizer,
+    split: Split,
+    batch_size: int,
+    augment: bool,
+) -> None:
+    """One epoch of CE minimisation over ``split`` in train mode (no clipping): the FT and SL phases of
+    the hybrids (GA+FT, GA+SL+FT)."""
+    model = task.model
+    model.train()
+    for x, y in augmented_batches(task, split, batch_size, augment):
+        with autocast(task.device):
+            loss = F.cross_entropy(model(x), y)
+        step(optimizer, loss)
+
+
+def ascent_epoch(
+    task: UnlearningTask, optimizer: torch.optim.Optimizer, batch_size: int, augment: bool, grad_clip: float
+) -> None:
+    """One epoch of gradient ascent, −CE with the true labels, over the forget set in train mode (the
+    gradient norm clipped to ``grad_clip``): the GA phase of the hybrids."""
+    model = task.model
+    model.train()
+    for x, y in augmented_batches(task, task.forget, batch_size, augment):
+        with autocast(task.device):
+            loss = -F.cross_entropy(model(x), y)
+        step(optimizer, loss, model, grad_clip)
+
+
+def salun_epoch(
+    task: UnlearningTask, batch_size: int, random_labels: bool, update: Callable[[torch.Tensor], None]
+) -> None:
+    """One epoch of SalUn's loop (SalUn and SalUn-soft), in train mode: every shuffled forget batch with
+    the CE towards random other labels (``random_labels``, RL) or −CE with the true labels (GA), then
+    every shuffled retain batch with the CE; each batch's loss goes to ``update`` (the method's step)."""
+    model = task.model
+    model.train()
+    for x, y in task.batches(task.forget, batch_size):
+        with autocast(task.device):
+            logits = model(x)
+            if random_labels:
+                loss = F.cross_entropy(logits, random_other_labels(y, task.num_classes, task.generator))
+            else:
+                loss = -F.cross_entropy(logits, y)
+        update(loss)
+    for x, y in task.batches(task.retain, batch_size):
+        with autocast(task.device):
+            loss = F.cross_entropy(model(x), y)
+        update(loss)
