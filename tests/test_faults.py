@@ -135,6 +135,11 @@ def test_a_corrupt_checkpoint_is_named_and_nothing_else_is_overwritten(tiny_run,
         str(workdir / "tiny.yaml"),
         "--forcerun",
         str(target.relative_to(workdir)),
+        # re-evaluate without re-running the method (which would simply write a new checkpoint)
+        "--allowed-rules",
+        "evaluate_compared",
+        "analyze",
+        "tables",
     )
     assert result.returncode != 0
     log = (results / "logs" / "evaluate" / f"{evaluation}.log").read_text()
