@@ -59,7 +59,7 @@ from unlearning_comparator.data import Split
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
 from unlearning_comparator.unlearning.layers import reinitialise_layer
-from unlearning_comparator.unlearning.toolkit import concat_splits
+from unlearning_comparator.unlearning.toolkit import concat_splits, step
 
 NAME = "Bad Teacher"
 
@@ -140,7 +140,5 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
                 with autocast(task.device):
                     logits = student(x)
                 loss = bad_teacher_loss(logits, targets, temperature)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                step(optimizer, loss)
     return student

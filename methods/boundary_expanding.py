@@ -51,7 +51,7 @@ from torch import nn
 
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import require_whole_class, sgd
+from unlearning_comparator.unlearning.toolkit import require_whole_class, sgd, step
 
 NAME = "Boundary Expanding"
 
@@ -127,9 +127,7 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
                 with autocast(task.device):
                     logits = model(x)
                 loss = F.cross_entropy(logits.float(), torch.full_like(y, shadow))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                step(optimizer, loss)
         prune_head(wide, head)
         setattr(parent, attribute, head)  # the base architecture again: same keys, same shapes
     return model

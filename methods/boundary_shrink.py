@@ -53,7 +53,7 @@ from torch import nn
 
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import require_whole_class, sgd
+from unlearning_comparator.unlearning.toolkit import best_other_labels, require_whole_class, sgd, step
 
 NAME = "Boundary Shrink"
 
@@ -93,7 +93,7 @@ def adversarial_images(
     """uint8 images moved by an untargeted L∞ attack (FGSM, or PGD with several steps) on ``model``."""
     hp = task.hp
     bound = float(hp["attack_bound"])
-    step = float(hp["attack_step_size"])
+    step_size = float(hp["attack_step_size"])
     natural = images.float().div(255.0)
     adversarial = images
     for _ in range(int(hp["attack_steps"])):
@@ -102,18 +102,10 @@ def adversarial_images(
             logits = model(x)
         (grad,) = torch.autograd.grad(F.cross_entropy(logits.float(), labels), [x])
         # normalisation divides by a positive std: the sign is the same in pixel space
-        moved = adversarial.float().div(255.0) + step * grad.sign()
+        moved = adversarial.float().div(255.0) + step_size * grad.sign()
         moved = torch.minimum(torch.maximum(moved, natural - bound), natural + bound).clamp(0.0, 1.0)
         adversarial = torch.round(moved * 255.0).to(torch.uint8)
     return adversarial
-
-
-@torch.no_grad()
-def nearest_other_labels(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """argmax over the classes other than each image's own label."""
-    masked = logits.float().clone()
-    masked.scatter_(1, labels.unsqueeze(1), float("-inf"))
-    return masked.argmax(dim=1)
 
 
 def neighbour_labels(task: UnlearningTask, attacked: nn.Module) -> torch.Tensor:
@@ -127,7 +119,7 @@ def neighbour_labels(task: UnlearningTask, attacked: nn.Module) -> torch.Tensor:
         adversarial = adversarial_images(attacked, task, images, labels)
         with torch.no_grad(), autocast(task.device):
             logits = attacked(task.inputs(adversarial))
-        found.append(nearest_other_labels(logits, labels))
+        found.append(best_other_labels(logits, labels))
     return torch.cat(found)
 
 
@@ -145,7 +137,5 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
                 with autocast(task.device):
                     logits = model(x)
                 loss = F.cross_entropy(logits.float(), targets[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                step(optimizer, loss)
     return model

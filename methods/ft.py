@@ -28,11 +28,9 @@ Deviations (docs/differences-from-the-original.md §3.1, §3.2, §2.3), none in 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import cosine, sgd, step
+from unlearning_comparator.unlearning.toolkit import cosine, descent_epoch, sgd
 
 NAME = "Fine-Tuning"
 
@@ -58,10 +56,6 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
     scheduler = cosine(optimizer, hp["epochs"], eta_min=hp["eta_min"])
     with task.timer:
         for _ in range(hp["epochs"]):
-            model.train()
-            for x, y in task.batches(task.retain, hp["batch_size"]):
-                with autocast(task.device):
-                    loss = F.cross_entropy(model(x), y)
-                step(optimizer, loss)
+            descent_epoch(task, optimizer, task.retain, hp["batch_size"], augment=False)
             scheduler.step()
     return model

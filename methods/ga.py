@@ -26,11 +26,9 @@ runs no extra evaluation inside its timer.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import multistep, sgd, step
+from unlearning_comparator.unlearning.toolkit import ascent_epoch, multistep, sgd
 
 NAME = "Gradient Ascent"
 
@@ -56,10 +54,6 @@ def unlearn(task: UnlearningTask) -> torch.nn.Module:
     grad_clip = float(hp["grad_clip"])
     with task.timer:
         for _ in range(hp["epochs"]):
-            model.train()
-            for x, y in task.batches(task.forget, hp["batch_size"]):
-                with autocast(task.device):
-                    loss = -F.cross_entropy(model(x), y)
-                step(optimizer, loss, model, grad_clip)
+            ascent_epoch(task, optimizer, hp["batch_size"], augment=False, grad_clip=grad_clip)
             scheduler.step()
     return model

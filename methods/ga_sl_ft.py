@@ -64,7 +64,13 @@ from unlearning_comparator.data.augment import random_crop_flip
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
 from unlearning_comparator.unlearning.layers import reinitialise_last_groups
-from unlearning_comparator.unlearning.toolkit import ascent_epoch, cosine, descent_epoch, sgd
+from unlearning_comparator.unlearning.toolkit import (
+    ascent_epoch,
+    best_other_labels,
+    cosine,
+    descent_epoch,
+    sgd,
+)
 
 NAME = "GA+SL+FT"
 
@@ -143,7 +149,7 @@ def second_best_labels(task: UnlearningTask, chunk: int, augment: bool) -> Split
             logits = model(task.inputs(batch)).float()
         own = forget.labels[start : start + chunk]
         images.append(batch)
-        labels.append(logits.scatter(1, own[:, None], float("-inf")).argmax(1))
+        labels.append(best_other_labels(logits, own))
     return Split(torch.cat(images), torch.cat(labels), forget.indices)
 
 

@@ -44,7 +44,8 @@ import torch.nn.functional as F
 
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
-from unlearning_comparator.unlearning.toolkit import clip, kd_loss, multistep, sgd, step, zero_grads_like
+from unlearning_comparator.unlearning.importance import first_batches, squared_gradient_sum
+from unlearning_comparator.unlearning.toolkit import clip, kd_loss, multistep, sgd, step
 
 NAME = "SCRUB"
 
@@ -94,25 +95,8 @@ EPS = 1e-8
 def fisher_diagonal(task: UnlearningTask) -> dict[str, torch.Tensor]:
     """Σ_batches (∇θ mean-CE)² / images seen, over retain batches until ≥ fisher_samples images
     (eval mode)."""
-    model = task.model
-    model.eval()
-    fisher = zero_grads_like(model)
-    params = dict(model.named_parameters())
-    seen = 0
-    target = int(task.hp["fisher_samples"])
-    for x, y in task.batches(task.retain, task.hp["batch_size"]):
-        model.zero_grad(set_to_none=True)
-        with autocast(task.device):
-            loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        for name, acc in fisher.items():
-            grad = params[name].grad
-            if grad is not None:
-                acc.add_(grad.float().square())
-        seen += int(y.shape[0])
-        if seen >= target:
-            break
-    model.zero_grad(set_to_none=True)
+    batches = first_batches(task, task.retain, task.hp["batch_size"], int(task.hp["fisher_samples"]))
+    fisher, _, seen = squared_gradient_sum(task.model, batches, F.cross_entropy, task.device)
     for acc in fisher.values():
         acc.div_(max(seen, 1))
     return fisher

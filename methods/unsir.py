@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from unlearning_comparator.data import Split
 from unlearning_comparator.device import autocast
 from unlearning_comparator.unlearning import UnlearningTask
+from unlearning_comparator.unlearning.toolkit import step
 
 NAME = "UNSIR"
 
@@ -201,10 +202,7 @@ def _train_step(
 ) -> None:
     with autocast(task.device):
         logits = task.model(x)
-    loss = F.cross_entropy(logits.float(), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    step(optimizer, F.cross_entropy(logits.float(), y))
 
 
 def unlearn(task: UnlearningTask) -> torch.nn.Module:

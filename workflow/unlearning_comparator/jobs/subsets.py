@@ -18,11 +18,10 @@ SPRITE_COLUMNS = 50
 def run(spec: dict[str, Any], subset_table: str, thumbnails: str) -> None:
     data = load_data(spec)
     plan = evaluation_plan(spec, data)
-    if "selection" in spec:
-        # the analysis draws the validation split; a class too small for it stops the workflow here, not
-        # after every model has been trained
-        validation = validation_positions(spec, data, plan)
-        log(f"validation split: {len(validation)} of {len(data.test)} test images")
+    # the analysis draws the validation split; a class too small for it stops the workflow here, not
+    # after every model has been trained
+    validation = validation_positions(spec, data, plan)
+    log(f"validation split: {len(validation)} of {len(data.test)} test images")
     positions = plan.subset_positions
     png, rows, columns = sprite_sheet(data.train.images[positions], SPRITE_COLUMNS)
     atomic.write_bytes(thumbnails, png)

@@ -61,7 +61,10 @@ def run(
     outcome = run_method(method, task)
     if outcome.status == "ok":
         save_state_dict(outcome.model, model_out)
-        log(f"ok: unlearning loop {outcome.seconds:.2f} s")
+        log(
+            f"ok: unlearning loop (RTE) {outcome.seconds:.2f} s; "
+            f"outside the timer {outcome.outside_seconds:.2f} s"
+        )
     else:
         with atomic.atomic_path(model_out) as tmp:
             torch.save({}, tmp)

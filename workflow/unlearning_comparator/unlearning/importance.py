@@ -3,6 +3,8 @@
 * :func:`squared_gradient_sum`: Σ over mini-batches of the squared gradient of a batch loss, the one
   pass every estimate here is built on (eval mode: BatchNorm uses its running statistics, so the batch
   composition changes only how per-image gradients are summed, never the network's function);
+* :func:`first_batches`: shuffled batches until enough images are seen (SCRUB's and Fisher forgetting's
+  estimates look at a part of the retain set);
 * :func:`label_sorted`: the images of one or more splits in a fixed order, by (label, position in the
   training split): it depends on which images are present, not on how they are divided into forget and
   retain sets, nor on a random draw;
@@ -17,7 +19,7 @@ of a whole mini-batch instead (named as a deviation by the methods using them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +58,20 @@ def squared_gradient_sum(
         n_images += int(y.shape[0])
     model.zero_grad(set_to_none=True)
     return total, n_batches, n_images
+
+
+def first_batches(
+    task: UnlearningTask, split: Split, batch_size: int, max_images: int | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled batches of ``split`` (``task.batches``) up to and including the one that brings the
+    images seen to at least ``max_images`` (every batch when None)."""
+    limit = len(split) if max_images is None else max(1, min(int(max_images), len(split)))
+    seen = 0
+    for x, y in task.batches(split, batch_size):
+        yield x, y
+        seen += int(y.shape[0])
+        if seen >= limit:
+            return
 
 
 def label_sorted(*splits: Split) -> Split:
@@ -99,28 +115,19 @@ def sampled_fisher(
     Fisher information (1/N) Σ_i E_ŷ[(∇θ log p_θ(ŷ | x_i))²] whatever the batch size; a larger batch
     only makes it noisier."""
     generator = task.generator
-    limit = len(split) if max_images is None else max(1, min(int(max_images), len(split)))
-
-    def limited() -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        seen = 0
-        for x, y in task.batches(split, batch_size):
-            yield x, y
-            seen += int(y.shape[0])
-            if seen >= limit:
-                return
 
     def summed_nll_of_sampled_labels(logits: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, sample_labels(logits, generator), reduction="sum")
 
-    total, _, n_images = squared_gradient_sum(
-        task.model, limited(), summed_nll_of_sampled_labels, task.device
-    )
+    batches = first_batches(task, split, batch_size, max_images)
+    total, _, n_images = squared_gradient_sum(task.model, batches, summed_nll_of_sampled_labels, task.device)
     for acc in total.values():
         acc.div_(max(n_images, 1))
     return total
 
 
 __all__ = [
+    "first_batches",
     "label_sorted",
     "mean_batch_fisher",
     "sample_labels",

@@ -145,6 +145,13 @@ def global_top_fraction_mask(scores: dict[str, torch.Tensor], fraction: float) -
     return {name: s >= threshold for name, s in scores.items()}
 
 
+@torch.no_grad()
+def best_other_labels(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """For each row, the highest-scoring class other than its own label (Boundary Shrink's nearest wrong
+    class, GA+SL+FT's second-best label): never the image's own class."""
+    return logits.float().scatter(1, labels.unsqueeze(1), float("-inf")).argmax(dim=1)
+
+
 def require_whole_class(task: UnlearningTask, name: str) -> None:
     """Raise, naming the method ``name``, unless the forget set is exactly one whole class (the check of a
     ``WHOLE_CLASS_ONLY`` method called directly, past the runner)."""
@@ -179,8 +186,8 @@ def descent_epoch(
     batch_size: int,
     augment: bool,
 ) -> None:
-    """One epoch of CE minimisation over ``split`` in train mode (no clipping): the FT and SL phases of
-    the hybrids (GA+FT, GA+SL+FT)."""
+    """One epoch of CE minimisation over ``split`` in train mode (no clipping): Fine-Tuning's epoch and
+    the FT and SL phases of the hybrids (GA+FT, GA+SL+FT)."""
     model = task.model
     model.train()
     for x, y in augmented_batches(task, split, batch_size, augment):
@@ -193,7 +200,7 @@ def ascent_epoch(
     task: UnlearningTask, optimizer: torch.optim.Optimizer, batch_size: int, augment: bool, grad_clip: float
 ) -> None:
     """One epoch of gradient ascent, −CE with the true labels, over the forget set in train mode (the
-    gradient norm clipped to ``grad_clip``): the GA phase of the hybrids."""
+    gradient norm clipped to ``grad_clip``): Gradient Ascent's epoch and the GA phase of the hybrids."""
     model = task.model
     model.train()
     for x, y in augmented_batches(task, task.forget, batch_size, augment):
