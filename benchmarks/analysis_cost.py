@@ -36,6 +36,7 @@ from unlearning_comparator.embedding import (  # noqa: E402
     reference_layout,
 )
 from unlearning_comparator.evaluation import forward_pass, inference_copy, time_plain_forward  # noqa: E402
+from unlearning_comparator.forget_sets import ForgetSet  # noqa: E402
 from unlearning_comparator.jobs.common import evaluation_plan, load_data, new_model  # noqa: E402
 from unlearning_comparator.metrics import accuracy as acc  # noqa: E402
 from unlearning_comparator.metrics import mia, privacy  # noqa: E402
@@ -84,10 +85,12 @@ def main() -> int:
         for name, path in (("original", "original"), ("retrained", f"fc{fc}/retrained"))
     }
 
+    masks = ForgetSet.of_classes(fc).split_masks(data.train.labels, data.test.labels)
+
     def similarity_job():  # what the evaluation job does: centre its own blocks once, each reference's once
-        mine = centered_blocks(grams, plan.cka_pools, fc)
+        mine = centered_blocks(grams, plan.cka_pools, masks)
         return [
-            similarity_rows("x", n, centered_blocks(r, plan.cka_pools, fc), rl, mine, outputs.layers)
+            similarity_rows("x", n, centered_blocks(r, plan.cka_pools, masks), rl, mine, outputs.layers)
             for n, (r, rl) in refs.items()
         ]
 

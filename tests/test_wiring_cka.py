@@ -120,6 +120,16 @@ def _synthetic(seed: int):
     return pools, ref_acts, model_acts
 
 
+def _forget_masks(pools) -> dict[str, torch.Tensor]:
+    """The forget class's mask over each split's positions (as ForgetSet.split_masks gives it)."""
+    masks = {}
+    for split, pool in pools.items():
+        mask = torch.zeros(10_000, dtype=torch.bool)
+        mask[pool.positions[pool.labels == FORGET]] = True
+        masks[split] = mask
+    return masks
+
+
 def _grams(acts) -> dict[str, list[torch.Tensor]]:
     """split -> per batch the (layers, n, n) stack of X Xᵀ, as jobs/evaluate.py stores them (float32 on
     the CPU)."""
@@ -172,8 +182,8 @@ def test_synthetic_expectations_are_what_the_construction_says():
 
 def test_forget_and_retain_blocks_and_reference_rows_are_not_swapped():
     pools, ref_acts, model_acts = _synthetic(0)
-    ref_blocks = centered_blocks(_grams(ref_acts), pools, FORGET)
-    model_blocks = centered_blocks(_grams(model_acts), pools, FORGET)
+    ref_blocks = centered_blocks(_grams(ref_acts), pools, _forget_masks(pools))
+    model_blocks = centered_blocks(_grams(model_acts), pools, _forget_masks(pools))
     rows = similarity_rows("fc1-model", "original", ref_blocks, LAYERS, model_blocks, LAYERS)
     got = table_lookup(rows)
     expected = _expected(pools, ref_acts, model_acts)
@@ -197,7 +207,7 @@ def test_a_model_compared_with_itself_is_one_on_the_diagonal_only_where_layers_m
     """Self-comparison through the same path: the diagonal is 1; the off-diagonal of the retain block
     (a vs b of the same model) is the CKA of a layer with an unrelated one, not 1."""
     pools, ref_acts, _ = _synthetic(1)
-    blocks = centered_blocks(_grams(ref_acts), pools, FORGET)
+    blocks = centered_blocks(_grams(ref_acts), pools, _forget_masks(pools))
     got = table_lookup(similarity_rows("fc1-original", "original", blocks, LAYERS, blocks, LAYERS))
     expected = _expected(pools, ref_acts, ref_acts)
     for key, value in expected.items():

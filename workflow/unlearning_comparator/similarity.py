@@ -1,4 +1,4 @@
-"""Layer-wise similarity of a model to a reference model, for one forget class, from stored Gram matrices.
+"""Layer-wise similarity of a model to a reference model, for one forget set, from stored Gram matrices.
 
 Both models' Gram matrices come from the same mixed CKA mini-batches (see :mod:`.data.subsets`); the
 forget and retain subsets of a forget class are sub-blocks of each batch's Gram matrix, so nothing
@@ -61,19 +61,23 @@ Blocks = dict[
 ]  # (split, subset) -> per batch a (layers, n²) centred stack
 
 
-def centered_blocks(grams: Grams, pools: dict[str, CkaPool], forget_class: int) -> Blocks:
+def centered_blocks(grams: Grams, pools: dict[str, CkaPool], forget_masks: dict[str, torch.Tensor]) -> Blocks:
     """U-centre one model's forget and retain sub-blocks of every CKA batch, once.
 
-    Both models of a comparison must be centred on the same sub-blocks; computing them once per model
-    and forget class lets one model be compared with several others at the cost of a dot product.
+    ``forget_masks[split]`` says which positions of the split belong to the forget set (its test
+    counterpart for the test split: none for a random forget set, whose test "forget" blocks are then
+    empty and skipped). Both models of a comparison must be centred on the same sub-blocks; computing
+    them once per model and forget set lets one model be compared with several others at the cost of a
+    dot product.
     """
     blocks: Blocks = {}
     for split, pool in pools.items():
+        in_set = forget_masks[split].to(pool.positions.device)[pool.positions]
         for subset in ("forget", "retain"):
             stacks = []
             for k in range(pool.num_batches):
-                labels = pool.labels[pool.batch == k]
-                keep = (labels == forget_class) if subset == "forget" else (labels != forget_class)
+                member = in_set[pool.batch == k]
+                keep = member if subset == "forget" else ~member
                 idx = keep.nonzero().flatten()
                 if len(idx) < 4:  # the unbiased HSIC estimator needs n >= 4
                     continue
