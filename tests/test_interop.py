@@ -250,6 +250,31 @@ def test_convert_small_files(upstream, tmp_path):
     assert preds.num_rows == 7 * 2 * 100
 
 
+def test_converted_files_have_forget_sets_and_a_summary(upstream, tmp_path):
+    """Upstream imports: each forget class is the one-class forget set fc<class>; a run is its own setting
+    (one replicate); the forget_sets table lists the classes (members unknown: the files hold no labels)
+    and the summary has one row per run with n = 1 and no spread."""
+    out = tmp_path / "tables"
+    convert(upstream, out)
+    runs = read_table(out / "runs.arrow").to_pylist()
+    assert all(r["forget_set"] == f"fc{r['forget_class']}" and r["setting_id"] == r["run_id"] for r in runs)
+    sets = read_table(out / "forget_sets.arrow").to_pylist()
+    assert [(s["forget_set"], s["kind"], s["name"], s["classes"]) for s in sets] == [
+        ("fc0", "class", "airplane", [0]),
+        ("fc3", "class", "cat", [3]),
+    ]
+    assert all(s["members"] is None and s["size"] == 5000 and s["fraction"] == 0.1 for s in sets)
+    meta = experiment_metadata(read_table(out / "runs.arrow").schema)
+    assert [f["id"] for f in meta["forget_sets"]] == ["fc0", "fc3"] and meta["seeds"] == [2048]
+    assert meta["refused"] == []
+    summary = {r["setting_id"]: r for r in read_table(out / "summary.arrow").to_pylist()}
+    assert set(summary) == {r["run_id"] for r in runs}
+    for r in runs:
+        row = summary[r["run_id"]]
+        assert row["n"] == row["n_ok"] == 1 and row["chosen"] is None and row["UA_std"] is None
+        assert row["UA_mean"] == r["UA"] and row["forget_set"] == r["forget_set"]
+
+
 def test_converted_files_render(upstream, tmp_path):
     convert(upstream, tmp_path / "tables")
     index = build_site(tmp_path / "tables", tmp_path / "site")

@@ -1,5 +1,5 @@
 """Accuracy metrics against hand-computed examples: the Comparator's UA/RA/TUA/TRA and prediction
-matrices, and the SalUn / l1-sparse literature's TA."""
+matrices, and the SalUn / l1-sparse literature's TA, for one class, several classes and random sets."""
 
 import numpy as np
 import pytest
@@ -7,9 +7,13 @@ import torch
 
 from unlearning_comparator.metrics.accuracy import (
     accuracy_outside_class,
+    accuracy_outside_classes,
+    class_set_metrics,
     forget_metrics,
     per_class_accuracy,
     prediction_matrices,
+    random_set_metrics,
+    share_correct,
 )
 
 # A 6-sample, 3-class example. Logits are log-probabilities, so softmax gives these rows back.
@@ -131,3 +135,49 @@ def test_prediction_matrices_rejects_bad_shapes():
         prediction_matrices(np.zeros((6, 4)), LABELS, 3)
     with pytest.raises(ValueError):
         prediction_matrices(np.zeros((5, 3)), LABELS, 3)
+
+
+# --------------------------------------------------------------------------- forget sets beyond one class
+
+
+def test_class_set_metrics_of_two_classes_are_unweighted_class_means():
+    train_acc = [0.5, 1.0, 0.25, 0.75]
+    test_acc = [0.2, 0.4, 0.6, 0.8]
+    m = class_set_metrics(train_acc, test_acc, [3, 1])  # order does not matter
+    # UA/TUA: mean over classes 1 and 3; RA/TRA: mean over classes 0 and 2
+    assert m == pytest.approx({"UA": 0.875, "RA": 0.375, "TUA": 0.6, "TRA": 0.4}, abs=1e-15)
+
+
+def test_class_set_metrics_of_one_class_are_exactly_forget_metrics():
+    rng = np.random.default_rng(0)
+    train_acc, test_acc = rng.random(10), rng.random(10)
+    for c in range(10):
+        assert class_set_metrics(train_acc, test_acc, [c]) == forget_metrics(train_acc, test_acc, c)
+
+
+def test_class_set_metrics_rejects_bad_sets():
+    for bad in ([], [4], [0, 1]):
+        with pytest.raises(ValueError):
+            class_set_metrics([0.5, 0.5], [0.5, 0.5], bad)
+
+
+def test_random_set_metrics_are_shares_of_images_and_tua_is_null():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    preds = np.array([0, 1, 0, 1, 0, 2, 2, 2])
+    forget = np.array([True, True, False, False, True, False, False, True])
+    # forget images: 0 right, 1 wrong (pred 1 for 0), 4 wrong, 7 right -> 2 of 4
+    # retain images: 2 right, 3 right, 5 right, 6 right -> 4 of 4
+    test_acc = [0.5, 1.0, 0.0]
+    m = random_set_metrics(preds, labels, forget, test_acc)
+    assert m == {"UA": 0.5, "RA": 1.0, "TUA": None, "TRA": 0.5}  # TRA: mean over all three classes
+
+
+def test_accuracy_outside_classes():
+    labels = np.array([0, 0, 1, 2, 2, 3])
+    preds = np.array([0, 1, 1, 0, 2, 3])
+    assert accuracy_outside_classes(preds, labels, [0, 2]) == 1.0  # images of classes 1 and 3: 2 of 2
+    assert accuracy_outside_classes(preds, labels, [1]) == 0.6  # 3 of 5
+    assert accuracy_outside_classes(preds, labels, []) == pytest.approx(4 / 6)  # random set: every image
+    assert accuracy_outside_classes(preds, labels, [2]) == accuracy_outside_class(preds, labels, 2)
+    assert share_correct(preds, labels, labels == 2) == 0.5
+    assert np.isnan(share_correct(preds, labels, np.zeros(6, bool)))

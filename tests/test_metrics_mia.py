@@ -10,6 +10,7 @@ from sklearn.svm import SVC
 from unlearning_comparator.metrics.mia import (
     mia_efficacy,
     mia_predictions,
+    mia_sets_of_masks,
     salun_mia_sets,
     true_class_confidence,
 )
@@ -122,3 +123,28 @@ def test_salun_mia_sets_with_fewer_retain_than_test_samples():
     sets = salun_mia_sets(np.array([0, 1, 1]), np.array([0, 0, 0, 0]), forget_class=1)
     np.testing.assert_array_equal(sets.members, [0])
     np.testing.assert_array_equal(sets.nonmembers, [0, 1, 2, 3])
+
+
+def test_mia_sets_of_a_two_class_set():
+    train = np.array([0, 1, 2, 1, 0, 2, 2, 1, 0])
+    test = np.array([1, 0, 2, 1, 2, 0])
+    sets = mia_sets_of_masks(np.isin(train, [1, 2]), np.isin(test, [1, 2]))
+    np.testing.assert_array_equal(sets.nonmembers, [1, 5])  # test samples of neither class
+    np.testing.assert_array_equal(sets.members, [0, 4])  # the first 2 training samples of class 0
+    np.testing.assert_array_equal(sets.target, [1, 2, 3, 5, 6, 7])
+
+
+def test_mia_sets_of_a_random_set_keep_every_test_sample():
+    forget = np.array([False, True, False, False, True, False])
+    sets = mia_sets_of_masks(forget, np.zeros(3, bool))  # a random set has no test counterpart
+    np.testing.assert_array_equal(sets.nonmembers, [0, 1, 2])  # every test sample
+    np.testing.assert_array_equal(sets.members, [0, 2, 3])  # the first 3 retain samples
+    np.testing.assert_array_equal(sets.target, [1, 4])
+
+
+def test_mia_sets_of_one_class_are_salun_mia_sets():
+    rng = np.random.default_rng(0)
+    train, test = rng.integers(0, 5, 60), rng.integers(0, 5, 30)
+    for c in range(5):
+        a, b = salun_mia_sets(train, test, c), mia_sets_of_masks(train == c, test == c)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))

@@ -3,6 +3,7 @@ reported metrics that never use it, the validation gap and the choice of each me
 
 from __future__ import annotations
 
+import json
 import math
 from types import SimpleNamespace
 
@@ -12,7 +13,8 @@ import torch
 
 from unlearning_comparator.config import ConfigError, load_schema, validate_config
 from unlearning_comparator.data.subsets import ValidationSplitError, validation_count, validation_split
-from unlearning_comparator.selection import choose, validation_accuracies, validation_gap
+from unlearning_comparator.selection import choose, choose_settings, validation_accuracies, validation_gap
+from unlearning_comparator.summary import mean_std, summary_rows, vector_mean_std
 
 from conftest import METHODS_DIR, ROOT, tiny_config
 
@@ -135,7 +137,7 @@ def test_reported_metrics_never_use_the_validation_images():
     model = SimpleNamespace(
         run_id="m", ok=True, train_logits=one_hot(sets.train_labels), test_logits=test_logits
     )
-    metrics = analyze._model_metrics(model, sets, fc, mia_decimals=4)
+    metrics = analyze._model_metrics(model, sets, mia_decimals=4)
     assert metrics["TUA"] == metrics["TRA"] == metrics["TA"] == 1.0
     assert metrics["test_acc"] == [1.0] * C
     assert metrics["val_UA"] == metrics["val_RA"] == 0.0
@@ -171,6 +173,7 @@ def test_validation_gap_is_the_mean_of_both_terms_or_val_ra_alone():
 
 
 def _row(run_id, val_gap, method="ga", kind="unlearned", status="ok", rte=10.0, fc=1):
+    """A runs row as an old table has it (forget_class, no forget_set or seed)."""
     return {
         "run_id": run_id,
         "forget_class": fc,
@@ -203,6 +206,83 @@ def test_chosen_is_the_smallest_validation_gap_of_each_method():
     assert set(chosen) == {r["run_id"] for r in rows}
     # an RTE missing counts as the slowest
     assert choose([_row("a", 0.1, rte=None), _row("b", 0.1, rte=5.0)]) == {"a": False, "b": True}
+
+
+def test_chosen_is_per_forget_set_and_replicate_seed():
+    """With several seeds each replicate chooses its own grid point; forget sets are groups of their own."""
+
+    def row(run_id, gap, seed, forget_set="fc2_4"):
+        return {**_row(run_id, gap, fc=None), "forget_set": forget_set, "seed": seed}
+
+    rows = [
+        row("fc2_4-ga-a", 0.01, 0),
+        row("fc2_4-ga-b", 0.02, 0),
+        row("fc2_4-ga-a-seed1", 0.05, 1),
+        row("fc2_4-ga-b-seed1", 0.03, 1),  # seed 1 prefers b
+        row("rnd10s1-ga-a", 0.2, 0, "rnd10s1"),
+    ]
+    chosen = choose(rows)
+    assert {k for k, v in chosen.items() if v} == {"fc2_4-ga-a", "fc2_4-ga-b-seed1", "rnd10s1-ga-a"}
+
+
+# --------------------------------------------------------------------------- the summary over replicates
+
+
+def test_mean_std_is_the_sample_std_over_finite_values():
+    # hand-computed: mean of 0.2, 0.4, 0.9 is 0.5; squared deviations 0.09 + 0.01 + 0.16 = 0.26; / (3 - 1)
+    mean, std, n = mean_std([0.2, None, 0.4, math.nan, 0.9])
+    assert (mean, n) == (pytest.approx(0.5, abs=1e-15), 3)
+    assert std == pytest.approx(math.sqrt(0.13), abs=1e-15)
+    assert mean_std([0.7]) == (0.7, None, 1)  # one value: no spread
+    assert mean_std([None, math.nan]) == (None, None, 0)
+    mean, std = vector_mean_std([[0.0, 1.0], None, [1.0, 1.0]])
+    assert mean == [0.5, 1.0] and std == pytest.approx([math.sqrt(0.5), 0.0])
+    assert vector_mean_std([[0.5, 0.5]]) == ([0.5, 0.5], None)
+
+
+def _run(setting, seed, gap, status="ok", method="ga", kind="unlearned", rte=10.0):
+    return {
+        "run_id": f"{setting}-seed{seed}",
+        "setting_id": setting,
+        "forget_set": setting.split("-")[0],
+        "type": kind,
+        "method": method,
+        "method_name": method,
+        "hyperparameters": json.dumps({"lr": 0.1, "seed": seed}),
+        "status": status,
+        "val_gap": gap if status == "ok" else None,
+        "UA": None if status != "ok" else 0.1 * seed,
+        "RTE": rte,
+        "train_acc": [0.5, 0.5] if status == "ok" else None,
+    }
+
+
+def test_summary_rows_and_the_setting_chosen_on_the_mean_validation_gap():
+    rows = [
+        _run("fc1-original", 0, 0.4, method=None, kind="original"),
+        _run("fc1-original", 1, 0.4, method=None, kind="original"),
+        _run("fc1-ga-a", 0, 0.01),  # the best single run ...
+        _run("fc1-ga-a", 1, 0.09),  # ... but the worse mean (0.05)
+        _run("fc1-ga-b", 0, 0.03),
+        _run("fc1-ga-b", 1, 0.04),  # mean 0.035: chosen
+        _run("fc1-ga-b", 2, None, status="failed"),
+        _run("fc1-ft-a", 0, 0.02, method="ft", rte=30.0),
+        _run("fc1-ft-b", 0, 0.02, method="ft", rte=20.0),  # tie on the mean: the faster
+        _run("fc1-rl-a", 0, None, status="failed", method="rl"),  # no ok run: never chosen
+    ]
+    summary = {r["setting_id"]: r for r in summary_rows(rows)}
+    assert list(summary) == ["fc1-original", "fc1-ga-a", "fc1-ga-b", "fc1-ft-a", "fc1-ft-b", "fc1-rl-a"]
+    b = summary["fc1-ga-b"]
+    assert (b["n"], b["n_ok"], b["val_gap_n"]) == (3, 2, 2)
+    assert b["val_gap_mean"] == pytest.approx(0.035) and b["val_gap_std"] == pytest.approx(
+        0.00707106781186548
+    )
+    assert b["UA_mean"] == pytest.approx(0.05) and b["UA_n"] == 2  # the failed run's metrics do not count
+    assert json.loads(b["hyperparameters"]) == {"lr": 0.1}  # without the replicate's seed
+    assert b["train_acc_mean"] == [0.5, 0.5] and b["train_acc_std"] == [0.0, 0.0]
+    assert summary["fc1-rl-a"]["n_ok"] == 0 and summary["fc1-rl-a"]["val_gap_mean"] is None
+    assert {k for k, r in summary.items() if r["chosen"]} == {"fc1-ga-b", "fc1-ft-b"}
+    assert choose_settings(summary.values()) == {k: r["chosen"] for k, r in summary.items()}
 
 
 # --------------------------------------------------------------------------- the config

@@ -257,6 +257,24 @@ def test_the_validation_split_is_stratified_and_outside_the_cka_test_pool(run):
     assert meta["reported_test_images"] == len(test["label"]) - len(validation)
 
 
+def test_forget_set_columns_and_tables_of_one_replicate(run):
+    """One replicate of one-class forget sets: forget_set fc<class>, setting_id = run_id, seed = the
+    experiment's seed; forget_sets.arrow lists each class's training images; the summary has n = 1."""
+    for r in run.runs:
+        assert r["forget_set"] == f"fc{r['forget_class']}" and r["setting_id"] == r["run_id"], r["run_id"]
+        assert r["seed"] == TINY_CONFIG["seed"], r["run_id"]
+    sets = {s["forget_set"]: s for s in run.tables["forget_sets"].to_pylist()}
+    assert list(sets) == [f"fc{fc}" for fc in TINY_CONFIG["forget_classes"]]
+    train = run.logits(run.ok[0]["run_id"])["train"]
+    for fc in TINY_CONFIG["forget_classes"]:
+        members = np.sort(train["index"][train["label"] == fc]).tolist()
+        s = sets[f"fc{fc}"]
+        assert (s["kind"], s["classes"], s["members"], s["size"]) == ("class", [fc], members, len(members))
+    summary = run.tables["summary"].to_pylist()
+    assert sorted(r["setting_id"] for r in summary) == sorted(r["run_id"] for r in run.runs)
+    assert all(r["n"] == 1 and r["UA_std"] is None for r in summary)
+
+
 def test_accuracies_from_the_logits(run):
     differs = 0  # runs whose test metrics on the whole test split would differ: the check has power
     for r in run.ok:

@@ -1,5 +1,5 @@
-"""Choosing each method's setting fairly: per forget class, the grid point closest to the retrained model on
-a validation split that no reported number uses.
+"""Choosing each method's setting fairly: per forget set and replicate, the grid point closest to the
+retrained model on a validation split that no reported number uses.
 
 Every point of a method's grid is run, evaluated and kept in runs.arrow. Which one stands for the method
 (the literature reports one setting per method, tuned by its Avg. Gap to the retrained model) is decided on
@@ -11,8 +11,10 @@ class's test images, seeded, outside the CKA test pool), never on the images the
 * ``val_RA``: accuracy on the other validation images (share of images, like the literature's TA);
 * ``val_gap``: the mean of ``|val_UA − retrained val_UA|`` and ``|val_RA − retrained val_RA|`` — the Avg.
   Gap's accuracy terms on unseen images; ``|val_RA − retrained val_RA|`` alone where val_UA is ``None``;
-* ``chosen``: per (forget class, method), among that method's runs that finished, the one with the
-  smallest val_gap; ties go to the smaller RTE, then the smaller run_id.
+* ``chosen``: per (forget set, replicate seed, method), among that method's runs that finished, the one
+  with the smallest val_gap; ties go to the smaller RTE, then the smaller run_id;
+* across replicates (the summary table, :func:`choose_settings`): per (forget set, method), the setting
+  (grid point) with an ok run and the smallest mean val_gap; ties: the smaller mean RTE, then setting_id.
 
 The original, retrained and external models are never chosen (there is no grid to choose from).
 """
@@ -62,21 +64,59 @@ def validation_gap(metrics: dict[str, Any], retrained: dict[str, Any]) -> float 
     return float(np.mean(terms))
 
 
-def choose(rows: Iterable[dict[str, Any]]) -> dict[str, bool]:
-    """``chosen`` of every row (by run_id): per (forget class, method), True for the unlearned run that
-    finished (status ok) with the smallest finite val_gap — ties: the smaller RTE (a missing RTE counts as
-    the largest), then the smaller run_id — False for every other row. A method none of whose runs has a
-    val_gap gets no chosen run."""
-    rows = list(rows)
-    best: dict[tuple[Any, Any], tuple[float, float, str]] = {}
-    for r in rows:
-        gap = _number(r.get("val_gap"))
-        if r.get("type") != "unlearned" or r.get("status") != "ok" or gap is None or r.get("method") is None:
-            continue
-        rte = _number(r.get("RTE"))
-        key = (gap, math.inf if rte is None else rte, str(r["run_id"]))
-        group = (r.get("forget_class"), r["method"])
+def _forget_set_of(row: dict[str, Any]) -> Any:
+    """The row's forget set: its id, or its forget class in rows made before forget sets existed."""
+    return row.get("forget_set") if row.get("forget_set") is not None else row.get("forget_class")
+
+
+def _smallest(candidates: Iterable[tuple[Any, tuple[float, float, str]]]) -> set[str]:
+    """The name of each group's smallest (gap, time, name) key."""
+    best: dict[Any, tuple[float, float, str]] = {}
+    for group, key in candidates:
         if group not in best or key < best[group]:
             best[group] = key
-    winners = {key[2] for key in best.values()}
+    return {key[2] for key in best.values()}
+
+
+def choose(rows: Iterable[dict[str, Any]]) -> dict[str, bool]:
+    """``chosen`` of every row (by run_id): per (forget set, replicate seed, method), True for the unlearned
+    run that finished (status ok) with the smallest finite val_gap — ties: the smaller RTE (a missing RTE
+    counts as the largest), then the smaller run_id — False for every other row. A method none of whose
+    runs has a val_gap gets no chosen run."""
+    rows = list(rows)
+
+    def candidates():
+        for r in rows:
+            gap = _number(r.get("val_gap"))
+            if (
+                r.get("type") != "unlearned"
+                or r.get("status") != "ok"
+                or gap is None
+                or r.get("method") is None
+            ):
+                continue
+            rte = _number(r.get("RTE"))
+            group = (_forget_set_of(r), r.get("seed"), r["method"])
+            yield group, (gap, math.inf if rte is None else rte, str(r["run_id"]))
+
+    winners = _smallest(candidates())
     return {str(r["run_id"]): str(r["run_id"]) in winners for r in rows}
+
+
+def choose_settings(rows: Iterable[dict[str, Any]]) -> dict[str, bool]:
+    """``chosen`` of every summary row (by setting_id): per (forget set, method), True for the unlearned
+    setting with at least one ok run and the smallest finite ``val_gap_mean`` — ties: the smaller
+    ``RTE_mean`` (missing counts as the largest), then the smaller setting_id — False otherwise."""
+    rows = list(rows)
+
+    def candidates():
+        for r in rows:
+            gap = _number(r.get("val_gap_mean"))
+            if r.get("type") != "unlearned" or not r.get("n_ok") or gap is None or r.get("method") is None:
+                continue
+            rte = _number(r.get("RTE_mean"))
+            group = (r.get("forget_set"), r["method"])
+            yield group, (gap, math.inf if rte is None else rte, str(r["setting_id"]))
+
+    winners = _smallest(candidates())
+    return {str(r["setting_id"]): str(r["setting_id"]) in winners for r in rows}

@@ -4,8 +4,9 @@ The upstream app (gnueaj/Machine-Unlearning-Comparator) writes one JSON file per
 class, ``{fc}/{ID}.json`` (its published CIFAR-10 results are in ``backend/data/`` of that
 repository, e.g. at commit 0e3ce99d): ``000{fc}`` is the original model
 evaluated for forget class ``fc``, ``a00{fc}`` the model retrained without it, any other ID an
-unlearned model. ``convert(src_dir, out_dir)`` turns a folder of them into ``runs``, ``instances``,
-``predictions``, ``similarity`` and ``attack`` tables (the schemas of :mod:`unlearning_comparator.tables`),
+unlearned model. ``convert(src_dir, out_dir)`` turns a folder of them into every consolidated table
+(``runs``, ``instances``, ``predictions``, ``similarity``, ``attack``, ``forget_sets``, ``summary``: the
+schemas of :mod:`unlearning_comparator.tables`),
 so the site generator renders results that did not come from this workflow::
 
     python -m unlearning_comparator.interop.comparator_json \
@@ -20,6 +21,13 @@ Mapping (upstream → tables):
   (prefixed with the forget class if two classes share an ID); ``Epoch``/``BS``/``LR`` →
   ``epochs``/``batch_size``/``lr``; ``RTE`` as is; ``FQS`` → ``PS``; ``accs``/``t_accs`` →
   ``train_acc``/``test_acc``; ``"N/A"`` → null. ``seed`` is the upstream's fixed 2048.
+* Forget sets: the upstream forgets one whole class, so each forget class ``fc`` is the forget set
+  ``fc<fc>`` (``forget_set``), and ``setting_id`` is the ``run_id`` (one replicate). ``forget_sets`` has
+  one row per class (kind ``class``, the class's CIFAR-10 name); the files hold image indices but no
+  labels, so ``members`` is null, and ``size``/``fraction`` are CIFAR-10's (5,000 training images per
+  class, 0.1 of the split) when the files have 10 classes, null otherwise. ``instances.is_forget`` is
+  the upstream's own forget flag of each point. ``summary`` has one row per run (``n`` = 1, every
+  ``*_std`` null, ``chosen`` null as in ``runs``).
 * ``MIA_efficacy`` is not in the files (null), so the literature's Avg. Gap (mean |Δ| over UA, RA,
   TA and MIA-Efficacy) cannot be computed: ``avg_gap`` is null.
 * ``TA`` (share of the test images outside the forget class classified correctly) is the mean of the
@@ -66,6 +74,7 @@ import pyarrow as pa
 
 from ..metrics.privacy import challenge_attack_score
 from ..similarity import append_matrix
+from ..summary import summary_table
 from ..tables import schemas, write_table
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -93,6 +102,7 @@ METHODS = {  # upstream "Method" -> (method id, display name in the upstream UI)
 }
 TYPES = {"Original": "original", "Retrained": "retrained", "Unlearned": "unlearned"}
 UPSTREAM_SEED = 2048
+CIFAR10_TRAIN_PER_CLASS = 5000  # the training split's images per class (50,000 in all)
 EPS = 1e-45
 
 
@@ -201,12 +211,15 @@ def convert(src_dir: str | Path, out_dir: str | Path) -> dict[str, int]:
     layers = _layers(files)
     sch = schemas(C)
     experiment = {b"experiment": json.dumps(_experiment_metadata(src_dir, files, C, layers)).encode()}
+    runs = pa.Table.from_pylist(_runs(files), schema=sch["runs"])
     tables = {
-        "runs": pa.Table.from_pylist(_runs(files), schema=sch["runs"]).replace_schema_metadata(experiment),
+        "runs": runs.replace_schema_metadata(experiment),
         "instances": _instances(files, C),
         "predictions": _predictions(files, C),
         "similarity": _similarity(files, layers),
         "attack": _attack(files),
+        "forget_sets": pa.Table.from_pylist(_forget_sets(files, C), schema=sch["forget_sets"]),
+        "summary": _summary(runs, C),
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -241,6 +254,8 @@ def _runs(files: list[ResultFile]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "run_id": run_id,
+                "forget_set": f"fc{fc}",
+                "setting_id": run_id,  # one replicate: the setting is the run
                 "forget_class": fc,
                 "type": kind,
                 "method": method,
@@ -273,6 +288,32 @@ def _runs(files: list[ResultFile]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _forget_sets(files: list[ResultFile], C: int) -> list[dict[str, Any]]:
+    """``forget_sets``: one whole-class set per forget class. The files hold no labels, so the members are
+    unknown (null); the size and share are CIFAR-10's when the files have its 10 classes."""
+    cifar10 = C == 10
+    return [
+        {
+            "forget_set": f"fc{fc}",
+            "kind": "class",
+            "name": CIFAR10_CLASSES[fc] if cifar10 else f"class {fc}",
+            "classes": [fc],
+            "fraction": 1 / C if cifar10 else None,
+            "draw_seed": None,
+            "size": CIFAR10_TRAIN_PER_CLASS if cifar10 else None,
+            "members": None,
+        }
+        for fc in sorted({file.forget_class for file in files})
+    ]
+
+
+def _summary(runs: pa.Table, C: int) -> pa.Table:
+    """``summary``: one row per run (one replicate); ``chosen`` null, as in ``runs`` (no validation split)."""
+    table = summary_table(runs, C)
+    index = table.schema.get_field_index("chosen")
+    return table.set_column(index, table.schema.field("chosen"), pa.nulls(len(table), pa.bool_()))
 
 
 def _kind_and_method(path: Path, doc: dict[str, Any]) -> tuple[str, str | None, str | None]:
@@ -412,7 +453,21 @@ def _experiment_metadata(
         "image_size": 32,
         "layers": layers,
         "forget_classes": sorted({file.forget_class for file in files}),
+        "forget_sets": [
+            {
+                "id": row["forget_set"],
+                "name": row["name"],
+                "kind": row["kind"],
+                "classes": row["classes"],
+                "fraction": row["fraction"],
+                "seed": None,
+                "size": row["size"],
+            }
+            for row in _forget_sets(files, C)
+        ],
         "seed": UPSTREAM_SEED,
+        "seeds": [UPSTREAM_SEED],
+        "refused": [],
         "source": "converted from the upstream Unlearning Comparator's result JSON files "
         "(unlearning_comparator.interop.comparator_json)",
         "notes": "instances.probs: T = 1 recovered from the stored T = 2 probabilities (p1 ∝ p2², "
@@ -422,7 +477,8 @@ def _experiment_metadata(
         "the other classes' test accuracies (CIFAR-10's test split has 1,000 images per class). "
         "Attack curves: scope 'subset' only, so PS_challenge is null; attack_score_challenge is "
         "computed from the stored 3-decimal FPR/FNR. No validation split: TUA, TRA and TA are on the "
-        "whole test split as the upstream reports them, val_UA, val_RA, val_gap and chosen are null.",
+        "whole test split as the upstream reports them, val_UA, val_RA, val_gap and chosen are null. "
+        "Forget sets: one per class (fc<class>); their members are unknown (null): the files hold no labels.",
     }
 
 

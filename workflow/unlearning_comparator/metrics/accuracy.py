@@ -1,5 +1,5 @@
 """Accuracy metrics: per-class accuracy, the Comparator's UA/RA/TUA/TRA, the literature's TA, prediction
-matrices.
+matrices, for each kind of forget set (one class, several classes, a random sample of training images).
 
 UA/RA/TUA/TRA and the prediction matrices follow the Unlearning Comparator (arXiv:2508.12730; code:
 gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d, backend/app/threads/unlearn_*_thread.py and
@@ -49,47 +49,102 @@ def per_class_accuracy(preds, labels, num_classes: int) -> np.ndarray:
         return np.where(counts > 0, correct / np.where(counts > 0, counts, 1.0), np.nan)
 
 
-def forget_metrics(train_acc, test_acc, forget_class: int) -> dict[str, float]:
-    """UA, RA, TUA, TRA in the Comparator's convention, unrounded.
-
-    UA/TUA are the forget class's train/test accuracy; RA/TRA the *unweighted* mean of the other
-    classes' accuracies (the original divides their sum by C − 1). A NaN accuracy propagates.
-    """
+def _accuracy_vectors(train_acc, test_acc) -> tuple[np.ndarray, np.ndarray]:
     train_acc = np.asarray(train_acc, dtype=np.float64)
     test_acc = np.asarray(test_acc, dtype=np.float64)
     if train_acc.ndim != 1 or train_acc.shape != test_acc.shape:
         raise ValueError(
             f"train_acc {train_acc.shape} and test_acc {test_acc.shape} must be the same 1-D shape"
         )
-    num_classes = train_acc.shape[0]
-    if not 0 <= forget_class < num_classes:
-        raise ValueError(f"forget_class {forget_class} is outside [0, {num_classes - 1}]")
-    if num_classes < 2:
+    if train_acc.shape[0] < 2:
         raise ValueError("need at least two classes")
-    retain = np.arange(num_classes) != forget_class
+    return train_acc, test_acc
+
+
+def class_set_metrics(train_acc, test_acc, classes) -> dict[str, float]:
+    """UA, RA, TUA, TRA of a class-wise forget set (one or several whole classes), unrounded.
+
+    The Comparator's convention, generalised from one class to several: UA/TUA are the *unweighted* mean
+    train/test accuracy over the set's classes, RA/TRA over the other classes (the original divides the
+    other classes' sum by C − 1). One class gives exactly :func:`forget_metrics`. A NaN accuracy
+    propagates.
+    """
+    train_acc, test_acc = _accuracy_vectors(train_acc, test_acc)
+    num_classes = train_acc.shape[0]
+    chosen = sorted({int(c) for c in classes})
+    if not chosen or chosen[0] < 0 or chosen[-1] >= num_classes:
+        raise ValueError(f"forget classes {chosen} must be non-empty and lie in [0, {num_classes - 1}]")
+    if len(chosen) == num_classes:
+        raise ValueError("a forget set of every class leaves no retain class")
+    forget = np.zeros(num_classes, dtype=bool)
+    forget[chosen] = True
     return {
-        "UA": float(train_acc[forget_class]),
-        "RA": float(train_acc[retain].mean()),
-        "TUA": float(test_acc[forget_class]),
-        "TRA": float(test_acc[retain].mean()),
+        "UA": float(train_acc[forget].mean()),
+        "RA": float(train_acc[~forget].mean()),
+        "TUA": float(test_acc[forget].mean()),
+        "TRA": float(test_acc[~forget].mean()),
     }
 
 
-def accuracy_outside_class(preds, labels, excluded_class: int) -> float:
-    """Share of the samples not of ``excluded_class`` that are predicted correctly (NaN if none).
+def forget_metrics(train_acc, test_acc, forget_class: int) -> dict[str, float]:
+    """UA, RA, TUA, TRA of one forget class in the Comparator's convention, unrounded.
 
-    With the test split and the forget class this is the SalUn / ℓ1-sparse literature's TA: in
-    class-wise forgetting their test set drops the forgotten class. It weights every sample equally,
-    so it differs from TRA (the mean of per-class accuracies) when the classes' sizes differ.
+    UA/TUA are the forget class's train/test accuracy; RA/TRA the *unweighted* mean of the other
+    classes' accuracies (the original divides their sum by C − 1). A NaN accuracy propagates.
     """
+    return class_set_metrics(train_acc, test_acc, [forget_class])
+
+
+def share_correct(preds, labels, mask=None) -> float:
+    """Share of the samples (those where ``mask`` is True, or all) predicted correctly; NaN if none."""
     preds = _labels_numpy(preds, "preds")
     labels = _labels_numpy(labels, "labels")
     if preds.shape != labels.shape:
         raise ValueError(f"preds {preds.shape} and labels {labels.shape} differ in length")
-    kept = labels != excluded_class
+    kept = np.ones(len(labels), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if kept.shape != labels.shape:
+        raise ValueError(f"mask {kept.shape} and labels {labels.shape} differ in length")
     if not kept.any():
         return float("nan")
     return float(np.mean(preds[kept] == labels[kept]))
+
+
+def random_set_metrics(train_preds, train_labels, forget_mask, test_acc) -> dict[str, float | None]:
+    """UA, RA, TUA, TRA of a forget set of training images drawn at random across the classes.
+
+    As SalUn (arXiv:2310.12508) and ℓ1-sparse (arXiv:2304.04934) report random-data forgetting: UA is the
+    share of the forget set's images classified correctly, RA the share of the retain set's. Such a set
+    has no test counterpart, so TUA is None and TRA is the unweighted mean test accuracy over all classes.
+    """
+    forget_mask = np.asarray(forget_mask, dtype=bool)
+    test_acc = np.asarray(test_acc, dtype=np.float64)
+    if test_acc.ndim != 1:
+        raise ValueError(f"test_acc must be 1-D, got shape {test_acc.shape}")
+    return {
+        "UA": share_correct(train_preds, train_labels, forget_mask),
+        "RA": share_correct(train_preds, train_labels, ~forget_mask),
+        "TUA": None,
+        "TRA": float(test_acc.mean()),
+    }
+
+
+def accuracy_outside_classes(preds, labels, excluded_classes) -> float:
+    """Share of the samples of none of ``excluded_classes`` that are predicted correctly (NaN if none).
+
+    With the test split and a class-wise forget set this is the SalUn / ℓ1-sparse literature's TA: in
+    class-wise forgetting their test set drops the forgotten classes. It weights every sample equally,
+    so it differs from TRA (the mean of per-class accuracies) when the classes' sizes differ. With no
+    excluded class (a random forget set) it is the share of all samples classified correctly, the
+    literature's TA for random-data forgetting.
+    """
+    labels_np = _labels_numpy(labels, "labels")
+    kept = ~np.isin(labels_np, np.asarray(list(excluded_classes), dtype=np.int64))
+    return share_correct(preds, labels_np, kept)
+
+
+def accuracy_outside_class(preds, labels, excluded_class: int) -> float:
+    """:func:`accuracy_outside_classes` of one class (the SalUn / ℓ1-sparse TA of class-wise forgetting)."""
+    return accuracy_outside_classes(preds, labels, [excluded_class])
 
 
 def prediction_matrices(logits, labels, num_classes: int) -> tuple[np.ndarray, np.ndarray]:

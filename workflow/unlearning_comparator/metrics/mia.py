@@ -131,26 +131,39 @@ class MIASets(NamedTuple):
     target: np.ndarray  # int64 positions in the training split
 
 
-def salun_mia_sets(train_labels, test_labels, forget_class: int) -> MIASets:
-    """Index arrays of SalUn's class-wise MIA protocol.
+def _numpy_1d(values, name: str) -> np.ndarray:
+    array = np.asarray(values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D")
+    return array
 
-    * non-members: the test samples not of the forget class (class-wise runs drop it from D_test);
-    * members: the first |non-members| retain (non-forget-class) training samples, in index order
-      (all of them if there are fewer);
-    * target: every training sample of the forget class.
+
+def mia_sets_of_masks(train_forget, test_counterpart) -> MIASets:
+    """Index arrays of SalUn's MIA protocol for any forget set (SalUn, arXiv:2310.12508, as ℓ1-sparse,
+    arXiv:2304.04934), from two bool masks: which training images are in the forget set, and which test
+    images are its *test counterpart* (the test images of a class-wise set's classes; none for a random
+    set).
+
+    * non-members: the test samples outside the test counterpart (class-wise runs drop the forgotten
+      classes from D_test; random-data runs keep all of it);
+    * members: the first |non-members| retain (not forget-set) training samples, in index order (all of
+      them if there are fewer);
+    * target: every training sample of the forget set.
     """
-    train = np.asarray(
-        train_labels.detach().cpu().numpy() if isinstance(train_labels, torch.Tensor) else train_labels
-    )
-    test = np.asarray(
-        test_labels.detach().cpu().numpy() if isinstance(test_labels, torch.Tensor) else test_labels
-    )
-    if train.ndim != 1 or test.ndim != 1:
-        raise ValueError("train_labels and test_labels must be 1-D")
-    nonmembers = np.flatnonzero(test != forget_class)
-    retain = np.flatnonzero(train != forget_class)
+    forget = _numpy_1d(train_forget, "train_forget").astype(bool)
+    counterpart = _numpy_1d(test_counterpart, "test_counterpart").astype(bool)
+    nonmembers = np.flatnonzero(~counterpart)
+    retain = np.flatnonzero(~forget)
     return MIASets(
         members=retain[: nonmembers.size].astype(np.int64),
         nonmembers=nonmembers.astype(np.int64),
-        target=np.flatnonzero(train == forget_class).astype(np.int64),
+        target=np.flatnonzero(forget).astype(np.int64),
     )
+
+
+def salun_mia_sets(train_labels, test_labels, forget_class: int) -> MIASets:
+    """:func:`mia_sets_of_masks` of one whole forget class: non-members are the test samples not of the
+    class, members as many training samples not of it (the first by index), target its training samples."""
+    train = _numpy_1d(train_labels, "train_labels")
+    test = _numpy_1d(test_labels, "test_labels")
+    return mia_sets_of_masks(train == forget_class, test == forget_class)

@@ -1,5 +1,9 @@
 """Schemas of the consolidated tables in ``results/<exp>/tables/``.
 
+The metrics are defined per kind of forget set (one class, several classes, a random sample of training
+images): class-wise sets follow the Unlearning Comparator (arXiv:2508.12730) generalised to several
+classes, random sets SalUn's (arXiv:2310.12508) and l1-sparse's (arXiv:2304.04934) random-data forgetting.
+
 Each column carries its documentation in the field metadata (``doc``); ``docs/tables.md`` is
 generated from here. ``runs.arrow``'s schema metadata holds the experiment description
 (``experiment``: JSON with name, dataset, model, class names, layer groups, versions, parameters),
@@ -21,6 +25,9 @@ def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Fie
 
 # The test images a reported metric uses: the validation split's are kept for choosing settings.
 _OUTSIDE_VALIDATION = "the test images outside the validation split"
+# How class-wise (class / classes) and random forget sets differ, stated once for the column docs.
+_CLASS_WISE = "class-wise sets (one or several whole classes)"
+_RANDOM = "random sets (a seeded random share of the training split)"
 _VALIDATION_SPLIT = (
     "The validation split is config selection.validation_fraction of each class's test images, drawn with "
     "the experiment's seed from outside the CKA test pool; no other column uses its images"
@@ -34,10 +41,31 @@ def runs_schema(num_classes: int) -> pa.Schema:
             _f(
                 "run_id",
                 pa.string(),
-                "Unique id of the model within the experiment and forget class; keys every other table",
+                "Unique id of the model within the experiment, forget set and replicate; keys every other "
+                "table. With several seeds it ends in -seed<s>",
                 False,
             ),
-            _f("forget_class", pa.int16(), "The class this row's metrics treat as forgotten", False),
+            _f(
+                "forget_set",
+                pa.string(),
+                "Id of the forget set this row's metrics treat as forgotten (fc4: class 4; fc2_4: classes "
+                "2 and 4; rnd10s1: a random 10 % of the training split drawn with seed 1); see "
+                "forget_sets.arrow",
+                False,
+            ),
+            _f(
+                "setting_id",
+                pa.string(),
+                "The run id without its -seed<s> suffix: the rows of one forget set, method and grid point "
+                "(or reference model) across replicates share it; keys summary.arrow",
+                False,
+            ),
+            _f(
+                "forget_class",
+                pa.int16(),
+                "The forget set's class when it is exactly one whole class; null for other forget sets "
+                "(kept for tables made before forget sets)",
+            ),
             _f("type", pa.string(), "original, retrained, unlearned or external", False),
             _f(
                 "method",
@@ -53,7 +81,9 @@ def runs_schema(num_classes: int) -> pa.Schema:
             _f(
                 "seed",
                 pa.int64(),
-                "Seed of the run (training seed for original/retrained, unlearning seed otherwise)",
+                "The replicate's seed: the seed its original model was trained with (config seeds). The "
+                "method's own unlearning seed is hyperparameters.seed (the same unless the config gives "
+                "methods.<id>.seeds)",
             ),
             _f(
                 "epochs", pa.int32(), "Epochs (unlearning epochs; training epochs for original and retrained)"
@@ -64,35 +94,38 @@ def runs_schema(num_classes: int) -> pa.Schema:
             _f(
                 "UA",
                 pa.float64(),
-                "Unlearning accuracy: training accuracy on the forget class "
-                "(lower is better; retrained is the target)",
+                "Unlearning accuracy (lower is better; the retrained model is the target). For "
+                f"{_CLASS_WISE}: the unweighted mean training accuracy over the set's classes (the "
+                f"Comparator's UA for one class); for {_RANDOM}: the share of the forget set's images "
+                "classified correctly (SalUn, l1-sparse)",
             ),
             _f(
                 "RA",
                 pa.float64(),
-                "Retain accuracy: unweighted mean training accuracy over the other classes "
-                "(the Comparator's RA; equals the literature's accuracy on the retain training set "
+                f"Retain accuracy. For {_CLASS_WISE}: the unweighted mean training accuracy over the other "
+                "classes (the Comparator's RA; equals the literature's accuracy on the retain training set "
                 "when every retain class has as many training images, as in every data set the workflow "
-                "supports)",
+                f"supports); for {_RANDOM}: the share of the retain set's images classified correctly",
             ),
             _f(
                 "TUA",
                 pa.float64(),
-                f"Test unlearning accuracy: accuracy on the forget class's test images ({_OUTSIDE_VALIDATION}"
-                ", as for every test metric here)",
+                f"Test unlearning accuracy: for {_CLASS_WISE}, the unweighted mean accuracy over the set's "
+                f"classes on their test images ({_OUTSIDE_VALIDATION}, as for every test metric here); null "
+                "for random sets, which have no test counterpart",
             ),
             _f(
                 "TRA",
                 pa.float64(),
-                "Test retain accuracy: unweighted mean test accuracy over the other classes "
-                f"({_OUTSIDE_VALIDATION})",
+                "Test retain accuracy: unweighted mean test accuracy over the other classes for "
+                f"{_CLASS_WISE}, over all classes for random sets ({_OUTSIDE_VALIDATION})",
             ),
             _f(
                 "TA",
                 pa.float64(),
-                "Testing accuracy of the SalUn / l1-sparse literature: share of the test images outside "
-                "the forget class that are classified correctly (weighted by image, unlike TRA; "
-                f"{_OUTSIDE_VALIDATION})",
+                "Testing accuracy of the SalUn / l1-sparse literature, weighted by image (unlike TRA): for "
+                f"{_CLASS_WISE}, the share of the test images outside the set's classes classified "
+                f"correctly; for random sets, the share of all test images ({_OUTSIDE_VALIDATION})",
             ),
             _f(
                 "RTE",
@@ -104,7 +137,9 @@ def runs_schema(num_classes: int) -> pa.Schema:
                 "PS",
                 pa.float64(),
                 "The Comparator's privacy score: 1 - the largest attack_score (the Comparator's epsilon "
-                "rule, minimum of the two terms) over the 4 forget_set curves in attack.arrow (1 is best)",
+                "rule, minimum of the two terms) over the 4 forget_set curves in attack.arrow (1 is best): "
+                "the attack tells this model from the retrained model of the same forget set and replicate "
+                "on the forget set's training images",
             ),
             _f(
                 "PS_challenge",
@@ -117,45 +152,48 @@ def runs_schema(num_classes: int) -> pa.Schema:
             _f(
                 "MIA_efficacy",
                 pa.float64(),
-                "SalUn-convention MIA efficacy: share of the forget set an RBF SVC on true-class confidence "
-                "calls non-member (non-members: the test images outside the forget class and the validation "
-                "split; members: as many retain training images, the first by index)",
+                "SalUn-convention MIA efficacy (arXiv:2310.12508): share of the forget set an RBF SVC on "
+                "true-class confidence calls non-member (non-members: the test images outside the validation "
+                "split and outside the forget set's classes (every one of them for random sets); members: as "
+                "many retain training images, the first by index)",
             ),
             _f(
                 "avg_gap",
                 pa.float64(),
                 "Avg. Gap of the SalUn / l1-sparse literature: mean absolute difference from the retrained "
-                "model of the same forget class over UA, RA, TA and MIA_efficacy (null if one is missing)",
+                "model of the same forget set and replicate over UA, RA, TA and MIA_efficacy (null if one "
+                "is missing)",
             ),
             _f(
                 "val_UA",
                 pa.float64(),
-                "Validation unlearning accuracy: share of the validation split's images of the forget class "
-                "classified correctly; null for a forget set with no test counterpart (e.g. a random sample "
-                f"of training images). {_VALIDATION_SPLIT}",
+                "Validation unlearning accuracy: share of the validation split's images of the forget set's "
+                "classes classified correctly; null for random sets (no test counterpart). "
+                f"{_VALIDATION_SPLIT}",
             ),
             _f(
                 "val_RA",
                 pa.float64(),
                 "Validation retain accuracy: share of the validation split's other images (not of the forget "
-                "class) classified correctly",
+                "set's classes; all of them for random sets) classified correctly",
             ),
             _f(
                 "val_gap",
                 pa.float64(),
                 "Validation gap, what `chosen` minimises: mean absolute difference from the retrained "
-                "model of the same forget class over val_UA and val_RA (val_RA's alone where val_UA is "
-                "null); 0 for the retrained model; null for a failed run. val_UA, val_RA and val_gap are "
-                "null in tables converted from upstream files",
+                "model of the same forget set and replicate over val_UA and val_RA (val_RA's alone where "
+                "val_UA is null); 0 for the retrained model; null for a failed run. val_UA, val_RA and "
+                "val_gap are null in tables converted from upstream files",
             ),
             _f(
                 "chosen",
                 pa.bool_(),
-                "Whether this run is its method's chosen setting for this forget class: among the method's "
-                "runs with status ok, the one with the smallest val_gap (ties: the smaller RTE, then the "
-                "smaller run_id). False for its other grid points and failed runs, and for the original, "
-                "retrained and external models (no grid to choose from); null in tables converted from "
-                "upstream files (no validation split there)",
+                "Whether this run is its method's chosen setting for this forget set and replicate: among "
+                "the method's runs of that replicate with status ok, the one with the smallest val_gap "
+                "(ties: the smaller RTE, then the smaller run_id). False for its other grid points and "
+                "failed runs, and for the original, retrained and external models (no grid to choose "
+                "from); null in tables converted from upstream files (no validation split there). "
+                "summary.arrow's chosen chooses across replicates",
             ),
             _f("train_acc", acc, "Per-class training accuracy, in class order"),
             _f("test_acc", acc, f"Per-class test accuracy ({_OUTSIDE_VALIDATION}), in class order"),
@@ -172,7 +210,12 @@ def instances_schema(num_classes: int) -> pa.Schema:
             _f("index", pa.int32(), "Index of the image in the training split", False),
             _f("label", pa.int16(), "True class", False),
             _f("pred", pa.int16(), "Predicted class (argmax of the logits)", False),
-            _f("is_forget", pa.bool_(), "Whether the image belongs to the forget class", False),
+            _f(
+                "is_forget",
+                pa.bool_(),
+                "Whether the image belongs to the forget set of this row's run (see forget_sets.arrow)",
+                False,
+            ),
             _f("probs", pa.list_(pa.float32(), num_classes), "Softmax probabilities at T = 1", False),
             _f("entropy", pa.float32(), "Shannon entropy (nats) of the softmax at T = 2", False),
             _f(
@@ -184,7 +227,9 @@ def instances_schema(num_classes: int) -> pa.Schema:
             _f(
                 "x",
                 pa.float32(),
-                "Embedding x (UMAP of penultimate features, aligned across the forget class's models)",
+                "Embedding x (UMAP of penultimate features; one frame per forget set: the first replicate's "
+                "original's layout, every other model aligned to its own replicate's original, itself "
+                "aligned to the first)",
                 False,
             ),
             _f("y", pa.float32(), "Embedding y", False),
@@ -241,8 +286,9 @@ ATTACK = pa.schema(
         _f(
             "scope",
             pa.string(),
-            "forget_set (every forget-class training image; gives PS and PS_challenge) or subset "
-            "(the evaluation subset's forget images, as in the site)",
+            "forget_set (every training image of the forget set; gives PS and PS_challenge) or subset "
+            "(the evaluation subset's forget-set images, as in the site; none when it holds no image of the "
+            "set); the curves compare the model with the retrained model of its own replicate",
             False,
         ),
         _f("metric", pa.string(), "entropy (T = 2) or confidence (T = 1)", False),
@@ -282,6 +328,97 @@ SUBSET = pa.schema(
 )
 
 
+FORGET_SETS = pa.schema(
+    [
+        _f("forget_set", pa.string(), "The forget set's id (runs.arrow's forget_set)", False),
+        _f(
+            "kind",
+            pa.string(),
+            "class (one whole class), classes (several whole classes at once) or random (a seeded, uniform "
+            "random share of the training split across all classes, as SalUn's and l1-sparse's random-data "
+            "forgetting)",
+            False,
+        ),
+        _f("name", pa.string(), "Display name ('Coat', 'Coat + Bag', 'random 10 % · seed 1')", False),
+        _f("classes", pa.list_(pa.int16()), "The set's classes, ascending; empty for random sets", False),
+        _f(
+            "fraction",
+            pa.float64(),
+            "The set's share of the training split: the drawn fraction for random sets, the actual share "
+            "for class-wise sets; null where unknown (converted upstream files)",
+        ),
+        _f("draw_seed", pa.int64(), "Seed of a random set's draw; null for class-wise sets"),
+        _f("size", pa.int32(), "Training images in the set; null where unknown (converted upstream files)"),
+        _f(
+            "members",
+            pa.list_(pa.int32()),
+            "Data-set indices (instances.arrow's index) of the set's training images, ascending; null "
+            "where unknown (converted upstream files hold no labels)",
+        ),
+    ]
+)
+
+# The runs metrics the summary reduces over replicates.
+SUMMARY_METRICS = (
+    "UA",
+    "RA",
+    "TUA",
+    "TRA",
+    "TA",
+    "RTE",
+    "PS",
+    "PS_challenge",
+    "MIA_efficacy",
+    "avg_gap",
+    "val_UA",
+    "val_RA",
+    "val_gap",
+)
+
+
+def summary_schema(num_classes: int) -> pa.Schema:
+    acc = pa.list_(pa.float64(), num_classes)
+    metric_fields = []
+    for metric in SUMMARY_METRICS:
+        metric_fields += [
+            _f(
+                f"{metric}_mean", pa.float64(), f"Mean of runs.arrow's {metric} over the setting's replicates"
+            ),
+            _f(f"{metric}_std", pa.float64(), f"Sample standard deviation (ddof = 1) of {metric}"),
+            _f(f"{metric}_n", pa.int32(), f"Replicates with a finite {metric}", False),
+        ]
+    return pa.schema(
+        [
+            _f("forget_set", pa.string(), "The forget set's id", False),
+            _f("setting_id", pa.string(), "The setting (runs.arrow's setting_id)", False),
+            _f("type", pa.string(), "original, retrained, unlearned or external", False),
+            _f("method", pa.string(), "Method id; null for original and retrained"),
+            _f("method_name", pa.string(), "The method's display name"),
+            _f(
+                "hyperparameters",
+                pa.string(),
+                "The setting's hyperparameters as a JSON object, without seed (it differs between "
+                "replicates)",
+            ),
+            _f("n", pa.int32(), "Rows of runs.arrow with this setting: its replicates", False),
+            _f("n_ok", pa.int32(), "Of them, with status ok", False),
+            *metric_fields,
+            _f("train_acc_mean", acc, "Per-class training accuracy, mean over the ok replicates"),
+            _f("train_acc_std", acc, "Its sample standard deviation per class; null with fewer than 2"),
+            _f("test_acc_mean", acc, "Per-class test accuracy, mean over the ok replicates"),
+            _f("test_acc_std", acc, "Its sample standard deviation per class; null with fewer than 2"),
+            _f(
+                "chosen",
+                pa.bool_(),
+                "Whether this setting is its method's chosen one for this forget set across replicates: "
+                "among the method's settings with an ok run, the smallest val_gap_mean (ties: the smaller "
+                "RTE_mean, then setting_id). False for original, retrained and external models; null in "
+                "tables converted from upstream files",
+            ),
+        ]
+    )
+
+
 def _fixed(schema: pa.Schema) -> Callable[[int], pa.Schema]:
     return lambda num_classes: schema
 
@@ -294,6 +431,8 @@ _CONSOLIDATED: dict[str, Callable[[int], pa.Schema]] = {
     "predictions": _fixed(PREDICTIONS),
     "similarity": _fixed(SIMILARITY),
     "attack": _fixed(ATTACK),
+    "forget_sets": _fixed(FORGET_SETS),
+    "summary": summary_schema,
 }
 TABLES: tuple[str, ...] = tuple(_CONSOLIDATED)
 
