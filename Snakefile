@@ -3,8 +3,8 @@
 #   snakemake --cores all                          # the embedded default experiment (config/config.yaml)
 #   snakemake --cores all --configfile config/cifar10-resnet18.yaml
 #
-# Data flows one way: data -> original model -> retrained model per forget class -> unlearning runs
-# -> one evaluation pass per model -> per-forget-class analyses -> tables -> site.
+# Data flows one way: data -> original model (per replicate seed) -> retrained model per forget set (and
+# seed) -> unlearning runs -> one evaluation pass per model -> per-forget-set analyses -> tables -> site.
 
 from snakemake.utils import min_version
 

@@ -16,6 +16,9 @@ from unlearning_comparator.config import (
     ConfigError,
     load_schema,
     method_grid,
+    refusal_line,
+    replicates_of,
+    unlearning_plan,
     unlearning_runs,
     validate_config,
 )
@@ -58,6 +61,40 @@ BAD_CONFIGS = {
         lambda c: c["methods"]["ga"].update(lr=[math.nan]),
         "methods.ga.lr[0]: nan is not a finite number",
     ),
+    # forget sets and seeds
+    "no forget set": (lambda c: c.update(forget_classes=[]), "config key forget_classes: no forget set"),
+    "set class out of range": (
+        lambda c: c.update(forget_sets=[{"classes": [2, 10]}]),
+        "forget_sets[0].classes: class 10 is out of range",
+    ),
+    "random fraction 0": (lambda c: c.update(forget_sets=[{"random": 0}]), "forget_sets[0].random"),
+    "random fraction 1": (lambda c: c.update(forget_sets=[{"random": 1.0}]), "forget_sets[0].random"),
+    "random fraction above 1": (lambda c: c.update(forget_sets=[{"random": 10}]), "forget_sets[0].random"),
+    "classes and random": (
+        lambda c: c.update(forget_sets=[{"classes": [2], "random": 0.1}]),
+        "forget_sets[0]: give either `classes`",
+    ),
+    "neither classes nor random": (lambda c: c.update(forget_sets=[{"name": "x"}]), "forget_sets[0]: give"),
+    "a seed for classes": (
+        lambda c: c.update(forget_sets=[{"classes": [2], "seed": 1}]),
+        "forget_sets[0].seed",
+    ),
+    "unknown forget-set key": (lambda c: c.update(forget_sets=[{"random": 0.1, "fraction": 1}]), "fraction"),
+    "same class twice": (
+        lambda c: c.update(forget_sets=[{"classes": [3]}]),
+        "config key forget_sets[0]: forget set fc3 is also given by forget_classes[1]",
+    ),
+    "same classes in another order": (
+        lambda c: c.update(forget_classes=[1], forget_sets=[{"classes": [2, 4]}, {"classes": [4, 2]}]),
+        "config key forget_sets[1]: forget set fc2_4 is also given by forget_sets[0]",
+    ),
+    "same random draw, other name": (
+        lambda c: c.update(forget_sets=[{"random": 0.1, "name": "a"}, {"random": 0.1, "seed": 1}]),
+        "config key forget_sets[1]: forget set rnd10s1 is also given by forget_sets[0]",  # tiny seed: 1
+    ),
+    "repeated seeds": (lambda c: c.update(seeds=[0, 0]), "config key seeds: [0, 0] has non-unique elements"),
+    "negative seed": (lambda c: c.update(seeds=[0, -1]), "seeds[1]"),
+    "empty seeds": (lambda c: c.update(seeds=[]), "config key seeds"),
 }
 
 
@@ -86,7 +123,7 @@ def test_defaults_are_filled_in():
     # method-specific keys take the module's defaults (the original's constants)
     assert resolved["methods"]["scrub"]["alpha"] == 0.5
     assert resolved["methods"]["salun"]["saliency_threshold"] == 0.75
-    assert resolved["methods"]["ga"]["seeds"] == [config["seed"]]
+    assert "seeds" not in resolved["methods"]["ga"]  # each replicate's own seed, unless the config gives some
 
 
 def test_every_run_holds_every_declared_hyperparameter():
@@ -116,7 +153,7 @@ def test_grid_is_the_product_in_the_original_order():
     config = tiny_config()
     config["methods"] = {"ga": {"epochs": [1, 2], "lr": [0.1, 0.01], "batch_size": [8]}}
     resolved = validate_config(config, METHODS_DIR)
-    points = method_grid(resolved["methods"]["ga"], {"grad_clip": 100.0})
+    points = method_grid(resolved["methods"]["ga"], {"grad_clip": 100.0}, [resolved["seed"]])
     assert [k for k, _ in points] == ["e1-lr0.1-bs8", "e1-lr0.01-bs8", "e2-lr0.1-bs8", "e2-lr0.01-bs8"]
     runs = unlearning_runs(resolved, METHODS_DIR)
     assert len(runs) == 4 * len(config["forget_classes"])
@@ -182,6 +219,105 @@ def test_external_models_alone_and_their_forget_class(tmp_path):
     assert validate_config(config, METHODS_DIR)["methods"] == {}
     config["external"]["theirs"]["forget_class"] = 5  # not among forget_classes [1, 3]: compared with nothing
     assert "external.theirs.forget_class" in refusal(config)
+
+
+def test_an_external_model_names_its_forget_set(tmp_path):
+    checkpoint = tmp_path / "m.pt"
+    checkpoint.write_bytes(b"")
+    config = tiny_config(methods={}, forget_sets=[{"random": 0.1}])
+    config["external"] = {"theirs": {"checkpoint": str(checkpoint), "forget_set": "rnd10s1"}}
+    validate_config(config, METHODS_DIR)
+    config["external"]["theirs"]["forget_set"] = "rnd20s1"
+    assert "config key external.theirs.forget_set: 'rnd20s1' is not one of the configured" in refusal(config)
+    config["external"]["theirs"]["forget_class"] = 1
+    assert "config key external.theirs: give either forget_class" in refusal(config)
+    del config["external"]["theirs"]["forget_set"], config["external"]["theirs"]["forget_class"]
+    assert "config key external.theirs: give either forget_class" in refusal(config)
+
+
+# ------------------------------------------------------------------------- forget sets and replicates
+
+
+def _runs(**changes):
+    config = tiny_config(**changes)
+    config["methods"] = {"ga": {"epochs": [2], "lr": [0.01], "batch_size": [64]}}
+    return unlearning_runs(validate_config(config, METHODS_DIR), METHODS_DIR)
+
+
+def test_forget_sets_come_after_forget_classes_and_forget_classes_may_be_empty():
+    resolved = validate_config(
+        tiny_config(forget_classes=[], forget_sets=[{"classes": [4, 2], "name": "two"}, {"random": 0.25}]),
+        METHODS_DIR,
+    )
+    assert resolved["forget_classes"] == [] and resolved["seeds"] == [1]  # seeds default: [seed]
+    runs = unlearning_runs(resolved, METHODS_DIR)
+    assert [r.forget_set.id for r in runs if r.method == "ga"] == ["fc2_4", "rnd25s1"]
+    assert runs[0].forget_set.name == "two" and runs[0].forget_class is None
+
+
+def test_one_replicate_keeps_the_folders_and_run_ids_of_before():
+    (run,) = [r for r in _runs() if r.forget_set.id == "fc1"]
+    assert run.run_id == run.setting_id == "fc1-ga-e2-lr0.01-bs64"
+    assert run.folder == "fc1/ga/e2-lr0.01-bs64" and run.forget_class == 1
+    assert run.seed == run.hp["seed"] == 1
+    (replicate,) = replicates_of(validate_config(tiny_config(), METHODS_DIR))
+    assert (replicate.original_folder, replicate.suffix) == ("original", "")
+
+
+def test_several_replicates_get_seed_folders_and_run_id_suffixes():
+    runs = [r for r in _runs(seeds=[0, 5]) if r.forget_set.id == "fc3"]
+    assert [r.run_id for r in runs] == ["fc3-ga-e2-lr0.01-bs64-seed0", "fc3-ga-e2-lr0.01-bs64-seed5"]
+    assert [r.folder for r in runs] == ["seed0/fc3/ga/e2-lr0.01-bs64", "seed5/fc3/ga/e2-lr0.01-bs64"]
+    assert {r.setting_id for r in runs} == {"fc3-ga-e2-lr0.01-bs64"}  # rows of one setting share it
+    assert [r.replicate.original_folder for r in runs] == ["seed0/original", "seed5/original"]
+
+
+def test_replicates_can_be_asked_for_by_number():
+    """``seeds: K`` is K replicates counted from the experiment's seed (what a shadow-model audit needs)."""
+    assert validate_config(tiny_config(seed=3, seeds=4), METHODS_DIR)["seeds"] == [3, 4, 5, 6]
+    assert [r.seed for r in replicates_of(validate_config(tiny_config(seeds=2), METHODS_DIR))] == [1, 2]
+    for bad in (0, -1, "x"):
+        with pytest.raises(ConfigError, match="config key seeds: .* is neither a list of distinct seeds"):
+            validate_config(tiny_config(seeds=bad), METHODS_DIR)
+    with pytest.raises(ConfigError, match=r"config key seeds: \[1, 1\] has non-unique elements"):
+        validate_config(tiny_config(seeds=[1, 1]), METHODS_DIR)
+
+
+def test_a_methods_seed_follows_its_replicate_unless_the_method_gives_seeds():
+    assert [(r.seed, r.hp["seed"]) for r in _runs(seeds=[0, 5]) if r.forget_class == 1] == [(0, 0), (5, 5)]
+    config = tiny_config(seeds=[0, 5])
+    config["methods"] = {"ga": {"epochs": [2], "lr": [0.01], "batch_size": [64], "seeds": [7, 8]}}
+    runs = [
+        r for r in unlearning_runs(validate_config(config, METHODS_DIR), METHODS_DIR) if r.forget_class == 1
+    ]
+    assert [(r.seed, r.hp["seed"], r.run_id) for r in runs] == [
+        (0, 7, "fc1-ga-e2-lr0.01-bs64-s7-seed0"),
+        (0, 8, "fc1-ga-e2-lr0.01-bs64-s8-seed0"),
+        (5, 7, "fc1-ga-e2-lr0.01-bs64-s7-seed5"),
+        (5, 8, "fc1-ga-e2-lr0.01-bs64-s8-seed5"),
+    ]
+
+
+def test_whole_class_methods_are_not_planned_on_other_sets_and_the_reason_is_given():
+    config = tiny_config(forget_sets=[{"random": 0.1}, {"classes": [2, 4]}, {"classes": [5]}], seeds=[0, 1])
+    config["methods"] = {
+        "ga": {"epochs": [1], "lr": [0.01], "batch_size": [64]},
+        "boundary_shrink": {"epochs": [1], "lr": [0.01, 0.001], "batch_size": [64]},
+    }
+    runs, refused = unlearning_plan(validate_config(config, METHODS_DIR), METHODS_DIR)
+    planned = {r.forget_set.id for r in runs if r.method == "boundary_shrink"}
+    assert planned == {
+        "fc1",
+        "fc3",
+        "fc5",
+    }  # one whole class each (fc5 given as a one-class forget_sets entry)
+    assert {r.forget_set.id for r in runs if r.method == "ga"} == {"fc1", "fc3", "fc5", "rnd10s1", "fc2_4"}
+    assert [(x["method"], x["forget_set"]) for x in refused] == [
+        ("boundary_shrink", "rnd10s1"),
+        ("boundary_shrink", "fc2_4"),
+    ]  # once per (method, set), not per seed or grid point
+    assert "WHOLE_CLASS_ONLY" in refused[0]["reason"]
+    assert refusal_line(refused[0]).startswith("method boundary_shrink is not run on forget set rnd10s1: ")
 
 
 # ------------------------------------------------------------------------------- non-finite numbers
@@ -250,6 +386,25 @@ def test_command_line_text_becomes_the_numbers_the_schema_asks_for():
     assert config["analysis"]["attack"]["entropy_range"] == [0, 2.5]
 
 
+def test_seeds_and_forget_sets_from_the_command_line():
+    config = validate_config(
+        with_overrides(
+            "seeds=[0, 2]",
+            "forget_classes=[]",
+            "forget_sets=[{classes: [2, 4]}, {random: 0.05, seed: 3, name: 5 %}]",
+        ),
+        METHODS_DIR,
+    )
+    assert config["seeds"] == [0, 2] and config["forget_classes"] == []
+    assert config["forget_sets"] == [{"classes": [2, 4]}, {"random": 0.05, "seed": 3, "name": "5 %"}]
+    assert [r.forget_set.id for r in unlearning_runs(config, METHODS_DIR) if r.method == "ga"] == [
+        "fc2_4",
+        "fc2_4",
+        "rnd5s3",
+        "rnd5s3",
+    ]
+
+
 def test_text_is_kept_where_the_schema_wants_text():
     config = tiny_config(name="007", title="1e3")
     resolved = validate_config(config, METHODS_DIR)
@@ -266,6 +421,12 @@ COMMAND_LINE_REFUSALS = {
     "training={lr: .nan}": "config key training.lr: nan is not a finite number",
     "methods={scrub: {alpha: -inf}}": "config key methods.scrub.alpha: -inf is not a finite number",
     "name=123": "config key name: 123 is a number, but text is wanted here",
+    "seeds=[0, x]": "config key seeds[1]: 'x' is not of type 'integer'",
+    "seeds=[nan]": "config key seeds[0]: 'nan' is not of type 'integer'",
+    "forget_sets=[{random: .nan}]": "config key forget_sets[0].random: nan is not a finite number",
+    "forget_sets=[{random: 1.5}]": "config key forget_sets[0].random: 1.5 is greater than or equal to",
+    "forget_sets=[{classes: [a]}]": "config key forget_sets[0].classes[0]: 'a' is not of type 'integer'",
+    "forget_sets=[4]": "config key forget_sets[0]: '4' is not of type 'object'",
 }
 
 
@@ -295,8 +456,8 @@ def test_a_scalar_override_on_the_command_line(default_workdir):
 
 def test_a_list_override_on_the_command_line(default_workdir):
     output = dry_run_with(default_workdir, "forget_classes=[4]")
-    assert "wildcards: fc=4" in output
-    assert "fc=0" not in output and "fc=8" not in output  # the default's other classes are gone
+    assert "wildcards: sf=fc4" in output
+    assert "sf=fc0" not in output and "sf=fc8" not in output  # the default's other classes are gone
 
 
 def test_a_nested_grid_override_on_the_command_line(default_workdir):

@@ -210,7 +210,7 @@ def test_the_evaluation_job_records_its_precision(tmp_path):
             "test_per_class": 10,
         },
         "run_id": "original",
-        "forget_class": None,
+        "forget_set": None,
         "evaluation": {"batch_size": 100, "precision": "bf16"},
         "analysis": {
             "subset_per_class": 10,

@@ -1,8 +1,9 @@
-# Per forget class: metrics, privacy attack, Avg. Gap, aligned embeddings and reference similarity
-# (all models of the class together: UMAP's compilation is paid once per class). Then the tables.
+# Per forget set, over every replicate: metrics, privacy attack, Avg. Gap, aligned embeddings and reference
+# similarity (all models of the set together: UMAP's compilation is paid once per set), and the set's
+# fragments of the forget-set and summary tables. Then the tables.
 
 
-ANALYSIS_OUT = {t: f"{RESULTS}/analysis/fc{{fc}}/{t}.arrow" for t in TABLES}
+ANALYSIS_OUT = {t: f"{RESULTS}/analysis/{{forget_set}}/{t}.arrow" for t in TABLES}
 
 
 rule analyze:
@@ -11,21 +12,23 @@ rule analyze:
     output:
         **ANALYSIS_OUT,
     log:
-        job_log("analyze", "fc{fc}"),
+        job_log("analyze", "{forget_set}"),
     benchmark:
-        job_benchmark("analyze", "fc{fc}")
+        job_benchmark("analyze", "{forget_set}")
     conda:
         CONDA_ENV
     threads: 1
     params:
         spec=lambda wc: spec(
-            forget_class=int(wc.fc),
+            forget_class=SETS[wc.forget_set].forget_class,
+            forget_set=SETS[wc.forget_set].to_json(),
+            seeds=[r.seed for r in REPLICATES],
             evaluation={"mia_decimals": config["evaluation"]["mia_decimals"]},
             analysis=config["analysis"],
             selection=config["selection"],
         ),
         models=lambda wc: json.dumps(analysis_models(wc)),
-        references=reference_grams_json,
+        references=lambda wc: json.dumps(analysis_references(wc)),
         out=lambda wc, output: json.dumps({t: getattr(output, t) for t in TABLES}),
     shell:
         "python -m unlearning_comparator analyze --spec {params.spec:q} --models {params.models:q}"
@@ -34,7 +37,7 @@ rule analyze:
 
 rule tables:
     input:
-        fragments=expand(f"{RESULTS}/analysis/fc{{fc}}/{{table}}.arrow", fc=FORGET_CLASSES, table=TABLES),
+        fragments=expand(f"{RESULTS}/analysis/{{forget_set}}/{{table}}.arrow", forget_set=SETS, table=TABLES),
         subset=rules.subsets.output.subset,
     output:
         **{t: f"{RESULTS}/tables/{t}.arrow" for t in TABLES},
@@ -48,13 +51,14 @@ rule tables:
         spec=lambda wc: spec(
             title=config.get("title"),
             forget_classes=FORGET_CLASSES,
+            forget_sets=[s.to_json() for s in FORGET_SETS],
+            seeds=[r.seed for r in REPLICATES],
+            refused=REFUSED,
             analysis=config["analysis"],
             training=config["training"],
             evaluation={"precision": config["evaluation"]["precision"]},
         ),
-        fragments=json.dumps(
-            {t: [f"{RESULTS}/analysis/fc{fc}/{t}.arrow" for fc in FORGET_CLASSES] for t in TABLES}
-        ),
+        fragments=json.dumps({t: [f"{RESULTS}/analysis/{s}/{t}.arrow" for s in SETS] for t in TABLES}),
         out=lambda wc, output: json.dumps({t: getattr(output, t) for t in TABLES}),
     shell:
         "python -m unlearning_comparator tables --spec {params.spec:q} --fragments {params.fragments:q}"

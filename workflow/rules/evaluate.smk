@@ -1,5 +1,6 @@
 # One forward pass per split per model. The reference models (original, retrained) also keep the
-# Gram matrices of their CKA batches, so every other model is compared with them without re-running them.
+# Gram matrices of their CKA batches, so every other model is compared with them without re-running them
+# (each model with the reference models of its own replicate).
 #
 # An unlearned model is evaluated by its own unlearning job (unlearn.smk: one process per run instead of
 # two), so in a normal run evaluate_compared evaluates the external models only. It can still re-evaluate
@@ -16,19 +17,19 @@ rule evaluate_original:
         model=rules.train_original.output.model,
         info=rules.train_original.output.info,
     output:
-        **eval_outputs("original"),
-        grams=f"{RESULTS}/evaluation/original/grams.pt",
+        **eval_outputs("{orig}"),
+        grams=f"{RESULTS}/evaluation/{{orig}}/grams.pt",
     log:
-        job_log("evaluate", "original"),
+        job_log("evaluate", "{orig}"),
     benchmark:
-        job_benchmark("evaluate", "original")
+        job_benchmark("evaluate", "{orig}")
     conda:
         CONDA_ENV
     threads: 1
     resources:
         gpu=1,
     params:
-        spec=lambda wc: evaluation_spec("original"),
+        spec=lambda wc: evaluation_spec(f"original{ORIGINALS[wc.orig].suffix}"),
     shell:
         "python -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"
         " --model {input.model:q} --info {input.info:q} --logits {output.logits:q}"
@@ -42,19 +43,19 @@ rule evaluate_retrained:
         model=rules.retrain.output.model,
         info=rules.retrain.output.info,
     output:
-        **eval_outputs("fc{fc}/retrained"),
-        grams=f"{RESULTS}/evaluation/fc{{fc}}/retrained/grams.pt",
+        **eval_outputs("{sf}/retrained"),
+        grams=f"{RESULTS}/evaluation/{{sf}}/retrained/grams.pt",
     log:
-        job_log("evaluate", "fc{fc}/retrained"),
+        job_log("evaluate", "{sf}/retrained"),
     benchmark:
-        job_benchmark("evaluate", "fc{fc}/retrained")
+        job_benchmark("evaluate", "{sf}/retrained")
     conda:
         CONDA_ENV
     threads: 1
     resources:
         gpu=1,
     params:
-        spec=lambda wc: evaluation_spec(f"fc{wc.fc}-retrained", int(wc.fc)),
+        spec=lambda wc: retrained_evaluation_spec(*SET_FOLDERS[wc.sf]),
     shell:
         "python -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"
         " --model {input.model:q} --info {input.info:q} --logits {output.logits:q}"
@@ -66,21 +67,21 @@ rule evaluate_compared:
     input:
         unpack(reference_grams),
         data=DATA_MANIFEST,
-        model=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/model.pt",
-        info=f"{RESULTS}/models/fc{{fc}}/{{kind}}/{{key}}/info.json",
+        model=f"{RESULTS}/models/{{sf}}/{{kind}}/{{key}}/model.pt",
+        info=f"{RESULTS}/models/{{sf}}/{{kind}}/{{key}}/info.json",
     output:
-        **eval_outputs("fc{fc}/{kind}/{key}"),
+        **eval_outputs("{sf}/{kind}/{key}"),
     log:
-        job_log("evaluate", "fc{fc}/{kind}/{key}"),
+        job_log("evaluate", "{sf}/{kind}/{key}"),
     benchmark:
-        job_benchmark("evaluate", "fc{fc}/{kind}/{key}")
+        job_benchmark("evaluate", "{sf}/{kind}/{key}")
     conda:
         CONDA_ENV
     threads: 1
     resources:
         gpu=1,
     params:
-        spec=lambda wc: evaluation_spec(f"fc{wc.fc}-{wc.kind}-{wc.key}", int(wc.fc)),
+        spec=lambda wc: evaluation_spec(run_id_of(wc.sf, wc.kind, wc.key), SET_FOLDERS[wc.sf][1]),
         references=reference_grams_json,
     shell:
         "python -m unlearning_comparator evaluate --spec {params.spec:q} --threads {threads}"

@@ -1,5 +1,5 @@
-# Every method (a module in methods/) x every point of its hyperparameter grid x every forget class,
-# plus models unlearned elsewhere ("external"). A run that fails is recorded, not fatal.
+# Every method (a module in methods/) x every point of its hyperparameter grid x every forget set x every
+# replicate seed, plus models unlearned elsewhere ("external"). A run that fails is recorded, not fatal.
 # An unlearning job also evaluates its model (the one forward pass per split of evaluate.smk), in the
 # same process: each run then pays the interpreter start, the imports and the data loading once.
 
@@ -8,16 +8,16 @@ rule unlearn:
     input:
         unpack(reference_grams),
         data=DATA_MANIFEST,
-        base=rules.train_original.output.model,
-        method_module=lambda wc: RUNS[(int(wc.fc), wc.method, wc.key)].module_path,
+        base=original_model,
+        method_module=lambda wc: RUNS[f"{wc.sf}/{wc.method}/{wc.key}"].module_path,
     output:
-        **eval_outputs("fc{fc}/{method}/{key}"),
-        model=f"{RESULTS}/models/fc{{fc}}/{{method}}/{{key}}/model.pt",
-        info=f"{RESULTS}/models/fc{{fc}}/{{method}}/{{key}}/info.json",
+        **eval_outputs("{sf}/{method}/{key}"),
+        model=f"{RESULTS}/models/{{sf}}/{{method}}/{{key}}/model.pt",
+        info=f"{RESULTS}/models/{{sf}}/{{method}}/{{key}}/info.json",
     log:
-        job_log("unlearn", "fc{fc}/{method}/{key}"),
+        job_log("unlearn", "{sf}/{method}/{key}"),
     benchmark:
-        job_benchmark("unlearn", "fc{fc}/{method}/{key}")
+        job_benchmark("unlearn", "{sf}/{method}/{key}")
     conda:
         CONDA_ENV
     threads: 1
@@ -39,14 +39,16 @@ rule import_external:
         data=DATA_MANIFEST,
         checkpoint=lambda wc: EXTERNAL[wc.name]["checkpoint"],
     output:
-        model=f"{RESULTS}/models/fc{{fc}}/external/{{name}}/model.pt",
-        info=f"{RESULTS}/models/fc{{fc}}/external/{{name}}/info.json",
+        model=f"{RESULTS}/models/{{sf}}/external/{{name}}/model.pt",
+        info=f"{RESULTS}/models/{{sf}}/external/{{name}}/info.json",
     log:
-        job_log("import_external", "fc{fc}/{name}"),
+        job_log("import_external", "{sf}/{name}"),
     conda:
         CONDA_ENV
     params:
-        spec=lambda wc: spec(forget_class=int(wc.fc), external=EXTERNAL[wc.name], external_name=wc.name),
+        spec=lambda wc: spec(
+            forget_set=SET_FOLDERS[wc.sf][1].to_json(), external=EXTERNAL[wc.name], external_name=wc.name
+        ),
     shell:
         "python -m unlearning_comparator import-checkpoint --spec {params.spec:q}"
         " --checkpoint {input.checkpoint:q} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"

@@ -101,7 +101,9 @@ def _subsets(args: argparse.Namespace) -> None:
 
 def _train_arguments(p: argparse.ArgumentParser) -> None:
     _with_spec(p, "model", "info")
-    p.add_argument("--forget-class", type=int)
+    p.add_argument(
+        "--forget-class", type=int, help="retrain without this class (when the spec names no forget_set)"
+    )
     p.add_argument("--threads", type=int, default=1)
 
 
@@ -177,9 +179,14 @@ def _analyze_arguments(p: argparse.ArgumentParser) -> None:
         "--models",
         required=True,
         type=_spec,
-        help="JSON list of {run_id, info, logits, features, similarity}",
+        help="JSON list of {run_id, setting_id, seed, info, logits, features, similarity}",
     )
-    p.add_argument("--reference-grams", required=True, type=json.loads)
+    p.add_argument(
+        "--reference-grams",
+        required=True,
+        type=json.loads,
+        help='JSON {"<replicate seed>": {"original": path, "retrained": path}}',
+    )
     p.add_argument("--out", required=True, type=json.loads, help="JSON {table: path}")
 
 
@@ -243,7 +250,7 @@ COMMANDS: dict[str, Command] = {
         reads_data=True,
     ),
     "train": Command(
-        "train the original model, or retrain without --forget-class",
+        "train the original model, or retrain without the spec's forget_set (or --forget-class)",
         _train_arguments,
         _train,
         reads_data=True,
@@ -256,13 +263,13 @@ COMMANDS: dict[str, Command] = {
         reads_data=True,
     ),
     "analyze": Command(
-        "metrics, attack, embeddings and reference similarity of one forget class",
+        "metrics, attack, embeddings and reference similarity of one forget set, over every replicate",
         _analyze_arguments,
         _analyze,
         reads_data=True,
     ),
     "tables": Command(
-        "consolidate the forget classes' fragments into the experiment's tables", _tables_arguments, _tables
+        "consolidate the forget sets' fragments into the experiment's tables", _tables_arguments, _tables
     ),
     "import-checkpoint": Command(
         "bring in an externally unlearned model (weights_only loading)",

@@ -1,4 +1,4 @@
-"""Experiment configuration: validation against the schema, defaults, and the run grid.
+"""Experiment configuration: validation against the schema, defaults, the replicates and the run grid.
 
 :func:`validate_config` is called by the Snakefile before any job is planned. It checks the config
 against ``workflow/schemas/config.schema.yaml`` extended with what the code declares (the ``dataset``
@@ -27,6 +27,7 @@ import jsonschema
 import yaml
 
 from .catalog import DATASETS, ModelDeclarationError, describe_models
+from .forget_sets import ForgetSet, forget_sets_of
 from .unlearning.registry import GRID_KEYS, MethodSpec, discover
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -50,6 +51,16 @@ def _key_path(path: Any) -> str:
 
 def _format_error(error: jsonschema.ValidationError) -> str:
     where = _key_path(error.absolute_path)
+    if error.validator == "anyOf" and isinstance(error.instance, list):
+        # a list that fails "a list or a scalar": what is wrong with it as a list names the item
+        for branch in error.validator_value:
+            if isinstance(branch, dict) and branch.get("type") == "array":
+                found = sorted(jsonschema.Draft202012Validator(branch).iter_errors(error.instance), key=str)
+                if found:
+                    path = [*error.absolute_path, *found[0].absolute_path]
+                    return f"config key {_key_path(path)}: {found[0].message}"
+    if isinstance(error.schema, dict) and "x-error" in error.schema:  # the schema's own words for a key
+        return f"config key {where}: {error.instance!r} {error.schema['x-error']}"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
@@ -261,31 +272,83 @@ def _experiment_schema(config: dict[str, Any], registry: dict[str, MethodSpec]) 
     return schema
 
 
-def _check_forget_classes(resolved: dict[str, Any]) -> None:
-    num_classes = DATASETS[resolved["dataset"]].num_classes
-    for i, c in enumerate(resolved["forget_classes"]):
+def _set_keys(config: dict[str, Any]) -> list[str]:
+    """The config key of each forget set, in the order :func:`forget_sets_of` gives the sets."""
+    return [f"forget_classes[{i}]" for i in range(len(config["forget_classes"]))] + [
+        f"forget_sets[{i}]" for i in range(len(config["forget_sets"]))
+    ]
+
+
+def _check_set_entry(key: str, entry: dict[str, Any]) -> None:
+    """A forget_sets entry is either classes or a random fraction (the schema allows any of its keys)."""
+    if ("classes" in entry) == ("random" in entry):
+        raise ConfigError(
+            f"config key {key}: give either `classes` (a list of classes) or `random` (a fraction of the "
+            f"training split), {'not both' if 'classes' in entry else 'one of them'}"
+        )
+    if "seed" in entry and "classes" in entry:
+        raise ConfigError(f"config key {key}.seed: only a random set is drawn with a seed")
+
+
+def _check_classes(key: str, classes: list[int], dataset: str) -> None:
+    num_classes = DATASETS[dataset].num_classes
+    for c in classes:
         if c >= num_classes:
             raise ConfigError(
-                f"config key forget_classes[{i}]: class {c} is out of range for {resolved['dataset']} "
-                f"(classes 0..{num_classes - 1})"
+                f"config key {key}: class {c} is out of range for {dataset} (classes 0..{num_classes - 1})"
             )
+
+
+def _check_forget_sets(resolved: dict[str, Any]) -> None:
+    """Classes in range, at least one set, and no set twice (the id names its folders and run ids)."""
+    for i, c in enumerate(resolved["forget_classes"]):
+        _check_classes(f"forget_classes[{i}]", [c], resolved["dataset"])
+    for i, entry in enumerate(resolved["forget_sets"]):
+        _check_set_entry(f"forget_sets[{i}]", entry)
+        _check_classes(f"forget_sets[{i}].classes", entry.get("classes", []), resolved["dataset"])
+    sets = forget_sets_of(resolved)
+    if not sets:
+        raise ConfigError(
+            "config key forget_classes: no forget set is configured; give forget_classes or forget_sets"
+        )
+    first: dict[str, str] = {}
+    for key, forget_set in zip(_set_keys(resolved), sets):
+        if forget_set.id in first:
+            raise ConfigError(
+                f"config key {key}: forget set {forget_set.id} is also given by {first[forget_set.id]} "
+                f"(each set once: its id names its folders and run ids)"
+            )
+        first[forget_set.id] = key
+
+
+def external_set_id(external: dict[str, Any]) -> str:
+    """The id of the forget set an external model was unlearned for (``forget_set``, or ``forget_class``'s
+    one-class set)."""
+    if external.get("forget_set") is not None:
+        return external["forget_set"]
+    return ForgetSet.of_classes(external["forget_class"]).id
 
 
 def _check_external(resolved: dict[str, Any]) -> None:
+    ids = [s.id for s in forget_sets_of(resolved)]
     for name, ext in resolved.get("external", {}).items():
-        if ext["forget_class"] not in resolved["forget_classes"]:
+        key = f"external.{name}"
+        if ("forget_class" in ext) == ("forget_set" in ext):
             raise ConfigError(
-                f"config key external.{name}.forget_class: class {ext['forget_class']} is not "
-                f"one of forget_classes {resolved['forget_classes']} (the model would be "
-                f"compared with nothing)"
+                f"config key {key}: give either forget_class (the class of a one-class set) or forget_set "
+                f"(a forget set's id, one of {ids}), {'not both' if 'forget_class' in ext else 'one of them'}"
+            )
+        if external_set_id(ext) not in ids:
+            which = "forget_class" if "forget_class" in ext else "forget_set"
+            raise ConfigError(
+                f"config key {key}.{which}: {ext[which]!r} is not one of the configured forget sets "
+                f"{ids} (the model would be compared with nothing)"
             )
         if not Path(ext["checkpoint"]).is_file():
-            raise ConfigError(
-                f"config key external.{name}.checkpoint: file {ext['checkpoint']} does not exist"
-            )
+            raise ConfigError(f"config key {key}.checkpoint: file {ext['checkpoint']} does not exist")
 
 
-def _fill_method_defaults(key: str, value: dict[str, Any], spec: MethodSpec, seed: int) -> None:
+def _fill_method_defaults(key: str, value: dict[str, Any], spec: MethodSpec) -> None:
     """Give ``methods.<key>`` every key the module declares, at its default where the config has none.
 
     This is where a run's hyperparameters become complete: ``task.hp`` holds every declared key, so
@@ -297,7 +360,7 @@ def _fill_method_defaults(key: str, value: dict[str, Any], spec: MethodSpec, see
             raise ConfigError(
                 f"config key methods.{key}.{grid_key} is required (the module declares no default)"
             )
-    value.setdefault("seeds", [seed])
+    # no default for `seeds`: without it, each replicate unlearns with its own seed (see method_grid)
     if spec.ok:
         for own_key, default in spec.own_defaults().items():
             value.setdefault(own_key, default)
@@ -315,10 +378,13 @@ def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str
 
     resolved = copy.deepcopy(config)
     _set_defaults(resolved, schema)
-    _check_forget_classes(resolved)
+    resolved.setdefault("seeds", [resolved["seed"]])
+    if isinstance(resolved["seeds"], int):  # K replicates asked for by number
+        resolved["seeds"] = list(range(resolved["seed"], resolved["seed"] + resolved["seeds"]))
+    _check_forget_sets(resolved)
     _check_external(resolved)
     for key, value in resolved["methods"].items():
-        _fill_method_defaults(key, value, registry[key], resolved["seed"])
+        _fill_method_defaults(key, value, registry[key])
     return resolved
 
 
@@ -349,18 +415,77 @@ _SHORT = {"epochs": "e", "lr": "lr", "batch_size": "bs", "seeds": "s"}
 
 
 @dataclass(frozen=True)
+class Replicate:
+    """One replicate of the experiment: its seed trains its original and retrained models.
+
+    With several replicates every model folder gets a ``seed<s>/`` prefix and every run id a ``-seed<s>``
+    suffix; with one, neither, so an experiment without replicates keeps its folders and run ids."""
+
+    seed: int
+    tagged: bool  # whether the experiment has several replicates
+
+    @property
+    def prefix(self) -> str:
+        return f"seed{self.seed}/" if self.tagged else ""
+
+    @property
+    def suffix(self) -> str:
+        return f"-seed{self.seed}" if self.tagged else ""
+
+    @property
+    def original_folder(self) -> str:
+        """The original model's folder under models/ and evaluation/: ``original``, ``seed1/original``."""
+        return f"{self.prefix}original"
+
+    def set_folder(self, forget_set: ForgetSet) -> str:
+        """A forget set's folder under models/ and evaluation/: ``fc4``, ``seed1/fc4``."""
+        return f"{self.prefix}{forget_set.id}"
+
+
+def replicates_of(config: dict[str, Any]) -> list[Replicate]:
+    """The replicates of a validated config, in the order of ``seeds`` (default: the one ``seed``)."""
+    seeds = config.get("seeds") or [config["seed"]]
+    return [Replicate(int(s), len(seeds) > 1) for s in seeds]
+
+
+@dataclass(frozen=True)
 class RunSpec:
-    """One unlearning run: a method, a forget class and one point of the method's grid."""
+    """One unlearning run: a method, a forget set, a replicate and one point of the method's grid."""
 
     method: str
-    forget_class: int
-    key: str  # path-safe, unique within (method, forget class)
+    forget_set: ForgetSet
+    key: str  # path-safe, unique within (method, forget set)
     module_path: str  # the method module's file
     hyperparameters: tuple[tuple[str, Any], ...]  # sorted items, seed included
+    replicate: Replicate
+
+    @property
+    def forget_class(self) -> int | None:
+        """The class of a one-class set, else None."""
+        return self.forget_set.forget_class
+
+    @property
+    def seed(self) -> int:
+        """The replicate's seed (the seed its original was trained with)."""
+        return self.replicate.seed
+
+    @property
+    def set_folder(self) -> str:
+        return self.replicate.set_folder(self.forget_set)
+
+    @property
+    def folder(self) -> str:
+        """The run's folder under models/ and evaluation/: ``fc4/ga/<key>``, ``seed1/fc4/ga/<key>``."""
+        return f"{self.set_folder}/{self.method}/{self.key}"
+
+    @property
+    def setting_id(self) -> str:
+        """Shared by the replicates of one forget set, method and grid point: ``fc4-ga-<key>``."""
+        return f"{self.forget_set.id}-{self.method}-{self.key}"
 
     @property
     def run_id(self) -> str:
-        return f"fc{self.forget_class}-{self.method}-{self.key}"
+        return f"{self.setting_id}{self.replicate.suffix}"
 
     @property
     def hp(self) -> dict[str, Any]:
@@ -368,16 +493,19 @@ class RunSpec:
 
 
 def method_grid(
-    method_config: dict[str, Any], own_defaults: dict[str, Any]
+    method_config: dict[str, Any], own_defaults: dict[str, Any], seeds: list[int] | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     """Expand one method's config into (key, hyperparameters) points,
     nested epochs -> lr -> batch size -> rest.
 
-    Every list-valued key is a grid axis. The key names epochs, lr and batch size always, the seed
+    Every list-valued key is a grid axis. The unlearning seeds are the config's ``seeds`` when it gives
+    them, else ``seeds`` (the replicate's). The key names epochs, lr and batch size always, the seed
     when several are configured, and every other key whose value differs from the module's default.
     """
     axes = {k: (v if isinstance(v, list) else [v]) for k, v in method_config.items()}
-    seeds = axes.pop("seeds")
+    seeds = axes.pop("seeds", None) or seeds
+    if not seeds:
+        raise ValueError("method_grid: the method config gives no seeds, and no replicate seed was passed")
     order = list(GRID_KEYS) + sorted(k for k in axes if k not in GRID_KEYS)
     points = []
     for values in itertools.product(*(axes[k] for k in order), seeds):
@@ -392,22 +520,51 @@ def method_grid(
     return points
 
 
-def unlearning_runs(config: dict[str, Any], methods_dir: str | Path) -> list[RunSpec]:
-    """Every unlearning run of a validated config, in a stable order."""
+def _grid_points(method: str, method_config: dict[str, Any], spec: MethodSpec, seed: int) -> list:
+    points = method_grid(method_config, spec.own_defaults() if spec.ok else {}, [seed])
+    keys = [key for key, _ in points]
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ConfigError(
+            f"config key methods.{method}: grid points {twice} would share a run folder; "
+            f"make the values of its lists distinct"
+        )
+    return points
+
+
+def refusal_line(refused: dict[str, str]) -> str:
+    """How the workflow reports, when it starts, a method it does not run on a forget set."""
+    return f"method {refused['method']} is not run on forget set {refused['forget_set']}: {refused['reason']}"
+
+
+def unlearning_plan(
+    config: dict[str, Any], methods_dir: str | Path
+) -> tuple[list[RunSpec], list[dict[str, str]]]:
+    """Every unlearning run of a validated config, in a stable order (forget set, replicate, method,
+    grid point), and the (method, forget set) pairs not run, with the reason: a method defined only for
+    one whole class (WHOLE_CLASS_ONLY) is not planned on any other set."""
     registry = method_registry(config, methods_dir)
-    runs = []
-    for fc in config["forget_classes"]:
-        for method, method_config in config["methods"].items():
-            spec = registry[method]
-            points = method_grid(method_config, spec.own_defaults() if spec.ok else {})
-            keys = [key for key, _ in points]
-            if len(set(keys)) != len(keys):
-                twice = sorted({k for k in keys if keys.count(k) > 1})
-                raise ConfigError(
-                    f"config key methods.{method}: grid points {twice} would share a run folder; "
-                    f"make the values of its lists distinct"
+    runs: list[RunSpec] = []
+    refused: list[dict[str, str]] = []
+    for forget_set in forget_sets_of(config):
+        for method, spec in ((m, registry[m]) for m in config["methods"]):
+            if spec.whole_class_only and forget_set.forget_class is None:
+                refused.append(
+                    {"method": method, "forget_set": forget_set.id, "reason": spec.whole_class_reason()}
                 )
-            runs += [
-                RunSpec(method, fc, key, str(spec.path), tuple(sorted(hp.items()))) for key, hp in points
-            ]
-    return runs
+        for replicate in replicates_of(config):
+            for method, method_config in config["methods"].items():
+                spec = registry[method]
+                if spec.whole_class_only and forget_set.forget_class is None:
+                    continue
+                points = _grid_points(method, method_config, spec, replicate.seed)
+                runs += [
+                    RunSpec(method, forget_set, key, str(spec.path), tuple(sorted(hp.items())), replicate)
+                    for key, hp in points
+                ]
+    return runs, refused
+
+
+def unlearning_runs(config: dict[str, Any], methods_dir: str | Path) -> list[RunSpec]:
+    """Every unlearning run of a validated config, in a stable order (see :func:`unlearning_plan`)."""
+    return unlearning_plan(config, methods_dir)[0]

@@ -19,6 +19,7 @@ from ..data.subsets import (
     validation_split,
 )
 from ..evaluation import EvaluationPlan
+from ..forget_sets import ForgetSet
 from ..models import ClassifierNet, create_model
 
 
@@ -63,6 +64,16 @@ def load_data(spec: dict[str, Any], device: torch.device | None = None) -> Image
         f"from {data.source}"
     )
     return data.to(device) if device is not None else data
+
+
+def spec_forget_set(spec: dict[str, Any]) -> ForgetSet | None:
+    """The forget set a job's spec names: ``forget_set`` (ForgetSet.to_json()), or, in a spec written
+    before forget sets, ``forget_class`` (a one-class set); None for a model compared with no set."""
+    if spec.get("forget_set"):
+        return ForgetSet.from_json(spec["forget_set"])
+    if spec.get("forget_class") is not None:
+        return ForgetSet.of_classes(int(spec["forget_class"]))
+    return None
 
 
 def new_model(spec: dict[str, Any], data: ImageDataset, device: torch.device) -> ClassifierNet:

@@ -2,10 +2,10 @@
 
 Writes the model's logits (every training and test image), the evaluation subset's penultimate
 features and, for the reference models (original, retrained), the CKA Gram matrices that every other
-model of the forget class is compared with; a compared model's similarity rows are computed here,
-against the stored reference Grams. Metrics are derived from the logits by the forget class's
-analysis job. The forward pass runs in the spec's ``evaluation.precision`` (float32 when absent), which
-the summary records.
+model of the forget set (and replicate) is compared with; a compared model's similarity rows are
+computed here, against the stored reference Grams, on the forget set's and the retain set's
+sub-blocks. Metrics are derived from the logits by the forget set's analysis job. The forward pass runs
+in the spec's ``evaluation.precision`` (float32 when absent), which the summary records.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..evaluation import forward_pass
 from ..similarity import centered_blocks, load_grams, save_grams, similarity_rows, stack_grams
 from ..tables import write_table
 from ..tables.schema import SIMILARITY
-from .common import JobContext, evaluation_plan, load_data, log, new_model, start
+from .common import JobContext, evaluation_plan, load_data, log, new_model, spec_forget_set, start
 
 
 def logits_table(outputs, data) -> pa.Table:
@@ -104,7 +104,7 @@ def evaluate_model(
 
     The unlearning job calls this too, in its own process, right after saving the model: the
     interpreter start, imports and data loading are then paid once per run instead of twice."""
-    run_id, forget_class = spec["run_id"], spec.get("forget_class")
+    run_id = spec["run_id"]
     precision = spec["evaluation"].get("precision", "float32")
     summary: dict[str, Any] = {
         "run_id": run_id,
@@ -142,14 +142,19 @@ def evaluate_model(
         return {split: [t.to(ctx.device) for t in batches] for split, batches in g.items()}
 
     if reference_grams:
-        mine = centered_blocks(on_device(grams), plan.cka_pools, forget_class)
+        # the sub-blocks of the forget set (the spec's set; a spec from before sets names a class)
+        forget_set = spec_forget_set(spec)
+        if forget_set is None:
+            raise ValueError(f"{run_id}: a model compared with reference models needs the spec's forget_set")
+        masks = forget_set.split_masks(data.train.labels, data.test.labels)
+        mine = centered_blocks(on_device(grams), plan.cka_pools, masks)
     for reference_name, path in (reference_grams or {}).items():
         reference, reference_layers = load_grams(path)
         reference = on_device(reference)
         rows = similarity_rows(
             run_id,
             reference_name,
-            centered_blocks(reference, plan.cka_pools, forget_class),
+            centered_blocks(reference, plan.cka_pools, masks),
             reference_layers,
             mine,
             outputs.layers,

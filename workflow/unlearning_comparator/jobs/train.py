@@ -1,4 +1,9 @@
-"""Job: train the original model on the whole training split, or retrain one without a forget class."""
+"""Job: train the original model on the whole training split, or retrain one without a forget set.
+
+The spec's ``training_seed`` (a replicate's seed) seeds the initialisation and the data order; specs
+written without it use the experiment's ``seed``. The forget set left out of a retraining is the spec's
+``forget_set`` (or the ``--forget-class`` of the command line, a one-class set).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ import torch
 
 from .. import atomic
 from ..checkpoints import save_state_dict
+from ..forget_sets import ForgetSet
 from ..training import accuracy, train_classifier
-from .common import load_data, log, new_model, start
+from .common import load_data, log, new_model, spec_forget_set, start
 
 
 def run(
@@ -17,13 +23,18 @@ def run(
 ) -> None:
     ctx = start(spec, threads)
     data = load_data(spec, ctx.device)
-    recipe, seed = spec["training"], spec["seed"]
+    recipe, seed = spec["training"], int(spec.get("training_seed", spec["seed"]))
+    # the spec's set; else the command line's class (`train --forget-class N`)
+    forget_set = spec_forget_set(spec) or (
+        None if forget_class is None else ForgetSet.of_classes(forget_class)
+    )
     train = data.train
-    if forget_class is not None:
-        train = train.select((train.labels != forget_class).nonzero().flatten())
+    if forget_set is not None:
+        keep = ~torch.from_numpy(forget_set.train_mask(train.labels)).to(train.labels.device)
+        train = train.select(keep.nonzero().flatten())
         log(
-            f"retraining without class {forget_class} ({data.info.class_names[forget_class]}): "
-            f"{len(train)} images"
+            f"retraining without forget set {forget_set.id} "
+            f"({forget_set.display_name(data.info.class_names)}): {len(train)} images"
         )
     torch.manual_seed(seed)
     model = new_model(spec, data, ctx.device)
@@ -34,7 +45,7 @@ def run(
     atomic.write_json(
         info_out,
         {
-            "type": "original" if forget_class is None else "retrained",
+            "type": "original" if forget_set is None else "retrained",
             "method": None,
             "method_name": None,
             "base": None,
@@ -46,7 +57,7 @@ def run(
             "status": "ok",
             "error": None,
             # RTE: the retrained model's is its retraining time (as in the original); the original has none.
-            "rte": history.seconds if forget_class is not None else None,
+            "rte": history.seconds if forget_set is not None else None,
             "training_seconds": history.seconds,
             "device": ctx.device_name,
             "test_accuracy": test_accuracy,

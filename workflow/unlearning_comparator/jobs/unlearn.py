@@ -1,4 +1,4 @@
-"""Job: run one unlearning method at one grid point for one forget class.
+"""Job: run one unlearning method at one grid point for one forget set (of one replicate).
 
 The job itself succeeds whatever the method does: a method that fails to import, raises or returns
 non-finite weights gives a run recorded as ``failed`` with its error (and an empty state_dict in
@@ -19,11 +19,21 @@ import torch
 
 from .. import atomic
 from ..checkpoints import load_weights, save_state_dict
+from ..data import ImageDataset
 from ..device import set_tf32
+from ..forget_sets import ForgetSet
 from ..unlearning.registry import load_method
 from ..unlearning.runner import make_task, run_method
-from .common import load_data, log, new_model, start
+from .common import load_data, log, new_model, spec_forget_set, start
 from .evaluate import EvaluationOutputs, evaluate_model
+
+
+def task_forget(forget_set: ForgetSet, data: ImageDataset) -> int | torch.Tensor:
+    """What make_task forgets: the class of a one-class set (so that task.forget_class is set, as the
+    whole-class methods need), else the set's mask over the training split."""
+    if forget_set.forget_class is not None:
+        return forget_set.forget_class
+    return torch.from_numpy(forget_set.train_mask(data.train.labels))
 
 
 def run(
@@ -53,11 +63,12 @@ def run(
     }
     data = load_data(spec, ctx.device)
     base = load_weights(new_model(spec, data, ctx.device), base_model)
+    forget_set = spec_forget_set(spec)
     log(
-        f"{method.name} ({spec['method']}) on forget class {spec['forget_class']}: "
-        f"{json.dumps(hp, sort_keys=True)}"
+        f"{method.name} ({spec['method']}) on forget set {forget_set.id} "
+        f"({forget_set.display_name(data.info.class_names)}): {json.dumps(hp, sort_keys=True)}"
     )
-    task = make_task(base, data, spec["forget_class"], hp, ctx.device, seed, log=log)
+    task = make_task(base, data, task_forget(forget_set, data), hp, ctx.device, seed, log=log)
     outcome = run_method(method, task)
     if outcome.status == "ok":
         save_state_dict(outcome.model, model_out)
