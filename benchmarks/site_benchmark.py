@@ -13,7 +13,9 @@ site folder (the default) and inline in index.html, and measures from file:// UR
 * A/B switch: set Model A (or B) in its select, wait until the data of every view that follows it
   has changed (table, class-wise, matrices, embedding, similarity, attack panel) and two animation
   frames have passed; timed inside the page with performance.now(), once with each tab active;
-* forget-class switch: the same for the forget-class selector (all views, both models);
+* forget-set switch: the same for the forget-set selector (all views, both models);
+* seed switch (with ``--replicates``, which adds a synthetic experiment with a forget set of each kind and
+  three replicate seeds): the same for the seed select (the instance-level views of both models);
 * weight: every file of the site folder, raw and gzip-compressed (as a web server would send it).
 
 Targets (the README's "The site"): first render ≤ 2 s, A/B switch ≤ 300 ms on a 2-core machine with ≥ 20
@@ -195,6 +197,26 @@ def fc_switches(driver, url, n):
     return out
 
 
+def seed_switches(driver, url, n):
+    """Switch the replicate seed n times (the instance-level views of A and B change); [] with one seed."""
+    driver.get("about:blank")
+    driver.get(url)
+    wait_ready(driver)
+    wait_built(driver)
+    seeds = driver.execute_script("return Bokeh.documents[0].get_model_by_name('hdr_seed').options.length")
+    if seeds < 2:
+        return []
+    names = ["mx_a_cell", "mx_b_cell", "emb_src", "sim_src"]
+    out = []
+    for k in range(n):
+        r = driver.execute_async_script(SWITCH, "hdr_seed", str((k + 1) % seeds), names)
+        if "error" in r:
+            raise RuntimeError(f"seed switch: {r}")
+        out.append(r["total"])
+        time.sleep(0.15)
+    return out
+
+
 def weight(site: Path) -> dict[str, float]:
     files = [p for p in site.rglob("*") if p.is_file()]
     raw = sum(p.stat().st_size for p in files)
@@ -225,6 +247,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no-switches", action="store_true", help="measure the first render and weight only")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", help="build the sites into this folder and keep them")
+    parser.add_argument(
+        "--replicates",
+        action="store_true",
+        help="also a synthetic experiment with forget sets of every kind and three replicate seeds",
+    )
     args = parser.parse_args(argv)
 
     from comparator_site import build_site
@@ -239,6 +266,15 @@ def main(argv=None) -> int:
             work / "synthetic-tables", forget_classes=3, models_per_class=22, per_class=200
         )
     }
+    if args.replicates:
+        experiments["synthetic-sets-3seeds"] = write_experiment(
+            work / "synthetic-sets-tables",
+            forget_classes=[4],
+            forget_sets=[{"classes": [2, 8]}, {"random": 0.1, "seed": 1}],
+            seeds=[0, 1, 2],
+            models_per_class=22,
+            per_class=200,
+        )
     for t in args.tables:
         experiments[Path(t).resolve().parent.name or Path(t).name] = Path(t)
 
@@ -252,11 +288,11 @@ def main(argv=None) -> int:
         )
         for name, tables in experiments.items():
             data = load(tables)
-            per_fc = max(sum(1 for r in data.runs if r["forget_class"] == fc) for fc in data.forget_classes)
+            per_fc = max(sum(1 for s in data.settings if s["fs"] == k) for k in range(len(data.sets)))
             print(
-                f"== {name}: {len(data.runs)} runs, {len(data.forget_classes)} forget classes, "
-                f"up to {per_fc} "
-                f"models per forget class, {len(data.subset_index)} subset instances"
+                f"== {name}: {len(data.runs)} runs, {len(data.sets)} forget sets, "
+                f"{len(data.seeds)} seed(s), up to {per_fc} "
+                f"models per forget set, {len(data.subset_index)} subset instances"
             )
             sites, builds, loads = {}, {}, {}
             for mode in ("shared", "inline"):
@@ -280,6 +316,7 @@ def main(argv=None) -> int:
                 sw_emb = switches(driver, url, n_sw, 0) if n_sw else []
                 sw_atk = switches(driver, url, n_sw, 1) if n_sw else []
                 fc = fc_switches(driver, url, max(4, n_sw // 3)) if n_sw else []
+                seed = seed_switches(driver, url, max(4, n_sw // 3)) if n_sw else []
                 w = weight(site)
                 r = {
                     "build_s": build_s,
@@ -288,6 +325,7 @@ def main(argv=None) -> int:
                     "ab_switch_embedding_tab_ms": stats(sw_emb),
                     "ab_switch_attack_tab_ms": stats(sw_atk),
                     "fc_switch_ms": stats(fc),
+                    "seed_switch_ms": stats(seed),
                     "weight": w,
                     "models_per_forget_class": per_fc,
                 }
@@ -299,7 +337,7 @@ def main(argv=None) -> int:
                         if not n_sw
                         else "no A/B switch possible (two models per forget class)"
                     )
-                    fcs = f"; forget-class switch {r['fc_switch_ms']['median']:.0f} ms" if fc else ""
+                    fcs = f"; forget-set switch {r['fc_switch_ms']['median']:.0f} ms" if fc else ""
                     print(
                         f"  BokehJS {mode:6s}: first render: "
                         f"Bokeh idle {r['bokeh_idle_ms']['median']:.0f} ms, page ready "
@@ -324,7 +362,8 @@ def main(argv=None) -> int:
                     f"attack tab {r['ab_switch_attack_tab_ms']['median']:.0f} ms "
                     f"(max {r['ab_switch_attack_tab_ms']['max']:.0f}) = "
                     f"{med_sw / TARGET_SWITCH_MS:.2f} x target"
-                    + (f" | forget-class switch {r['fc_switch_ms']['median']:.0f} ms" if fc else "")
+                    + (f" | forget-set switch {r['fc_switch_ms']['median']:.0f} ms" if fc else "")
+                    + (f" | seed switch {r['seed_switch_ms']['median']:.0f} ms" if seed else "")
                 )
                 print(
                     f"                  weight: {w['total_mb']:.2f} MB ({w['total_gzip_mb']:.2f} MB gzip): "

@@ -291,7 +291,7 @@ def test_timings_are_recorded_only_when_asked_for(driver, site):
     signal, which these tests wait on, are always there."""
     load(driver, (site / "index.html").as_uri())
     assert driver.execute_script("return window.__uc_ready") is True
-    assert set(driver.execute_script("return window.__uc_state")) == {"fc", "A", "B"}
+    assert set(driver.execute_script("return window.__uc_state")) == {"fc", "fs", "seed", "A", "B"}
     time.sleep(0.3)  # past the build of the hidden panels
     assert driver.execute_script("return window.__uc_prof === undefined")
     load(driver, (site / "index.html").as_uri() + "?instrument")

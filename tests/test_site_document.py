@@ -283,3 +283,33 @@ def test_cli_builds_and_reports_bad_tables(tables, tmp_path, capsys):
     assert (tmp_path / "site" / "index.html").is_file()
     assert site_main(["build", "--tables", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
     assert "runs.arrow" in capsys.readouterr().err
+
+
+def test_forget_sets_and_seeds_build_a_valid_document(tmp_path):
+    """Forget sets of every kind and three seeds: a valid document whose config lists the sets (members in
+    the subset from is_forget), the seeds, and the refusals; a set's display name is never raw markup."""
+    evil = '<img src=x onerror="window.__xss=1">two'
+    tables = write_experiment(
+        tmp_path / "t",
+        forget_classes=[1],
+        forget_sets=[{"classes": [2, 5], "name": evil}, {"random": 0.1, "seed": 2}],
+        seeds=[0, 1, 2],
+        models_per_class=4,
+        per_class=10,
+    )
+    data = load(tables)
+    assert not check_integrity(build_document(data).models).error
+    assert [fs["id"] for fs in data.sets] == ["fc1", "fc2_5", "rnd10s2"] and data.seeds == [0, 1, 2]
+    assert data.forget_classes == [1] and len(data.settings) * 3 == len(data.runs)
+    index = build_site(tables, tmp_path / "s")
+    text = index.read_text(encoding="utf-8")
+    assert evil not in text
+    app = next(o for o in objects(doc_json(index)).values() if o["name"] == "CustomJS")
+    cfg = json.loads(dict(app["attributes"]["args"]["entries"])["cfg"])
+    assert [s["name"] for s in cfg["sets"]] == ["Trouser", evil, "random 10 % \u00b7 seed 2"]
+    assert [s["classes"] for s in cfg["sets"]] == [[1], [2, 5], []]
+    assert cfg["sets"][1]["pos"] == [p for p, c in enumerate(data.subset_label) if c in (2, 5)]
+    assert cfg["sets"][2]["refused"] == [
+        {"method": "boundary_shrink", "reason": "defined for exactly one whole class"}
+    ]
+    assert cfg["seeds"] == [0, 1, 2]

@@ -67,8 +67,16 @@ def inst_slot(
     return off + pos
 
 
-def fgt_slot(off, j):  # js/attack.js atk_values: st_fgt.data[field] from off, F = forget_positions(fc).length
+def fgt_slot(off, j):  # js/attack.js atk_values: st_fgt.data[field] from off, F = forget_positions(fs).length
     return off + j
+
+
+def sacc_slot(off, c):  # js/classwise.js cw_update: st_sacc.data[train|test|train_sd|test_sd][oa + c]
+    return off + c
+
+
+def run_column(i):  # js/state.js run_of(s, i): st_settings.data["run" + i][s], the run of seed position i
+    return f"run{i}"
 
 
 # --- the synthetic experiments ------------------------------------------------------------------------------
@@ -86,19 +94,54 @@ def _without_subset(tmp: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module", params=["with_subset", "without_subset"])
+def _sets_and_seeds(tmp: Path) -> Path:
+    """A forget set of each kind, two replicate seeds (one run failed in the second)."""
+    return write_experiment(
+        tmp,
+        forget_classes=[1],
+        forget_sets=[{"classes": [2, 5]}, {"random": 0.1, "seed": 3}],
+        seeds=[0, 1],
+        models_per_class=5,
+        per_class=20,
+    )
+
+
+def _legacy(tmp: Path) -> Path:
+    """Tables made before forget sets and seeds: no forget_set / setting_id, no forget_sets or summary."""
+    return write_experiment(tmp, forget_classes=[0, 3], models_per_class=5, per_class=12, legacy=True)
+
+
+MAKERS = {
+    "with_subset": _with_subset,
+    "without_subset": _without_subset,
+    "sets_and_seeds": _sets_and_seeds,
+    "legacy": _legacy,
+}
+
+
+@pytest.fixture(scope="module", params=list(MAKERS))
 def experiment(request, tmp_path_factory):
-    make = {"with_subset": _with_subset, "without_subset": _without_subset}[request.param]
-    tables = make(tmp_path_factory.mktemp(request.param))
+    tables = MAKERS[request.param](tmp_path_factory.mktemp(request.param))
     data = load(tables)
     shipped = {name: src.data for name, src in store.build(data).items()}
     cfg = config(data, None)
-    read = {t: feather.read_table(tables / f"{t}.arrow") for t in TABLES}
+    read = {t: feather.read_table(tables / f"{t}.arrow") for t in TABLES if (tables / f"{t}.arrow").is_file()}
     return request.param, tables, shipped, cfg, read
 
 
 def _runs(read):
     return {r["run_id"]: r for r in read["runs"].to_pylist()}
+
+
+def _set_of(r) -> str:
+    """A run's forget set id (tables before forget sets: fc<forget_class>)."""
+    return r.get("forget_set") or f"fc{r['forget_class']}"
+
+
+def _set_classes(read, r) -> list[int]:
+    if "forget_sets" not in read:
+        return [r["forget_class"]]
+    return next(x["classes"] for x in read["forget_sets"].to_pylist() if x["forget_set"] == r["forget_set"])
 
 
 def _subset_order(tables: Path, read) -> tuple[list[int], list[int]]:
@@ -149,10 +192,15 @@ def test_layout_constants_match_the_tables(experiment):
     for r in read["attack"].select(["run_id", "scope", "metric", "direction"]).to_pylist():
         counts[tuple(r.values())] += 1
     assert set(counts.values()) == {cfg["T"]}, "every attack curve has T thresholds"
-    # A and B of each forget class open as the original and the retrained model (js/main.js on_ready)
-    ids = list(shipped["st_runs"]["id"])
-    for fc, info in cfg["per_fc"].items():
-        assert (ids[info["A"]], ids[info["B"]]) == (f"fc{fc}-original", f"fc{fc}-retrained")
+    # A and B of each forget set open as the original and the retrained model of the first seed
+    # (js/main.js on_ready, js/state.js run_of)
+    ids, first = list(shipped["st_runs"]["id"]), shipped["st_settings"][run_column(0)]
+    sets = [fs["id"] for fs in meta.get("forget_sets") or []] or [f"fc{c}" for c in meta["forget_classes"]]
+    assert [info["id"] for info in cfg["sets"]] == sets
+    suffix = f"-seed{meta['seeds'][0]}" if len(meta.get("seeds") or []) > 1 else ""
+    for info in cfg["sets"]:
+        want = (f"{info['id']}-original{suffix}", f"{info['id']}-retrained{suffix}")
+        assert (ids[first[info["A"]]], ids[first[info["B"]]]) == want
 
 
 def test_the_synthetic_data_would_show_a_swapped_index(experiment):
@@ -167,8 +215,8 @@ def test_the_synthetic_data_would_show_a_swapped_index(experiment):
         vals = np.float32(list(v.values()))
         assert len(np.unique(vals)) == len(vals), f"{rid}: repeated diagonal CKA values"
     runs = [r for r in read["runs"].to_pylist() if r["status"] == "ok"]
-    for r in runs:  # (the retrained model's forget class is 0 in both splits)
-        keep = [c for c in range(len(r["train_acc"])) if c != r["forget_class"]]
+    for r in runs:  # (the retrained model's forget classes are 0 in both splits)
+        keep = [c for c in range(len(r["train_acc"])) if c not in _set_classes(read, r)]
         vals = np.float32([r["train_acc"][c] for c in keep] + [r["test_acc"][c] for c in keep])
         assert len(np.unique(vals)) == len(vals), r["run_id"]
     curves = defaultdict(dict)
@@ -203,7 +251,10 @@ def test_runs_store_rows_are_the_runs_table(experiment):
     assert {"UA", "RA", "TUA", "TRA", "PS", "avg_gap"} <= set(metrics)
     for k, rid in enumerate(R["id"]):
         r = runs[rid]
-        assert R["fc"][k] == r["forget_class"] and R["type"][k] == r["type"]
+        assert (
+            R["fc"][k] == (-1 if r["forget_class"] is None else r["forget_class"])
+            and R["type"][k] == r["type"]
+        )
         assert R["ok"][k] == (1 if r["status"] == "ok" else 0)
         # the table's star and "Best of each method" read runs.arrow's chosen (null: not chosen)
         assert R["chosen"][k] == (1 if r["chosen"] else 0)
@@ -334,9 +385,9 @@ def test_inst_store_is_the_instances_table(experiment):
 
 
 def test_fgt_store_is_the_forget_instances_values(experiment):
-    """The attack view's dots: per run, its forget class's instances in subset order (js/state.js
+    """The attack view's dots: per run, its forget set's instances (is_forget) in subset order (js/state.js
     forget_positions), entropy and confidence from instances.arrow."""
-    _, tables, shipped, _, read = experiment
+    _, tables, shipped, cfg, read = experiment
     R, fgt = shipped["st_runs"], shipped["st_fgt"]
     row, cov = _row_of(shipped), Coverage()
     index, labels = _subset_order(tables, read)
@@ -346,8 +397,11 @@ def test_fgt_store_is_the_forget_instances_values(experiment):
         if run["status"] != "ok":
             continue
         off = R["off_fgt"][row[rid]]
-        forget = [i for i, c in zip(index, labels) if c == run["forget_class"]]
+        forget = [i for i in index if values[(rid, i)]["is_forget"]]
         assert forget
+        pos = {i: p for p, i in enumerate(index)}
+        info = next(fs for fs in cfg["sets"] if fs["id"] == _set_of(run))
+        assert info["pos"] == [pos[i] for i in forget]  # js/state.js forget_positions
         for j, img in enumerate(forget):
             s = fgt_slot(off, j)
             want = values[(rid, img)]
@@ -355,4 +409,89 @@ def test_fgt_store_is_the_forget_instances_values(experiment):
             assert fgt["entropy"][s] == np.float32(want["entropy"]), (rid, img)
             assert fgt["confidence"][s] == np.float32(want["confidence"]), (rid, img)
             cov.add("st_fgt", s)
+    cov.check(shipped)
+
+
+def _summary(read) -> dict[tuple[str, str], dict]:
+    if "summary" not in read:
+        return {}
+    return {(r["forget_set"], r["setting_id"]): r for r in read["summary"].to_pylist()}
+
+
+def test_settings_store_is_one_row_per_setting(experiment):
+    """st_settings (js/state.js SET, the experiments table's rows): one row per (forget set, setting_id),
+    its runs per seed position, and the table's values: a one-run setting's own, else summary.arrow's
+    mean, with ``mean ± std`` as text."""
+    name, _, shipped, cfg, read = experiment
+    R, SET = shipped["st_runs"], shipped["st_settings"]
+    runs, summary = _runs(read), _summary(read)
+    meta = json.loads(read["runs"].schema.metadata[b"experiment"])
+    seeds = meta.get("seeds") or [None]
+    groups = defaultdict(list)
+    for r in runs.values():
+        groups[(_set_of(r), r.get("setting_id") or r["run_id"])].append(r)
+    assert len(SET["id"]) == len(groups)
+    if name == "sets_and_seeds":
+        assert {len(g) for g in groups.values()} == {len(seeds)} and len(seeds) > 1
+    for s, sid in enumerate(SET["id"]):
+        key = (cfg["sets"][SET["fs"][s]]["id"], sid)
+        members = groups[key]
+        assert SET["n"][s] == len(members)
+        # each seed position's run is the run of that replicate seed
+        for i, seed in enumerate(seeds):
+            k = SET[run_column(i)][s]
+            mine = [r for r in members if seed is None or r["seed"] == seed]
+            assert (R["id"][k] if k >= 0 else None) == (mine[0]["run_id"] if mine else None)
+            if k >= 0:
+                assert R["setting"][k] == s and R["seed_pos"][k] == i
+        for m in ("UA", "RA", "TUA", "PS", "avg_gap", "RTE"):
+            if len(members) == 1:
+                v, sd = (members[0][m] if members[0]["status"] == "ok" else None), None
+            else:
+                v, sd = summary[key][f"{m}_mean"], summary[key][f"{m}_std"]
+            if v is None:
+                assert np.isnan(SET[m][s]) and SET[f"{m}_txt"][s] == "-", (sid, m)
+                continue
+            digits = ".1f" if m == "RTE" else ".3f"
+            text = f"{v:{digits}}" + ("" if sd is None else f" \u00b1 {sd:{digits}}")
+            assert SET[m][s] == v and SET[f"{m}_txt"][s] == text, (sid, m)
+        chosen = members[0]["chosen"] if len(members) == 1 else summary[key]["chosen"]
+        assert SET["chosen"][s] == (1 if chosen else 0), sid
+
+
+def test_sacc_store_is_the_settings_class_wise_mean_and_std(experiment):
+    """st_sacc (js/classwise.js): per setting, its mean per-class accuracy and std (NaN with one run)."""
+    _, _, shipped, cfg, read = experiment
+    SET, sacc, C = shipped["st_settings"], shipped["st_sacc"], cfg["C"]
+    runs, summary = _runs(read), _summary(read)
+    by_setting = defaultdict(list)
+    for r in runs.values():
+        by_setting[(_set_of(r), r.get("setting_id") or r["run_id"])].append(r)
+    cov = Coverage()
+    for s, sid in enumerate(SET["id"]):
+        key = (cfg["sets"][SET["fs"][s]]["id"], sid)
+        members = by_setting[key]
+        off = SET["off_sacc"][s]
+        if len(members) == 1:
+            r = members[0]
+            want = {"train": r["train_acc"], "test": r["test_acc"], "train_sd": None, "test_sd": None}
+        else:
+            row = summary[key]
+            want = {
+                f"{x}{y}": row[f"{x}_acc_{z}"]
+                for x in ("train", "test")
+                for y, z in (("", "mean"), ("_sd", "std"))
+            }
+        if want["train"] is None:
+            assert off == -1, sid
+            continue
+        for c in range(C):
+            i = sacc_slot(off, c)
+            for col, values in want.items():
+                got = sacc[col][i]
+                if values is None:
+                    assert np.isnan(got), (sid, col, c)
+                else:
+                    assert got == np.float32(values[c]), (sid, col, c)
+            cov.add("st_sacc", i)
     cov.check(shipped)

@@ -7,10 +7,17 @@ into the small plotted sources on a switch and never searches.
 
 :func:`load` reads the tables and calls one ``_pack_<store>`` function per store, in this order:
 ``acc`` (per-class accuracies), ``pred`` (prediction matrices), ``sim`` (layer similarity), ``atk``
-(attack curves), ``inst`` (the evaluation subset's instances) and ``fgt`` (the attack view's dots).
+(attack curves), ``inst`` (the evaluation subset's instances) and ``fgt`` (the attack view's dots); and,
+per *setting* (a forget set's model type, method and grid point, across replicate seeds: runs.arrow's
+``setting_id``), ``sacc`` (the class-wise accuracy's mean and standard deviation over the replicates,
+from summary.arrow).
 Each one's docstring gives its block layout, a contract with the page's JavaScript (``js/*.js``;
 tests/test_wiring_site.py checks it value by value). In those layouts ``C`` is the number of
 classes, ``N`` of subset instances, ``L`` of layers and ``T`` of thresholds.
+
+Tables made before forget sets and seeds (no ``forget_set`` / ``setting_id`` columns, no forget_sets.arrow
+or summary.arrow) still load: each run's forget set is ``fc<forget_class>``, its setting is its run id,
+and every setting holds one run (n = 1).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ REFERENCES = ("original", "retrained")
 SPLITS = ("train", "test")
 SUBSETS = ("retain", "forget")
 RUN_METRICS = ("UA", "RA", "TUA", "TRA", "TA", "RTE", "PS", "PS_challenge", "MIA_efficacy", "avg_gap")
+SUMMARY_METRICS = RUN_METRICS + ("val_UA", "val_RA", "val_gap")
 DEFAULT_THRESHOLDS = 51  # the workflow's default attack sweep; only used when no run has an attack curve
 
 
@@ -50,8 +58,12 @@ class SiteData:
     model_name: str
     class_names: list[str]
     layers: list[str]
-    forget_classes: list[int]
-    runs: list[dict[str, Any]]  # ordered by forget class, then type, then run_id
+    forget_classes: list[int]  # the one-class forget sets' classes
+    sets: list[dict[str, Any]]  # the forget sets, in the experiment's order (see _forget_sets)
+    seeds: list[int]  # the replicate seeds, in order
+    refused: list[dict[str, Any]]  # methods not run on a forget set: {method, forget_set, reason}
+    runs: list[dict[str, Any]]  # ordered by forget set, then type, then setting, then seed
+    settings: list[dict[str, Any]]  # one per (forget set, setting_id), in the runs' order (see _settings)
     subset_index: np.ndarray
     subset_label: np.ndarray
     subset_sprite: np.ndarray  # -1 where there is no thumbnail
@@ -62,6 +74,8 @@ class SiteData:
     stores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     # per run: start of its block in each store, -1: none
     offsets: dict[str, np.ndarray] = field(default_factory=dict)
+    # per setting: start of its block in the sacc store, -1: none
+    setting_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @property
     def num_classes(self) -> int:
@@ -98,25 +112,35 @@ def load(tables_dir: str | Path) -> SiteData:
     meta, rows = _read_runs(tables_dir)
     similarity = read_table(tables_dir / "similarity.arrow")
     class_names, layers = _classes_and_layers(rows, meta, similarity)
-    runs = _ordered_runs(rows)
+    _with_sets_and_settings(rows)
+    sets = _forget_sets(tables_dir, meta, rows, class_names)
+    seeds = _seeds(meta, rows)
+    runs = _ordered_runs(rows, sets, seeds)
+    settings = _settings(runs, _summary_rows(tables_dir))
     instances = read_table(tables_dir / "instances.arrow")
     subset = _subset(tables_dir, instances)
     image_size, sprite_columns = _sprite_geometry(meta, subset.sprite_png)
     row_of = {run["run_id"]: k for k, run in enumerate(runs)}
+    _member_positions(sets, instances, runs, row_of, subset)
     C = len(class_names)
     acc = _pack_acc(runs, C)
     pred = _pack_pred(read_table(tables_dir / "predictions.arrow"), row_of, C)
     sim = _pack_sim(similarity, row_of, layers)
     atk, thresholds = _pack_atk(read_table(tables_dir / "attack.arrow"), row_of)
     inst = _pack_inst(instances, row_of, subset, C)
-    fgt = _pack_fgt(instances, runs, row_of, subset, inst_offsets=inst[1])
+    fgt = _pack_fgt(instances, runs, sets, row_of, subset, inst_offsets=inst[1])
+    sacc = _pack_sacc(settings, C)
     data = SiteData(
         meta=meta,
         **_names(meta, tables_dir),
         class_names=class_names,
         layers=layers,
-        forget_classes=sorted({run["forget_class"] for run in runs}),
+        forget_classes=[fs["forget_class"] for fs in sets if fs["forget_class"] is not None],
+        sets=sets,
+        seeds=seeds,
+        refused=[r for r in meta.get("refused") or [] if isinstance(r, dict)],
         runs=runs,
+        settings=settings,
         subset_index=subset.index,
         subset_label=subset.label,
         subset_sprite=subset.sprite,
@@ -128,6 +152,7 @@ def load(tables_dir: str | Path) -> SiteData:
     packed = {"acc": acc, "pred": pred, "sim": sim, "atk": atk, "inst": inst, "fgt": fgt}
     data.stores = {name: store for name, (store, _) in packed.items()} | {"subset": _pack_subset(subset)}
     data.offsets = {name: offsets for name, (_, offsets) in packed.items()}
+    data.stores["sacc"], data.setting_offsets = sacc
     _check(data, tables_dir)
     return data
 
@@ -169,12 +194,87 @@ def _classes_and_layers(
     return class_names, layers
 
 
-def _ordered_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The runs by forget class, then type (original, retrained, unlearned, external), then run_id;
-    a run's row in this list is its row in every store's offsets."""
+def _with_sets_and_settings(rows: list[dict[str, Any]]) -> None:
+    """Each run's forget set and setting (in place); tables made before forget sets have neither column:
+    their forget set is ``fc<forget_class>`` and each run is its own setting."""
     for r in rows:
-        r["forget_class"] = int(r["forget_class"])
-    runs = sorted(rows, key=lambda r: (r["forget_class"], TYPE_ORDER.get(r["type"], 9), str(r["run_id"])))
+        fc = r.get("forget_class")
+        r["forget_class"] = None if fc is None else int(fc)
+        if not r.get("forget_set"):
+            if fc is None:
+                raise SiteDataError(f"run {r['run_id']!r} has neither a forget_set nor a forget_class")
+            r["forget_set"] = f"fc{int(fc)}"
+        r["setting_id"] = r.get("setting_id") or r["run_id"]
+
+
+def _forget_sets(
+    tables_dir: Path, meta: dict[str, Any], rows: list[dict[str, Any]], class_names: list[str]
+) -> list[dict[str, Any]]:
+    """The forget sets with a run, in the metadata's order (forget_sets.arrow's, else by forget class, then
+    id, for older tables): id, display name, kind, classes and forget class (None unless one class)."""
+    described: dict[str, dict[str, Any]] = {}
+    if (tables_dir / "forget_sets.arrow").is_file():
+        for row in read_table(tables_dir / "forget_sets.arrow").to_pylist():
+            described[row["forget_set"]] = {
+                "name": row["name"],
+                "kind": row["kind"],
+                "classes": row["classes"],
+            }
+    for entry in meta.get("forget_sets") or []:
+        if isinstance(entry, dict) and entry.get("id"):
+            described[str(entry["id"])] = {**described.get(str(entry["id"]), {}), **entry}
+    first_class = {}
+    for r in rows:
+        first_class.setdefault(r["forget_set"], r["forget_class"])
+    order = [i for i in described if i in first_class]
+    rest = sorted(
+        set(first_class) - set(order), key=lambda i: (first_class[i] is None, first_class[i] or 0, i)
+    )
+    return [_describe_set(i, described.get(i, {}), first_class[i], class_names) for i in order + rest]
+
+
+def _describe_set(
+    set_id: str, entry: dict[str, Any], forget_class: int | None, class_names: list[str]
+) -> dict[str, Any]:
+    classes = [int(c) for c in entry.get("classes") or ([] if forget_class is None else [forget_class])]
+    kind = str(entry.get("kind") or ("class" if len(classes) == 1 else "classes" if classes else "random"))
+    default = " + ".join(class_names[c] if 0 <= c < len(class_names) else str(c) for c in classes) or set_id
+    return {
+        "id": set_id,
+        "name": str(entry.get("name") or default),
+        "kind": kind,
+        "classes": classes,
+        "forget_class": classes[0] if kind == "class" and len(classes) == 1 else None,
+    }
+
+
+def _seeds(meta: dict[str, Any], rows: list[dict[str, Any]]) -> list[int]:
+    """The replicate seeds: the metadata's, else one (the runs' first), as before seeds."""
+    seeds = [int(s) for s in meta.get("seeds") or []]
+    return seeds or [int(rows[0].get("seed") or 0)]
+
+
+def _ordered_runs(
+    rows: list[dict[str, Any]], sets: list[dict[str, Any]], seeds: list[int]
+) -> list[dict[str, Any]]:
+    """The runs by forget set, then type (original, retrained, unlearned, external), then setting, then
+    replicate seed; a run's row in this list is its row in every store's offsets. Each run also gets the
+    position of its forget set (``fs``) and of its seed (``seed_pos``; 0 for a seed not listed)."""
+    set_pos = {fs["id"]: k for k, fs in enumerate(sets)}
+    seed_pos = {s: k for k, s in enumerate(seeds)}
+    for r in rows:
+        r["fs"] = set_pos[r["forget_set"]]
+        r["seed_pos"] = seed_pos.get(r.get("seed"), 0)
+    runs = sorted(
+        rows,
+        key=lambda r: (
+            r["fs"],
+            TYPE_ORDER.get(r["type"], 9),
+            str(r["setting_id"]),
+            r["seed_pos"],
+            r["run_id"],
+        ),
+    )
     ids = [r["run_id"] for r in runs]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -182,6 +282,85 @@ def _ordered_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f"runs.arrow has duplicate run_id values {dup[:5]}; run ids must be unique in an experiment"
         )
     return runs
+
+
+# --- settings: a forget set's model across replicate seeds ------------------------------------------------
+def _summary_rows(tables_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """summary.arrow's rows by (forget set, setting); none for tables made before it."""
+    path = tables_dir / "summary.arrow"
+    if not path.is_file():
+        return {}
+    return {(r["forget_set"], r["setting_id"]): r for r in read_table(path).to_pylist()}
+
+
+def _settings(
+    runs: list[dict[str, Any]], summary: dict[tuple[str, str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per (forget set, setting), in the runs' order, with what the experiments table shows.
+
+    A setting of one run is that run (its values, its ``chosen``), so a single-seed experiment shows
+    exactly its runs. A setting of several runs takes summary.arrow's means (``M``), standard deviations
+    (``M_std``) and ``chosen``; without a summary row, the mean of its ok runs. Every setting also has
+    ``rows`` (its run rows), ``n``, ``n_ok``, and ``train_acc`` / ``test_acc`` (mean) with ``*_std``.
+    Each run gets the position of its setting (``setting``)."""
+    settings: list[dict[str, Any]] = []
+    index: dict[tuple[str, str], int] = {}
+    for k, r in enumerate(runs):
+        key = (r["forget_set"], r["setting_id"])
+        if key not in index:
+            index[key] = len(settings)
+            settings.append({"rows": []})
+        r["setting"] = index[key]
+        settings[index[key]]["rows"].append(k)
+    for key, pos in index.items():
+        members = [runs[k] for k in settings[pos]["rows"]]
+        settings[pos] |= _setting_values(members, summary.get(key))
+    return settings
+
+
+def _setting_values(members: list[dict[str, Any]], summary: dict[str, Any] | None) -> dict[str, Any]:
+    first, ok = members[0], [r for r in members if r["status"] == "ok"]
+    base = {k: first.get(k) for k in ("forget_set", "fs", "type", "method", "method_name", "epochs", "lr")}
+    base |= {"batch_size": first.get("batch_size"), "run_id": first["setting_id"], "n": len(members)}
+    base["n_ok"] = len(ok)
+    if len(members) == 1:
+        return {
+            **first,
+            **base,
+            **{f"{m}_std": None for m in RUN_METRICS},
+            "train_acc_std": None,
+            "test_acc_std": None,
+        }
+    values = {
+        "status": "ok" if ok else "failed",
+        "error": None if ok else first.get("error"),
+        "hyperparameters": (summary or {}).get("hyperparameters", first.get("hyperparameters")),
+        "chosen": bool((summary or {}).get("chosen")) if summary else any(r.get("chosen") for r in ok),
+        "val_gap": (summary or {}).get("val_gap_mean"),
+    }
+    for m in RUN_METRICS:
+        if summary is not None:
+            values[m], values[f"{m}_std"] = summary.get(f"{m}_mean"), summary.get(f"{m}_std")
+        else:
+            values[m], values[f"{m}_std"] = _mean_std([r.get(m) for r in ok])
+    for split in ("train", "test"):
+        if summary is not None:
+            values[f"{split}_acc"] = summary.get(f"{split}_acc_mean")
+            values[f"{split}_acc_std"] = summary.get(f"{split}_acc_std")
+        else:
+            lists = [r[f"{split}_acc"] for r in ok if r.get(f"{split}_acc") is not None]
+            values[f"{split}_acc"] = np.mean(lists, axis=0).tolist() if lists else None
+            values[f"{split}_acc_std"] = np.std(lists, axis=0, ddof=1).tolist() if len(lists) > 1 else None
+    return {**base, **values}
+
+
+def _mean_std(values: list[Any]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof = 1; None with fewer than 2) of the finite values, as
+    summary.arrow defines them (only for tables without one)."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not finite:
+        return None, None
+    return float(np.mean(finite)), (float(np.std(finite, ddof=1)) if len(finite) > 1 else None)
 
 
 def _subset(tables_dir: Path, instances: pa.Table) -> Subset:
@@ -375,16 +554,41 @@ def _pack_inst(instances: pa.Table, row_of: dict[str, int], subset: Subset, C: i
     return store, offsets
 
 
-def _pack_fgt(
+def _member_positions(
+    sets: list[dict[str, Any]],
     instances: pa.Table,
     runs: list[dict[str, Any]],
     row_of: dict[str, int],
     subset: Subset,
+) -> None:
+    """Each forget set's members in the evaluation subset (``pos``: subset positions, ascending), from
+    instances.arrow's ``is_forget`` of the set's first run with instances (membership is the set's, the
+    same for all its runs); a class-wise set without instances: its classes' images."""
+    run, pos, ok = _instance_slots(instances, row_of, subset)
+    is_forget = np.asarray(instances.column("is_forget").to_numpy(zero_copy_only=False), dtype=bool)
+    run_set = np.array([r["fs"] for r in runs] + [-1])[run]  # -1: an instance of no listed run
+    first_run: dict[int, int] = {}
+    for k in run[ok].tolist():
+        first_run.setdefault(runs[k]["fs"], k)
+    for s, fs in enumerate(sets):
+        if s in first_run:
+            mine = ok & (run == first_run[s]) & is_forget & (run_set == s)
+            fs["pos"] = sorted(set(pos[mine].tolist()))
+        else:
+            fs["pos"] = np.flatnonzero(np.isin(subset.label, fs["classes"])).tolist()
+
+
+def _pack_fgt(
+    instances: pa.Table,
+    runs: list[dict[str, Any]],
+    sets: list[dict[str, Any]],
+    row_of: dict[str, int],
+    subset: Subset,
     inst_offsets: np.ndarray,
 ) -> Packed:
-    """``fgt``: per run with instances, one row per subset instance of its forget class, in subset order:
-    columns entropy (T = 2), confidence (T = 1), float32 — the attack view's dots. Blocks differ in size
-    between forget classes."""
+    """``fgt``: per run with instances, one row per subset instance of its forget set (the set's ``pos``,
+    in subset order): columns entropy (T = 2), confidence (T = 1), float32 — the attack view's dots.
+    Blocks differ in size between forget sets."""
     run, pos, ok = _instance_slots(instances, row_of, subset)
     with_rows = np.flatnonzero(inst_offsets >= 0)
     where = inst_offsets[run[ok]] + pos[ok]
@@ -392,13 +596,11 @@ def _pack_fgt(
     for name in ("entropy", "confidence"):
         grid[name] = np.full(len(with_rows) * len(subset.index), np.nan, np.float32)
         grid[name][where] = instances.column(name).to_numpy()[ok]
-    forget_classes = {r["forget_class"] for r in runs}
-    forget_positions = {fc: np.flatnonzero(subset.label == fc) for fc in forget_classes}
     offsets = np.full(len(runs), -1, dtype=np.int32)
     blocks: dict[str, list[np.ndarray]] = {"entropy": [], "confidence": []}
     start = 0
     for k in with_rows:
-        positions = forget_positions[runs[k]["forget_class"]]
+        positions = np.asarray(sets[runs[k]["fs"]]["pos"], dtype=np.int64)
         offsets[k] = start
         for name, block in blocks.items():
             block.append(grid[name][inst_offsets[k] + positions])
@@ -407,6 +609,31 @@ def _pack_fgt(
         name: (np.concatenate(b).astype(np.float32) if b else np.zeros(0, np.float32))
         for name, b in blocks.items()
     }
+    return store, offsets
+
+
+def _pack_sacc(settings: list[dict[str, Any]], C: int) -> Packed:
+    """``sacc``: per setting with accuracies, ``C`` rows (class order): columns train, test (the mean over
+    its replicates; a one-run setting's own values) and train_sd, test_sd (the sample standard deviation,
+    NaN with fewer than two replicates), float32. Offsets are per setting."""
+    with_acc = [
+        k for k, s in enumerate(settings) if s.get("train_acc") is not None and s.get("test_acc") is not None
+    ]
+    offsets = _block_offsets(with_acc, len(settings), C)
+    store = {
+        name: np.full(len(with_acc) * C, np.nan, np.float32)
+        for name in ("train", "test", "train_sd", "test_sd")
+    }
+    for k in with_acc:
+        for split in ("train", "test"):
+            store[split][offsets[k] : offsets[k] + C] = np.asarray(
+                settings[k][f"{split}_acc"], dtype=np.float32
+            )
+            sd = settings[k].get(f"{split}_acc_std")
+            if sd is not None:
+                store[f"{split}_sd"][offsets[k] : offsets[k] + C] = np.asarray(
+                    [np.nan if v is None else v for v in sd], dtype=np.float32
+                )
     return store, offsets
 
 
@@ -420,10 +647,10 @@ def _pack_subset(subset: Subset) -> dict[str, np.ndarray]:
 
 
 def _check(data: SiteData, tables_dir: Path) -> None:
-    for fc in data.forget_classes:
-        kinds = [r["type"] for r in data.runs if r["forget_class"] == fc and r["status"] == "ok"]
+    for fs in data.sets:
+        kinds = [r["type"] for r in data.runs if r["forget_set"] == fs["id"] and r["status"] == "ok"]
         if not kinds:
-            raise SiteDataError(f"forget class {fc} has no successful run in {tables_dir / 'runs.arrow'}")
+            raise SiteDataError(f"forget set {fs['id']} has no successful run in {tables_dir / 'runs.arrow'}")
 
 
 def hyperparameters_text(run: dict[str, Any]) -> str:
@@ -440,13 +667,14 @@ def hyperparameters_text(run: dict[str, Any]) -> str:
 FORGET_MARK = " (\u2716)"
 
 
-def class_label(data: SiteData, c: int, fc: int) -> str:
+def class_label(data: SiteData, c: int, classes: list[int]) -> str:
     name = data.class_names[c] if 0 <= c < data.num_classes else str(c)
-    return name + FORGET_MARK if c == fc else name
+    return name + FORGET_MARK if c in classes else name
 
 
-def tick_labels(data: SiteData, fc: int, reversed_: bool) -> dict[int, str]:
+def tick_labels(data: SiteData, classes: list[int], reversed_: bool) -> dict[int, str]:
     """Axis label overrides for class ticks (as js/util.js tick_labels), set at build time for the first
-    forget class so the first render needs no relayout. BokehJS looks overrides up by the numeric tick."""
+    forget set so the first render needs no relayout: its classes are marked ✖ (none for a random set).
+    BokehJS looks overrides up by the numeric tick."""
     C = data.num_classes
-    return {(C - 1 - c if reversed_ else c): class_label(data, c, fc) for c in range(C)}
+    return {(C - 1 - c if reversed_ else c): class_label(data, c, classes) for c in range(C)}

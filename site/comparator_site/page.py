@@ -7,11 +7,12 @@ All interaction runs in ONE ``CustomJS`` (``Page.app``) whose code is the concat
 gets from Python. Each view puts its models into one dict and hands it over with ``Page.provide``:
 
 * ``cfg`` (:func:`config`): static facts as a JSON string, parsed once into ``CFG`` (js/util.js);
-* ``st`` (store.py): the data stores, never plotted: ``runs``, ``subset``, ``inst``, ``acc``, ``pred``,
-  ``sim``, ``atk``, ``fgt`` (js/state.js and each view's file);
+* ``st`` (store.py): the data stores, never plotted: ``runs``, ``settings``, ``subset``, ``inst``, ``acc``,
+  ``pred``, ``sim``, ``atk``, ``fgt``, ``sacc`` (js/state.js and each view's file);
 * ``core_tabs`` (:func:`build_document`): the Embedding / Attack tabs (js/attack.js, js/main.js);
-* ``hdr`` (views/header.py): ``fc``, ``sel_a``, ``sel_b`` (js/header.js, js/main.js);
-* ``tbl`` (views/experiments_table.py): ``src``, ``table``, ``filter``, ``best``, ``method_ids``
+* ``hdr`` (views/header.py): ``fc`` (the forget set), ``sel_a``, ``sel_b``, ``seed`` (js/header.js,
+  js/main.js);
+* ``tbl`` (views/experiments_table.py): ``src``, ``table``, ``filter``, ``best``, ``note``, ``method_ids``
   (js/table.js, js/main.js);
 * ``cw`` (views/classwise_accuracy.py): ``src``, ``caption``, and per split ``tr`` / ``te``: ``fig``,
   ``xr``, ``ticker``, ``band``, ``avg``, ``avg_label``, ``yaxis`` (js/classwise.js);
@@ -86,8 +87,9 @@ class Page:
         self.widget_css = InlineStyleSheet(css=read_asset("css", "widgets.css"))
 
     def first_models(self) -> dict[str, int]:
-        """The run rows shown as A and B when the page opens (the first forget class's defaults)."""
-        return config(self.data, None)["per_fc"][str(self.data.forget_classes[0])]
+        """The run rows shown as A and B when the page opens (the first forget set's defaults, first seed)."""
+        first = config(self.data, None)["sets"][0]
+        return {ab: self.data.settings[first[ab]]["rows"][0] for ab in ("A", "B")}
 
     def name(self, name: str, model: M) -> M:
         """Give a model its page-wide name: events are dispatched by it, the tests find the model by it."""
@@ -126,18 +128,35 @@ class Page:
         return Div(text=text, stylesheets=[self.widget_css], disable_math=True, **kw)
 
 
+def set_config(data: SiteData, s: int) -> dict[str, Any]:
+    """One forget set's facts for the JavaScript: its name, classes (✖-marked), members in the subset
+    (``pos``), settings (rows of the settings store), the original's and retrained model's settings, the
+    settings A and B open with, and the methods not run on it (``refused``)."""
+    fs, settings = data.sets[s], data.settings
+    rows = [k for k, st in enumerate(settings) if st["fs"] == s]
+    ok = [k for k in rows if settings[k]["status"] == "ok"]
+    orig = next((k for k in ok if settings[k]["type"] == "original"), None)
+    retr = next((k for k in ok if settings[k]["type"] == "retrained"), None)
+    a = orig if orig is not None else ok[0]
+    b = retr if retr is not None and retr != a else next((k for k in ok if k != a), a)
+    refused = [
+        {"method": str(r.get("method", "")), "reason": str(r.get("reason", ""))}
+        for r in data.refused
+        if r.get("forget_set") == fs["id"]
+    ]
+    return {
+        **{k: fs[k] for k in ("id", "name", "kind", "classes", "forget_class", "pos")},
+        "rows": rows,
+        "original": orig,
+        "retrained": retr,
+        "A": a,
+        "B": b,
+        "refused": refused,
+    }
+
+
 def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
     """Static facts the JavaScript needs (shipped as a JSON string, parsed once)."""
-    runs = data.runs
-    per_fc: dict[str, Any] = {}
-    for fc in data.forget_classes:
-        rows = [k for k, r in enumerate(runs) if r["forget_class"] == fc]
-        ok = [k for k in rows if runs[k]["status"] == "ok"]
-        orig = next((k for k in ok if runs[k]["type"] == "original"), None)
-        retr = next((k for k in ok if runs[k]["type"] == "retrained"), None)
-        a = orig if orig is not None else ok[0]
-        b = retr if retr is not None and retr != a else next((k for k in ok if k != a), a)
-        per_fc[str(fc)] = {"rows": rows, "original": orig, "retrained": retr, "A": a, "B": b}
     return {
         "C": data.num_classes,
         "L": len(data.layers),
@@ -146,7 +165,8 @@ def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
         "class_names": data.class_names,
         "layers": data.layers,
         "forget_classes": data.forget_classes,
-        "per_fc": per_fc,
+        "sets": [set_config(data, s) for s in range(len(data.sets))],
+        "seeds": data.seeds,
         "class_colors": colors.class_colors(data.num_classes),
         "colors": {
             "A": colors.MODEL_A,

@@ -1,6 +1,7 @@
-// Attack simulation: A and B each against the retrained model of the forget class.
-// Values and curves come from the stores (fgt: per-instance entropy/confidence of the forget
-// instances of the evaluation subset; atk: the attack curves of the same instances, scope "subset").
+// Attack simulation: A and B each against the retrained model of the forget set, of the model's own
+// replicate seed. Values and curves come from the stores (fgt: per-instance entropy/confidence of the
+// forget set's instances in the evaluation subset; atk: the attack curves of the same instances, scope
+// "subset").
 
 const ATK_AXIS = [
   {lo: 0, hi: 2.5, step: 0.05, dflt: 1.25, label: "Entropy", field: "entropy"},
@@ -48,7 +49,7 @@ function atk_nearest(comb, t) {
 function atk_values(k, metric) {
   const off = k >= 0 ? R.off_fgt[k] : -1;
   if (off < 0) return null;
-  const F = forget_positions(S.fc).length;
+  const F = forget_positions(S.fs).length;
   const arr = st.fgt.data[ATK_AXIS[metric].field];
   // a plain view: subarray() on BokehJS's typed-array subclasses returns the whole buffer
   return new Float32Array(arr.buffer, arr.byteOffset + off * 4, F);
@@ -102,7 +103,8 @@ function atk_common(ca, cb) {
 
 function atk_context(ab) {
   const k = model_of(ab), m = S.atk.metric;
-  const retr = fc_info(S.fc).retrained;
+  const rs = set_info(S.fs).retrained;
+  const retr = rs == null || k < 0 ? null : run_of(rs, R.seed_pos[k]);
   return {k, retr, comb: atk_combined(k, m), rv: retr == null ? null : atk_values(retr, m), mv: atk_values(k, m)};
 }
 
@@ -139,7 +141,7 @@ function atk_panel(ab, c) {
                     `${model_tag(ab, c.k)}</div>`);
   let why = null;
   if (is_original(c.k)) why = "Please select an unlearned model to compare the attack results";
-  else if (c.retr == null) why = "This forget class has no retrained model to attack against";
+  else if (c.retr == null || c.retr < 0) why = "This forget set has no retrained model to attack against";
   else if (!c.comb || !c.rv || !c.mv) why = "No attack data for this model";
   if (why) {
     set_html(P.msg, `<div class="uc-empty">${esc(why)}</div>`);
@@ -158,7 +160,7 @@ function atk_panel(ab, c) {
   const nb = Math.round((ax.hi - ax.lo) / ax.step);
   const bin = (v) => clamp(Math.floor((atk_clip(v, ax) - ax.lo) / ax.step + 1e-9), 0, nb - 1);
   const pred_model = (v) => (atk_clip(v, ax) >= t) === (dir === 0);
-  const F = c.rv.length, pos = forget_positions(S.fc);
+  const F = c.rv.length, pos = forget_positions(S.fs);
   const d = {x: new Float32Array(2 * F), y: new Float32Array(2 * F), color: new Uint32Array(2 * F),
              key: new Array(2 * F), inst: new Int32Array(2 * F)};
   const cnt = [new Int32Array(nb), new Int32Array(nb)];

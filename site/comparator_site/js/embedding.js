@@ -2,16 +2,16 @@
 
 const _emb_cache = {};
 
-// row order of emb_src for a forget class (forget instances last, so their crosses are drawn on top)
-// and the shared view box of all its models
-function emb_layout(fc) {
-  if (_emb_cache[fc] === undefined) {
-    const order = [];
-    for (let i = 0; i < N; i++) if (SUB.label[i] !== fc) order.push(i);
-    for (let i = 0; i < N; i++) if (SUB.label[i] === fc) order.push(i);
+// row order of emb_src for a forget set (its members last, so their crosses are drawn on top) and the
+// shared view box of all its models (every seed's: they share one frame)
+function emb_layout(fs) {
+  if (_emb_cache[fs] === undefined) {
+    const order = [], member = member_mask(fs);
+    for (let i = 0; i < N; i++) if (!member[i]) order.push(i);
+    for (let i = 0; i < N; i++) if (member[i]) order.push(i);
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     const X = st.inst.data.x, Y = st.inst.data.y;
-    for (const k of fc_rows(fc)) {
+    for (const k of set_runs(fs)) {
       const off = R.off_inst[k];
       if (off < 0) continue;
       for (let i = 0; i < N; i++) {
@@ -24,14 +24,14 @@ function emb_layout(fc) {
     }
     if (!Number.isFinite(x0)) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
     const px = (x1 - x0) * 0.04 || 1, py = (y1 - y0) * 0.04 || 1;
-    _emb_cache[fc] = {order, box: [x0 - px, x1 + px, y0 - py, y1 + py]};
+    _emb_cache[fs] = {order, box: [x0 - px, x1 + px, y0 - py, y1 + py]};
   }
-  return _emb_cache[fc];
+  return _emb_cache[fs];
 }
 
-// is instance i (true class `label`, prediction `pred`) highlighted in the current mode?
-function emb_highlighted(mode, label, pred, fc) {
-  const f = label === fc;
+// is an instance (true class `label`, prediction `pred`, in the forget set or not: f) highlighted in the
+// current mode?
+function emb_highlighted(mode, label, pred, f) {
   switch (mode) {
     case 1: return f;                              // Target to Forget
     case 2: return f && pred !== label;            // Correctly Forgotten
@@ -42,16 +42,16 @@ function emb_highlighted(mode, label, pred, fc) {
 }
 
 function emb_update(ranges) {
-  const fc = S.fc, lay = emb_layout(fc), order = lay.order, n = order.length;
+  const lay = emb_layout(S.fs), order = lay.order, n = order.length, member = member_mask(S.fs);
   const X = st.inst.data.x, Y = st.inst.data.y, P = st.inst.data.pred;
   const d = {pos: new Int32Array(n), marker: new Array(n), size: new Float32Array(n)};
   S.emb_on = {a: new Uint8Array(n), b: new Uint8Array(n)};
   for (const ab of ["a", "b"]) {
-    const off = R.off_inst[model_of(ab)];
+    const k = model_of(ab), off = k >= 0 ? R.off_inst[k] : -1;
     const xs = new Float32Array(n), ys = new Float32Array(n);
     const fill = new Uint32Array(n), line = new Uint32Array(n), on = S.emb_on[ab];
     for (let j = 0; j < n; j++) {
-      const i = order[j], label = SUB.label[i], f = label === fc;
+      const i = order[j], label = SUB.label[i], f = member[i] === 1;
       let pred = -1;
       if (off >= 0) {
         xs[j] = X[off + i];
@@ -63,7 +63,7 @@ function emb_update(ranges) {
       }
       const colour = pred >= 0 ? CLASS_COLORS[pred] : "#9CA3AF";
       const dark = pred >= 0 ? CLASS_DARK[pred] : "#4B5563";
-      const hl = emb_highlighted(S.emb_mode, label, pred, fc);
+      const hl = emb_highlighted(S.emb_mode, label, pred, f);
       on[j] = hl ? 1 : 0;
       const fa = hl ? (f || S.emb_mode === 4 ? 0.85 : 0.6) : 0.05;
       const la = f ? (hl ? 1 : 0.05) : 0;
@@ -76,7 +76,7 @@ function emb_update(ranges) {
     d[`${ab}_line`] = line;
   }
   for (let j = 0; j < n; j++) {
-    const f = SUB.label[order[j]] === fc;
+    const f = member[order[j]] === 1;
     d.pos[j] = order[j];
     d.marker[j] = f ? "x" : "circle";
     d.size[j] = f ? 9 : 7;

@@ -1,16 +1,16 @@
-// Header: the forget-class selector and the Model A / Model B selects.
+// Header: the forget-set selector, the Model A / Model B selects (of settings) and the seed select.
 
 function option_label(k) {
-  const m = R.method_name[k];
-  return `${R.type_label[k]} \u00b7 ${R.id[k]}` + (m && m !== "-" ? ` \u00b7 ${m}` : "");
+  const m = SET.method_name[k];
+  return `${SET.type_label[k]} \u00b7 ${SET.id[k]}` + (m && m !== "-" ? ` \u00b7 ${m}` : "");
 }
 
 function header_update() {
-  const rows = ok_rows(S.fc);
-  const fi = CFG.forget_classes.indexOf(S.fc);
-  if (hdr.fc.active !== fi) hdr.fc.active = fi;
+  const rows = ok_settings(S.fs);
+  if (hdr.fc.active !== S.fs) hdr.fc.active = S.fs;
+  if (hdr.seed.value !== String(S.seed)) hdr.seed.value = String(S.seed);
   // <option> labels are set as text by BokehJS, so the raw names are safe here
   const choices = (other) => rows.filter((k) => k !== other).map((k) => [String(k), option_label(k)]);
-  hdr.sel_a.setv({options: choices(S.B), value: String(S.A)});
-  hdr.sel_b.setv({options: choices(S.A), value: String(S.B)});
+  hdr.sel_a.setv({options: choices(S.sb), value: String(S.sa)});
+  hdr.sel_b.setv({options: choices(S.sa), value: String(S.sb)});
 }

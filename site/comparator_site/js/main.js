@@ -1,23 +1,38 @@
 // Entry point: every event of the page arrives here (one CustomJS for the whole page).
 
+// a and b: settings (rows of SET), each with an ok run
 function set_models(a, b) {
-  if (a === b || R.ok[a] !== 1 || R.ok[b] !== 1) return;
-  if (a === S.A && b === S.B) return;
-  S.A = a;
-  S.B = b;
+  if (a === b || SET.ok[a] !== 1 || SET.ok[b] !== 1) return;
+  if (a === S.sa && b === S.sb) return;
+  S.sa = a;
+  S.sb = b;
+  resolve_runs();
   update_models();
 }
 
-function set_fc(fc) {
-  if (fc === S.fc) return;
-  S.fc = fc;
-  const info = fc_info(fc);
-  S.A = info.A;
-  S.B = info.B;
+// A and B: the runs of the chosen settings at the chosen seed
+function resolve_runs() {
+  S.A = run_of(S.sa, S.seed);
+  S.B = run_of(S.sb, S.seed);
+}
+
+function set_fs(fs) {
+  if (fs === S.fs || set_info(fs) === undefined) return;
+  S.fs = fs;
+  S.sa = set_info(fs).A;
+  S.sb = set_info(fs).B;
+  resolve_runs();
   update_models(true);
 }
 
-// everything that follows the forget class and the A/B choice
+function set_seed(i) {
+  if (i === S.seed || !(i >= 0 && i < CFG.seeds.length)) return header_update();
+  S.seed = i;
+  resolve_runs();
+  update_models();
+}
+
+// everything that follows the forget set, the A/B choice and the seed
 function update_models(fc_changed = false) {
   timed("header", header_update);
   timed("table", table_update);
@@ -35,16 +50,19 @@ function update_models(fc_changed = false) {
 }
 
 // What the page shows, for whatever drives it (the browser tests): set after every complete update, so
-// that a change of A, B or the forget class can be awaited. Page state, not a measurement: always on.
+// that a change of A, B, the forget set or the seed can be awaited. Page state, not a measurement: always
+// on. fc: the set's class when it is one class (else null); A and B: run ids.
 function publish_state() {
-  window.__uc_state = {fc: S.fc, A: R.id[S.A], B: R.id[S.B]};
+  const info = set_info(S.fs);
+  window.__uc_state = {fc: info.forget_class, fs: info.id, seed: CFG.seeds[S.seed], A: R.id[S.A], B: R.id[S.B]};
 }
 
 function on_ready() {
-  S.fc = CFG.forget_classes[0];
-  const info = fc_info(S.fc);
-  S.A = info.A;
-  S.B = info.B;
+  S.fs = 0;
+  S.seed = 0;
+  S.sa = set_info(0).A;
+  S.sb = set_info(0).B;
+  resolve_runs();
   document.addEventListener("click", table_click);
   document.addEventListener("mouseover", atk_grid_over);
   window.addEventListener("scroll", () => { link_hide(); tip_hide(); }, {passive: true});
@@ -85,12 +103,13 @@ function dispatch(obj, data, ctx) {
   if (ctx && ctx.index) S.index = ctx.index;
   if (obj && typeof obj.add_root === "function") return on_ready();  // DocumentReady: obj is the Document
   switch (event_key(obj)) {
-    case "hdr_fc": return set_fc(CFG.forget_classes[obj.active]);
+    case "hdr_fc": return set_fs(obj.active);
+    case "hdr_seed": return set_seed(Number(obj.value));
     case "hdr_sel_a": case "hdr_sel_b": {
       // read both selects: callbacks run asynchronously, so both may have changed since the event
-      const a = hdr.sel_a.value === "" ? S.A : Number(hdr.sel_a.value);
-      const b = hdr.sel_b.value === "" ? S.B : Number(hdr.sel_b.value);
-      if (a === b || R.ok[a] !== 1 || R.ok[b] !== 1 || R.fc[a] !== S.fc || R.fc[b] !== S.fc) return header_update();
+      const a = hdr.sel_a.value === "" ? S.sa : Number(hdr.sel_a.value);
+      const b = hdr.sel_b.value === "" ? S.sb : Number(hdr.sel_b.value);
+      if (a === b || SET.ok[a] !== 1 || SET.ok[b] !== 1 || SET.fs[a] !== S.fs || SET.fs[b] !== S.fs) return header_update();
       return set_models(a, b);
     }
     case "tbl_filter": return table_filter_changed();

@@ -1,7 +1,7 @@
 // Prediction matrices of A and B: split triangles (greys) or bubbles (turbo), train/test, shared row.
 
 function mx_fill(ab, k) {
-  const off = R.off_pred[k];
+  const off = k >= 0 ? R.off_pred[k] : -1, classes = set_classes();
   const base = off + S.mx_split * C * C;
   const cells = {x: [], y: [], true_name: [], pred_name: [], prop_txt: [], conf_txt: [], size: [], bub_color: new Uint32Array(C * C)};
   const fill = new Uint32Array(2 * C * C);
@@ -11,8 +11,8 @@ function mx_fill(ab, k) {
       const conf = off >= 0 ? st.pred.data.conf[base + t * C + p] : NaN;
       cells.x.push(p);
       cells.y.push(C - 1 - t);
-      cells.true_name.push(class_name(t, S.fc));
-      cells.pred_name.push(class_name(p, S.fc));
+      cells.true_name.push(class_name(t, classes));
+      cells.pred_name.push(class_name(p, classes));
       cells.prop_txt.push(fmt(prop));
       cells.conf_txt.push(fmt(conf));
       const v = Number.isFinite(prop) ? prop : 0;
@@ -31,8 +31,8 @@ function mx_fill(ab, k) {
 function mx_update() {
   mx_fill("a", S.A);
   mx_fill("b", S.B);
-  const labels = tick_labels(S.fc, false);
-  const labels_rev = tick_labels(S.fc, true);
+  const labels = tick_labels(set_classes(), false);
+  const labels_rev = tick_labels(set_classes(), true);
   for (const ab of ["a", "b"]) {
     const mat = mx[ab];
     mat.xaxis.major_label_overrides = labels;

@@ -1,12 +1,19 @@
 // The page's state and read access to the stores (one fixed-size block per run; offsets in st.runs).
+// The table, the selects and the class-wise view pick settings (SET: a forget set's model type, method and
+// grid point across replicate seeds); the seed picks which replicate's runs (R) are A and B in the
+// instance-level views. With one seed a setting is one run, at the same row.
 
 const R = st.runs.data;
+const SET = st.settings.data;
 const SUB = st.subset.data;
 
 const S = {
   index: null,         // Bokeh's view index (from cb_context), to reach views for screen coordinates
-  fc: CFG.forget_classes[0],
-  A: -1,
+  fs: 0,               // the forget set (position in CFG.sets)
+  seed: 0,             // the replicate seed (position in CFG.seeds)
+  sa: -1,              // the settings chosen as A and B (rows of SET)
+  sb: -1,
+  A: -1,               // their runs at the seed (rows of R)
   B: -1,
   emb_mode: 0,
   emb_row: -1,         // row of emb_src under the pointer
@@ -23,16 +30,43 @@ const S = {
   },
 };
 
-function fc_info(fc) {
-  return CFG.per_fc[String(fc)];
+function set_info(fs) {
+  return CFG.sets[fs];
 }
 
-function fc_rows(fc) {
-  return fc_info(fc).rows;
+// the forget set's settings (rows of SET) and those with an ok run
+function set_rows(fs) {
+  return set_info(fs).rows;
 }
 
-function ok_rows(fc) {
-  return fc_rows(fc).filter((k) => R.ok[k] === 1);
+function ok_settings(fs) {
+  return set_rows(fs).filter((k) => SET.ok[k] === 1);
+}
+
+// the classes marked ✖ (the current set's; none for a random set)
+function set_classes() {
+  return set_info(S.fs).classes;
+}
+
+// the run of setting s at seed position i; a setting without one (an external model: first replicate
+// only) shows its first run
+function run_of(s, i) {
+  if (s == null || s < 0) return -1;
+  const k = SET["run" + i][s];
+  if (k >= 0) return k;
+  for (let j = 0; j < CFG.seeds.length; j++) if (SET["run" + j][s] >= 0) return SET["run" + j][s];
+  return -1;
+}
+
+// the runs of a forget set, all seeds
+const _set_runs = {};
+function set_runs(fs) {
+  if (_set_runs[fs] === undefined) {
+    const out = [];
+    for (let k = 0; k < R.fs.length; k++) if (R.fs[k] === fs) out.push(k);
+    _set_runs[fs] = out;
+  }
+  return _set_runs[fs];
 }
 
 function model_of(ab) {
@@ -51,17 +85,20 @@ function is_original(k) {
   return k >= 0 && R.type[k] === "original";
 }
 
-const _fgt_pos = {};
-// subset positions of the forget class's instances, in subset order (the order of the fgt store)
-function forget_positions(fc) {
-  if (_fgt_pos[fc] === undefined) {
-    const out = [];
-    for (let i = 0; i < N; i++) {
-      if (SUB.label[i] === fc) out.push(i);
-    }
-    _fgt_pos[fc] = out;
+// subset positions of the forget set's members, in subset order (the order of the fgt store)
+function forget_positions(fs) {
+  return set_info(fs).pos;
+}
+
+const _members = {};
+// per subset position: 1 if the image is in the forget set
+function member_mask(fs) {
+  if (_members[fs] === undefined) {
+    const m = new Uint8Array(N);
+    for (const i of forget_positions(fs)) m[i] = 1;
+    _members[fs] = m;
   }
-  return _fgt_pos[fc];
+  return _members[fs];
 }
 
 function probs_of(k, i) {

@@ -1,33 +1,43 @@
-// The experiments table: the current forget class's runs, the method filter, "Best of each method", and
-// the A/B radios.
+// The experiments table: the current forget set's settings (one row each, across replicate seeds), the
+// method filter, "Best of each method", the A/B radios, and the note on methods not run on the set.
 
 const TABLE_FIELDS = Object.keys(tbl.src.data);
 
 function is_reference(k) {
-  return R.type[k] === "original" || R.type[k] === "retrained";
+  return SET.type[k] === "original" || SET.type[k] === "retrained";
 }
 
 function table_shows(k) {
-  if (S.best && R.chosen[k] !== 1 && !is_reference(k)) return false;  // best: chosen runs and references
-  return S.methods.size === 0 || R.method[k] === "" || is_reference(k) || S.methods.has(R.method[k]);
+  if (S.best && SET.chosen[k] !== 1 && !is_reference(k)) return false;  // best: chosen runs and references
+  return S.methods.size === 0 || SET.method[k] === "" || is_reference(k) || S.methods.has(SET.method[k]);
 }
 
 function table_update() {
-  const rows = fc_rows(S.fc).filter(table_shows);
+  const rows = set_rows(S.fs).filter(table_shows);
   const d = {};
   for (const f of TABLE_FIELDS) d[f] = new Array(rows.length);
   rows.forEach((k, j) => {
     for (const f of TABLE_FIELDS) {
-      if (f in R) d[f][j] = R[f][k];
+      if (f in SET) d[f][j] = SET[f][k];
     }
     d.idx[j] = k;
-    const ok = R.ok[k] === 1;
-    d.a_state[j] = k === S.A ? "on" : (!ok || k === S.B) ? "disabled" : "off";
-    d.b_state[j] = k === S.B ? "on" : (!ok || k === S.A) ? "disabled" : "off";
+    const ok = SET.ok[k] === 1;
+    d.a_state[j] = k === S.sa ? "on" : (!ok || k === S.sb) ? "disabled" : "off";
+    d.b_state[j] = k === S.sb ? "on" : (!ok || k === S.sa) ? "disabled" : "off";
   });
   tbl.src.data = d;
   // the DataTable redraws on its CDSView's change, which BokehJS emits only when the row count changes
   tbl.table.view.change.emit();
+  table_note();
+}
+
+// methods not run on this forget set (the workflow's refusals), with the reason; names are escaped
+function table_note() {
+  const refused = set_info(S.fs).refused;
+  const items = refused.map((r) => `<b>${esc(r.method)}</b>: ${esc(r.reason)}`);
+  set_html(tbl.note, items.length
+    ? `<div class="uc-small uc-refused">Not run on ${esc(set_info(S.fs).name)}: ${items.join("; ")}</div>`
+    : "");
 }
 
 function table_filter_changed() {
@@ -46,8 +56,8 @@ function table_click(ev) {
   const target = path.find((n) => n && n.dataset && n.dataset.ab);
   if (!target) return;
   const k = Number(target.dataset.run);
-  if (!Number.isInteger(k) || R.ok[k] !== 1 || R.fc[k] !== S.fc) return;
+  if (!Number.isInteger(k) || SET.ok[k] !== 1 || SET.fs[k] !== S.fs) return;
   const ab = target.dataset.ab;
-  if (ab === "A" && k !== S.B) set_models(k, S.B);
-  if (ab === "B" && k !== S.A) set_models(S.A, k);
+  if (ab === "A" && k !== S.sb) set_models(k, S.sb);
+  if (ab === "B" && k !== S.sa) set_models(S.sa, k);
 }

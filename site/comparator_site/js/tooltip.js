@@ -70,7 +70,7 @@ function tip_show(cx, cy, i, models, extra = []) {
   facts.appendChild(el("div", "uc-tip-row", `Image #${SUB.index[i]}`));
   const tc = el("div", "uc-tip-row");
   tc.appendChild(el("b", null, "True Class: "));
-  tc.appendChild(document.createTextNode(class_name(label, S.fc)));
+  tc.appendChild(document.createTextNode(class_name(label, set_classes())));
   facts.appendChild(tc);
   facts.appendChild(el("div", "uc-tip-row uc-tip-sub", "Predicted Class"));
   for (const m of models) {
@@ -79,7 +79,7 @@ function tip_show(cx, cy, i, models, extra = []) {
     who.style.color = m.color;
     who.style.fontWeight = "600";
     r.appendChild(who);
-    r.appendChild(document.createTextNode(m.pred >= 0 ? class_name(m.pred, S.fc) : "-"));
+    r.appendChild(document.createTextNode(m.pred >= 0 ? class_name(m.pred, set_classes()) : "-"));
     facts.appendChild(r);
   }
   for (const [label, value, colour] of extra) {
@@ -95,7 +95,7 @@ function tip_show(cx, cy, i, models, extra = []) {
   const chart = el("div", "uc-tip-chart");
   for (let c = 0; c < C; c++) {
     const r = el("div", "uc-tip-bar-row");
-    r.appendChild(el("span", "uc-tip-cls", class_name(c, S.fc)));
+    r.appendChild(el("span", "uc-tip-cls", class_name(c, set_classes())));
     const bars = el("span", "uc-tip-bars");
     for (const m of models) {
       const p = m.probs ? m.probs[c] : NaN;

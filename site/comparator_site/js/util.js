@@ -64,16 +64,17 @@ function turbo(t) {
   return rgb_hex(r, g, b);
 }
 
-function class_name(c, fc) {
+// a class's name, marked ✖ when it is one of the forget set's classes
+function class_name(c, classes) {
   const n = CFG.class_names[c] ?? String(c);
-  return c === fc ? n + FORGET_MARK : n;
+  return classes.includes(c) ? n + FORGET_MARK : n;
 }
 
 // axis label overrides: BokehJS looks them up by the numeric tick, so a Map with number keys
-function tick_labels(fc, reversed) {
+function tick_labels(classes, reversed) {
   const out = new Map();
   for (let c = 0; c < C; c++) {
-    out.set(reversed ? C - 1 - c : c, class_name(c, fc));
+    out.set(reversed ? C - 1 - c : c, class_name(c, classes));
   }
   return out;
 }

@@ -1,5 +1,6 @@
-"""Attack simulation: A and B each against the retrained model of the forget class, after the original's
-(gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d, frontend/src/views/Core/PrivacyAttack.tsx and
+"""Attack simulation: A and B each against the retrained model of the forget set (of the model's own replicate
+seed), after the original's (gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
+frontend/src/views/Core/PrivacyAttack.tsx and
 frontend/src/components/Core/PrivacyAttack/AttackPlot.tsx, AttackAnalytics.tsx, AttackSuccessFailure.tsx).
 
 Per panel: the butterfly of per-instance values (retrained samples left in grey, the model's right in

@@ -1,18 +1,33 @@
 """Class-wise accuracy: diverging bars of B − A per class, training and test side by side, after the
 original's (gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
-frontend/src/components/MetricsView/ClasswiseAccuracy/VerticalBarChart.tsx)."""
+frontend/src/components/MetricsView/ClasswiseAccuracy/VerticalBarChart.tsx).
+
+It compares the settings A and B: with several replicate seeds, the bars are the difference of their mean
+accuracies and the whiskers ± the spread of that difference, sqrt(std_A² + std_B²) from summary.arrow's
+per-class sample standard deviations (the replicates of A and B taken as independent); none with one seed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bokeh.layouts import column, row
-from bokeh.models import BoxAnnotation, ColumnDataSource, FixedTicker, HoverTool, Label, Range1d, Span
+from bokeh.models import (
+    BoxAnnotation,
+    ColumnDataSource,
+    FixedTicker,
+    HoverTool,
+    Label,
+    Range1d,
+    Span,
+    Whisker,
+)
 from bokeh.plotting import figure
 
 from ..data import SiteData, tick_labels
 
-FIELDS = ["y", "name", "color"] + [f"{s}_{k}" for s in ("tr", "te") for k in ("left", "right", "a", "b", "d")]
+FIELDS = ["y", "name", "color"] + [
+    f"{s}_{k}" for s in ("tr", "te") for k in ("left", "right", "a", "b", "d", "lo", "hi")
+]
 
 
 def _split_chart(page, split: str, title: str, src: ColumnDataSource) -> dict[str, Any]:
@@ -45,13 +60,25 @@ def _split_chart(page, split: str, title: str, src: ColumnDataSource) -> dict[st
         line_color=None,
         source=src,
     )
+    # whiskers: NaN ends (one replicate) draw nothing
+    whisker = Whisker(
+        base="y",
+        lower=f"{split}_lo",
+        upper=f"{split}_hi",
+        dimension="width",
+        source=src,
+        line_color="#374151",
+        line_width=1,
+    )
+    whisker.upper_head.size = whisker.lower_head.size = 5
+    p.add_layout(whisker)
     avg = Span(location=0, dimension="height", line_dash="dashed", line_color="#374151", line_width=1)
     avg_label = Label(x=0, y=C - 0.4, text="", text_font_size="9px", text_color="#374151", x_offset=3)
     p.add_layout(avg)
     p.add_layout(avg_label)
     p.yaxis.ticker = FixedTicker(ticks=list(range(C)))
     p.yaxis.major_label_text_font_size = "10px"
-    p.yaxis.major_label_overrides = tick_labels(data, data.forget_classes[0], True)
+    p.yaxis.major_label_overrides = tick_labels(data, data.sets[0]["classes"], True)
     ticker = FixedTicker(ticks=[-1, 0, 1])
     p.xaxis.ticker = ticker
     p.xaxis.major_label_text_font_size = "9px"

@@ -1,13 +1,16 @@
 """Screen: the experiments table, after the Comparator's (gnueaj/Machine-Unlearning-Comparator at
 commit 0e3ce99d, frontend/src/components/ModelScreening/Experiments/TableBody.tsx).
 
-One row per model of the current forget class: a star for each method's chosen setting (runs.arrow's
+One row per setting of the current forget set (a model type, method and grid point; with several replicate
+seeds, one row for all of them, its cells ``mean ± std`` from summary.arrow, sorted by the mean; with one
+seed a setting is one run): a star for each method's chosen setting (runs.arrow's or summary.arrow's
 ``chosen``: the grid point closest to the retrained model on the validation split), ID, type badge,
 method, epochs, batch size, lr, the colour-coded UA/RA/TUA/TRA/TA/RTE/PS/PS_challenge cells, MIA
 efficacy and Avg. Gap, and the Model A / Model B radio columns. Sorting is the DataTable's own (click a
 header); the method filter, the "Best of each method" checkbox (only the chosen runs, the original and
 the retrained model) and the radio clicks are handled in ``js/table.js``. Every string from the tables is
-escaped by the cell templates (``<%- %>``).
+escaped by the cell templates (``<%- %>``). Under the table, a note lists the methods not run on the
+forget set (the metadata's ``refused``), with the reason.
 """
 
 from __future__ import annotations
@@ -37,11 +40,11 @@ TYPE_LABEL = {
     "external": "External",
 }
 FULL_NAME = {
-    "UA": "Unlearning Accuracy (train, forget class)",
+    "UA": "Unlearning Accuracy (train, forget set: mean over its classes; a random set: share of its images)",
     "RA": "Retain Accuracy (train, mean over the other classes)",
-    "TUA": "Test Unlearning Accuracy (test, forget class)",
+    "TUA": "Test Unlearning Accuracy (test, the forget set's classes; none for a random set)",
     "TRA": "Test Retain Accuracy (test, mean over the other classes)",
-    "TA": "Testing Accuracy (SalUn / l1-sparse papers): share of the test images outside the forget class "
+    "TA": "Testing Accuracy (SalUn / l1-sparse papers): share of the test images outside the forget classes "
     "classified correctly",
     "RTE": "Run time of the unlearning loop (s)",
     "PS": "The Comparator's Privacy Score: 1 − the worst attack score 1 − 2^−ε, by the Comparator's ε rule "
@@ -66,11 +69,11 @@ HEADER = {
 }
 STAR = "\u2605"  # marks a method's chosen setting
 CHOSEN_HELP = (
-    "\u2605: the method's chosen setting for this forget class, the grid point whose accuracies on the "
+    "\u2605: the method's chosen setting for this forget set, the grid point whose accuracies on the "
     "validation split (test images no reported number uses) are closest to the retrained model's"
 )
 BEST_LABEL = "Best of each method"
-RELATIVE_SCALE = ("TRA", "TA")  # coloured from 0.8 up to the forget class's best value, as the original's TRA
+RELATIVE_SCALE = ("TRA", "TA")  # coloured from 0.8 up to the forget set's best value, as the original's TRA
 TABLE_FIELDS = (
     [
         "idx",
@@ -104,10 +107,17 @@ def _fmt(v: float, key: str) -> str:
     return f"{v:.1f}" if key == "RTE" else f"{v:.3f}"
 
 
+def _fmt_spread(v: float, sd: Any, key: str) -> str:
+    """``mean ± std`` (a plain value without a spread: one replicate, or one ok)."""
+    if sd is None or not math.isfinite(v) or not math.isfinite(float(sd)):
+        return _fmt(v, key)
+    return f"{_fmt(v, key)} \u00b1 {_fmt(float(sd), key)}"
+
+
 def _cell(key: str, v: float, column_max: float) -> tuple[str, str]:
     """(background, text colour) of a metric cell, on the original's scales (TableBody.tsx, see above).
 
-    ``column_max`` is the forget class's largest value of a RELATIVE_SCALE column.
+    ``column_max`` is the forget set's largest value of a RELATIVE_SCALE column.
 
     The text colour follows the background's luminance rather than the original's fixed value thresholds,
     which put white text on the lightest shade when, say, every TRA is below 0.8.
@@ -130,23 +140,32 @@ def _cell(key: str, v: float, column_max: float) -> tuple[str, str]:
 
 
 def _chosen_tip(r: dict[str, Any]) -> str:
-    """The star cell's tooltip: why the run is (or is not) its method's chosen setting."""
+    """The star cell's tooltip: why the run (or setting) is (or is not) its method's chosen setting."""
     gap = r.get("val_gap")
-    gap_text = f"validation gap {gap:.4f}" if gap is not None and math.isfinite(gap) else ""
+    what = "validation gap" if r.get("n", 1) <= 1 else f"mean validation gap over {r['n']} seeds"
+    gap_text = f"{what} {gap:.4f}" if gap is not None and math.isfinite(gap) else ""
     if r.get("chosen"):
         return f"Chosen: the grid point of its method closest to the retrained model ({gap_text})"
-    return gap_text.capitalize()
+    return gap_text[:1].upper() + gap_text[1:]
 
 
-def runs_columns(data: SiteData) -> dict[str, Any]:
-    """The runs store: one row per run (all forget classes), with the table's display fields."""
-    runs = data.runs
-    column_max: dict[tuple[str, int], float] = {}  # (column, forget class) -> largest value
-    for r in runs:
+def _replicates_text(r: dict[str, Any]) -> str:
+    n, n_ok = r.get("n", 1), r.get("n_ok", 1)
+    if n <= 1:
+        return ""
+    failed = f", {n - n_ok} failed" if n_ok < n else ""
+    return f"{n} replicate seeds{failed}; cells: mean \u00b1 sample std over the ok ones\n"
+
+
+def _table_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The table's display fields of runs or settings (a setting with several replicates shows
+    ``mean ± std``), with each row's forget set position ``fs``."""
+    column_max: dict[tuple[str, str], float] = {}  # (column, forget set) -> largest value
+    for r in rows:
         for key in RELATIVE_SCALE:
             v = r.get(key)
             if v is not None and math.isfinite(v):
-                column_max[key, r["forget_class"]] = max(column_max.get((key, r["forget_class"]), 0.0), v)
+                column_max[key, r["forget_set"]] = max(column_max.get((key, r["forget_set"]), 0.0), v)
     cols: dict[str, list[Any]] = {
         k: []
         for k in (
@@ -174,7 +193,7 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
     for m in RUN_METRICS:
         num[m] = []
         cols[f"{m}_txt"], cols[f"{m}_bg"], cols[f"{m}_fg"] = [], [], []
-    for r in runs:
+    for r in rows:
         failed = r["status"] != "ok"
         kind = r["type"]
         label = TYPE_LABEL.get(kind, str(kind).title())
@@ -208,22 +227,47 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
         cols["hp"].append(hp)
         err = str(r.get("error") or "") if failed else ""
         cols["error"].append(err)
-        cols["label"].append(f"{label}, {r['run_id']}")
-        cols["tip"].append(("failed: " + err) if failed else hp)
+        cols["label"].append(f"{label}{' (failed)' if failed else ''}, {r['run_id']}")
+        cols["tip"].append(("failed: " + err) if failed else _replicates_text(r) + hp)
         for m in RUN_METRICS:
             v = r.get(m)
             v = float("nan") if v is None or failed else float(v)
             num[m].append(v)
-            cols[f"{m}_txt"].append(_fmt(v, m))
-            bgc, fgc = _cell(m, v, column_max.get((m, r["forget_class"]), 1.0))
+            cols[f"{m}_txt"].append(_fmt_spread(v, r.get(f"{m}_std"), m))
+            bgc, fgc = _cell(m, v, column_max.get((m, r["forget_set"]), 1.0))
             cols[f"{m}_bg"].append(bgc)
             cols[f"{m}_fg"].append(fgc)
     out: dict[str, Any] = {k: v for k, v in cols.items()}
     out["ok"] = np.asarray(cols["ok"], dtype=np.int8)
     out["chosen"] = np.asarray(cols["chosen"], dtype=np.int8)
-    out["fc"] = np.asarray([r["forget_class"] for r in runs], dtype=np.int32)
+    out["fs"] = np.asarray([r["fs"] for r in rows], dtype=np.int32)
     for k, v in num.items():
         out[k] = np.asarray(v, dtype=np.float64)
+    return out
+
+
+def runs_columns(data: SiteData) -> dict[str, Any]:
+    """The runs store: one row per run (all forget sets and seeds), with its display fields, its forget
+    class (``fc``, -1 for sets of other kinds), setting (row of the settings store) and seed position."""
+    out = _table_columns(data.runs)
+    out["fc"] = np.asarray(
+        [-1 if r["forget_class"] is None else r["forget_class"] for r in data.runs], np.int32
+    )
+    out["setting"] = np.asarray([r["setting"] for r in data.runs], dtype=np.int32)
+    out["seed_pos"] = np.asarray([r["seed_pos"] for r in data.runs], dtype=np.int32)
+    return out
+
+
+def settings_columns(data: SiteData) -> dict[str, Any]:
+    """The settings store (the experiments table's rows): one row per (forget set, setting) with its
+    display fields, its replicate count ``n``, and per seed position i its run row ``run<i>`` (-1: none)."""
+    out = _table_columns(data.settings)
+    out["n"] = np.asarray([s["n"] for s in data.settings], dtype=np.int32)
+    for i in range(len(data.seeds)):
+        out[f"run{i}"] = np.full(len(data.settings), -1, dtype=np.int32)
+    for k, s in enumerate(data.settings):
+        for run in s["rows"]:
+            out[f"run{data.runs[run]['seed_pos']}"][k] = run
     return out
 
 
@@ -304,12 +348,13 @@ def build(page) -> Any:
             formatter=_tmpl('<div class="uc-num"><%- lr_txt %></div>'),
         ),
     ]
+    spread = len(data.seeds) > 1  # cells show "mean ± std": wider
     for m in RUN_METRICS:
         cols.append(
             TableColumn(
                 field=m,
                 title=f'<span title="{html.escape(FULL_NAME[m])}">{HEADER[m]}</span>',
-                width=58,
+                width=104 if spread else 58,
                 formatter=_tmpl(_metric_template(m, m not in ("MIA_efficacy", "avg_gap"))),
             )
         )
@@ -376,11 +421,20 @@ def build(page) -> Any:
         },
     )
     page.on_change(best, "active")
+    # methods not run on the current forget set, with the reason (set by js/table.js, escaped there)
+    note = page.div(text="", width=1290, css_classes=["uc-note"])
     # the filter's values are indexes into method_ids
     page.provide(
         "tbl",
-        {"src": src, "table": table, "filter": flt, "best": best, "method_ids": [mid for mid, _ in methods]},
+        {
+            "src": src,
+            "table": table,
+            "filter": flt,
+            "best": best,
+            "note": note,
+            "method_ids": [mid for mid, _ in methods],
+        },
     )
     title = page.div(text='<div class="uc-section">Model Screening</div>', width=190)
     legend = page.div(text=legend_html(), width=560)
-    return column(row(title, legend, best, flt), table, spacing=2)
+    return column(row(title, legend, best, flt), table, note, spacing=2)

@@ -1,6 +1,9 @@
-"""Header: experiment title, data set and model, the forget-class selector and the Model A / B choice, after
-the original's header (gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
-frontend/src/components/Header/Header.tsx and ClassSelection.tsx)."""
+"""Header: experiment title, data set and model, the forget-set selector, the Model A / B choice and the
+replicate seed, after the original's header (gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d,
+frontend/src/components/Header/Header.tsx and ClassSelection.tsx).
+
+The seed select chooses which replicate's models are A and B in the instance-level views (embedding,
+attack, prediction matrices, layer similarity); it is shown only when the experiment has several seeds."""
 
 from __future__ import annotations
 
@@ -30,9 +33,7 @@ def build(page) -> Any:
     )
     # Button labels and <option>s are rendered as text by BokehJS, so the raw names are safe here.
     fc = RadioButtonGroup(
-        labels=[
-            f"Forget: {data.class_names[c] if 0 <= c < data.num_classes else c}" for c in data.forget_classes
-        ],
+        labels=[f"Forget: {fs['name']}" for fs in data.sets],
         active=0,
         stylesheets=[page.widget_css],
         css_classes=["uc-fc"],
@@ -54,9 +55,20 @@ def build(page) -> Any:
         stylesheets=[page.widget_css],
         css_classes=["uc-sel-b"],
     )
+    # a native <select> with its <label>: keyboard-operable and labelled; hidden with a single seed
+    seed = Select(
+        title="Replicate seed (models A, B)",
+        options=[(str(i), f"seed {s}") for i, s in enumerate(data.seeds)],
+        value="0",
+        width=170,
+        visible=len(data.seeds) > 1,
+        stylesheets=[page.widget_css],
+        css_classes=["uc-seed"],
+    )
     page.on_change(fc, "active")
     page.on_change(sel_a, "value")
     page.on_change(sel_b, "value")
-    page.provide("hdr", {"fc": fc, "sel_a": sel_a, "sel_b": sel_b})
-    label = page.div(text='<span class="uc-small"><b>Forget class</b></span>', width=80, height=30)
-    return column(row(bar, sel_a, sel_b, spacing=10), row(label, fc, spacing=4), spacing=4)
+    page.on_change(seed, "value")
+    page.provide("hdr", {"fc": fc, "sel_a": sel_a, "sel_b": sel_b, "seed": seed})
+    label = page.div(text='<span class="uc-small"><b>Forget set</b></span>', width=80, height=30)
+    return column(row(bar, sel_a, sel_b, spacing=10), row(label, fc, seed, spacing=12), spacing=4)

@@ -91,8 +91,8 @@ def _matrix(page, ab: str, tri: dict[str, list]) -> dict[str, Any]:
     page.on_event(p, "mouseleave")
     p.xaxis.ticker = FixedTicker(ticks=list(range(C)))
     p.yaxis.ticker = FixedTicker(ticks=list(range(C)))
-    p.xaxis.major_label_overrides = tick_labels(data, data.forget_classes[0], False)
-    p.yaxis.major_label_overrides = tick_labels(data, data.forget_classes[0], True)
+    p.xaxis.major_label_overrides = tick_labels(data, data.sets[0]["classes"], False)
+    p.yaxis.major_label_overrides = tick_labels(data, data.sets[0]["classes"], True)
     p.xaxis.major_label_orientation = 0.785
     p.xaxis.major_label_text_font_size = "9px"
     p.yaxis.major_label_text_font_size = "9px"
