@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import yaml
 
 from unlearning_comparator.config import load_config, unlearning_runs
 
@@ -23,6 +24,7 @@ from conftest import (
     METHODS_DIR,
     ROOT,
     TABLES,
+    snakemake,
     tiny_config,
     tiny_run_config,
     write_config,
@@ -223,6 +225,23 @@ def test_a_method_not_run_on_a_set_is_named_before_any_job(tmp_path):
     assert output.count(line) == 1, output[:3000]
     assert output.index(line) < output.index("Building DAG of jobs")
     assert "rnd10s1/boundary_shrink" not in output
+
+
+def test_an_analysis_too_large_for_a_command_line_is_refused_before_any_job(tmp_path):
+    """The analyze job gets its model list on the command line, one argument of which holds 128 KiB: a
+    sweep over many seeds must stop at planning with the reason, not fail later with "Argument list too
+    long"; five seeds of the methods sweep (270 models) still fit."""
+    sweep = yaml.safe_load((ROOT / "config" / "methods-sweep.yaml").read_text())
+    fits = write_config(tmp_path / "fits.yaml", {**sweep, "seeds": 5})
+    plan = planned(dry_run(tmp_path, fits))
+    (analysis,) = shell_arguments(plan, "analyze")
+    assert len(analysis["--models"]) == 5 * 54 and {"folder", "run_id"} <= set(analysis["--models"][0])
+    too_many = write_config(tmp_path / "too-many.yaml", {**sweep, "seeds": 20})
+    refused = snakemake(tmp_path, "-n", "--configfile", str(too_many))
+    assert refused.returncode != 0
+    output = refused.stdout + refused.stderr
+    assert "forget set fc4: its analysis would list 1080 models" in output
+    assert "more than one command-line argument holds" in output
 
 
 # ------------------------------------------------------------------------------ the tiny workflow run

@@ -26,8 +26,9 @@ rule analyze:
             evaluation={"mia_decimals": config["evaluation"]["mia_decimals"]},
             analysis=config["analysis"],
             selection=config["selection"],
+            results=RESULTS,  # where the models' folders are (see analysis_models)
         ),
-        models=lambda wc: json.dumps(analysis_models(wc)),
+        models=analysis_models_json,
         references=lambda wc: json.dumps(analysis_references(wc)),
         out=lambda wc, output: json.dumps({t: getattr(output, t) for t in TABLES}),
     shell:

@@ -223,17 +223,30 @@ EVALUATION_ARROWS = ("logits", "features", "similarity")
 
 
 def analysis_models(wc):
-    """The analyze job's MODELS: per model its ids, replicate seed, info.json and evaluation tables."""
+    """The analyze job's MODELS: per model its ids, replicate seed and folder under models/ and evaluation/
+    (the job finds its info.json and evaluation tables there). Folders rather than full paths keep the
+    command line short: a sweep over several seeds lists hundreds of models, and one argument of a command
+    line holds at most 128 KiB."""
     return [
-        {
-            "run_id": run_id,
-            "setting_id": setting_id,
-            "seed": seed,
-            "info": info_path(folder),
-            **{k: f"{RESULTS}/evaluation/{folder}/{k}.arrow" for k in EVALUATION_ARROWS},
-        }
+        {"run_id": run_id, "setting_id": setting_id, "seed": seed, "folder": folder}
         for run_id, setting_id, seed, folder in models_of(wc.forget_set)
     ]
+
+
+# What the analyze job's --models may take of one command-line argument (128 KiB), the rest left for the
+# other arguments
+MODELS_ARGUMENT_LIMIT = 100_000
+
+
+def analysis_models_json(wc):
+    text = json.dumps(analysis_models(wc))
+    if len(text) > MODELS_ARGUMENT_LIMIT:
+        raise WorkflowError(
+            f"forget set {wc.forget_set}: its analysis would list {len(analysis_models(wc))} models "
+            f"({len(text) // 1024} KiB), more than one command-line argument holds; run fewer grid points "
+            f"or seeds per experiment (or split the experiment by forget set)"
+        )
+    return text
 
 
 def analysis_references(wc):
@@ -243,7 +256,10 @@ def analysis_references(wc):
 
 
 def analysis_inputs(wc):
-    files = {f"{e['run_id']}:{k}": e[k] for e in analysis_models(wc) for k in ("info", *EVALUATION_ARROWS)}
+    files = {}
+    for run_id, _, _, folder in models_of(wc.forget_set):
+        files[f"{run_id}:info"] = info_path(folder)
+        files.update({f"{run_id}:{k}": f"{RESULTS}/evaluation/{folder}/{k}.arrow" for k in EVALUATION_ARROWS})
     grams = {
         f"{seed}:{name}": path
         for seed, refs in analysis_references(wc).items()

@@ -179,7 +179,8 @@ def _analyze_arguments(p: argparse.ArgumentParser) -> None:
         "--models",
         required=True,
         type=_spec,
-        help="JSON list of {run_id, setting_id, seed, info, logits, features, similarity}",
+        help="JSON list of {run_id, setting_id, seed, folder} (folder: under the spec's results/models and "
+        "results/evaluation) or {run_id, setting_id, seed, info, logits, features, similarity}",
     )
     p.add_argument(
         "--reference-grams",
