@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from unlearning_comparator.summary import summary_rows
 from unlearning_comparator.tables import experiment_metadata, read_table
 
 TYPE_ORDER = {"original": 0, "retrained": 1, "unlearned": 2, "external": 3}
@@ -116,7 +117,7 @@ def load(tables_dir: str | Path) -> SiteData:
     sets = _forget_sets(tables_dir, meta, rows, class_names)
     seeds = _seeds(meta, rows)
     runs = _ordered_runs(rows, sets, seeds)
-    settings = _settings(runs, _summary_rows(tables_dir))
+    settings = _settings(runs, _summary_rows(tables_dir, runs))
     instances = read_table(tables_dir / "instances.arrow")
     subset = _subset(tables_dir, instances)
     image_size, sprite_columns = _sprite_geometry(meta, subset.sprite_png)
@@ -285,12 +286,12 @@ def _ordered_runs(
 
 
 # --- settings: a forget set's model across replicate seeds ------------------------------------------------
-def _summary_rows(tables_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """summary.arrow's rows by (forget set, setting); none for tables made before it."""
+def _summary_rows(tables_dir: Path, runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """summary.arrow's rows by (forget set, setting); for tables made before it, the same summary computed
+    from the runs (by the workflow's own code, so the two cannot differ)."""
     path = tables_dir / "summary.arrow"
-    if not path.is_file():
-        return {}
-    return {(r["forget_set"], r["setting_id"]): r for r in read_table(path).to_pylist()}
+    rows = read_table(path).to_pylist() if path.is_file() else summary_rows(runs)
+    return {(r["forget_set"], r["setting_id"]): r for r in rows}
 
 
 def _settings(
@@ -299,8 +300,8 @@ def _settings(
     """One row per (forget set, setting), in the runs' order, with what the experiments table shows.
 
     A setting of one run is that run (its values, its ``chosen``), so a single-seed experiment shows
-    exactly its runs. A setting of several runs takes summary.arrow's means (``M``), standard deviations
-    (``M_std``) and ``chosen``; without a summary row, the mean of its ok runs. Every setting also has
+    exactly its runs. A setting of several runs takes the summary's means (``M``), standard deviations
+    (``M_std``) and ``chosen``. Every setting also has
     ``rows`` (its run rows), ``n``, ``n_ok``, and ``train_acc`` / ``test_acc`` (mean) with ``*_std``.
     Each run gets the position of its setting (``setting``)."""
     settings: list[dict[str, Any]] = []
@@ -318,7 +319,7 @@ def _settings(
     return settings
 
 
-def _setting_values(members: list[dict[str, Any]], summary: dict[str, Any] | None) -> dict[str, Any]:
+def _setting_values(members: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
     first, ok = members[0], [r for r in members if r["status"] == "ok"]
     base = {k: first.get(k) for k in ("forget_set", "fs", "type", "method", "method_name", "epochs", "lr")}
     base |= {"batch_size": first.get("batch_size"), "run_id": first["setting_id"], "n": len(members)}
@@ -334,33 +335,16 @@ def _setting_values(members: list[dict[str, Any]], summary: dict[str, Any] | Non
     values = {
         "status": "ok" if ok else "failed",
         "error": None if ok else first.get("error"),
-        "hyperparameters": (summary or {}).get("hyperparameters", first.get("hyperparameters")),
-        "chosen": bool((summary or {}).get("chosen")) if summary else any(r.get("chosen") for r in ok),
-        "val_gap": (summary or {}).get("val_gap_mean"),
+        "hyperparameters": summary["hyperparameters"],
+        "chosen": bool(summary["chosen"]),
+        "val_gap": summary["val_gap_mean"],
     }
     for m in RUN_METRICS:
-        if summary is not None:
-            values[m], values[f"{m}_std"] = summary.get(f"{m}_mean"), summary.get(f"{m}_std")
-        else:
-            values[m], values[f"{m}_std"] = _mean_std([r.get(m) for r in ok])
+        values[m], values[f"{m}_std"] = summary[f"{m}_mean"], summary[f"{m}_std"]
     for split in ("train", "test"):
-        if summary is not None:
-            values[f"{split}_acc"] = summary.get(f"{split}_acc_mean")
-            values[f"{split}_acc_std"] = summary.get(f"{split}_acc_std")
-        else:
-            lists = [r[f"{split}_acc"] for r in ok if r.get(f"{split}_acc") is not None]
-            values[f"{split}_acc"] = np.mean(lists, axis=0).tolist() if lists else None
-            values[f"{split}_acc_std"] = np.std(lists, axis=0, ddof=1).tolist() if len(lists) > 1 else None
+        values[f"{split}_acc"] = summary[f"{split}_acc_mean"]
+        values[f"{split}_acc_std"] = summary[f"{split}_acc_std"]
     return {**base, **values}
-
-
-def _mean_std(values: list[Any]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (ddof = 1; None with fewer than 2) of the finite values, as
-    summary.arrow defines them (only for tables without one)."""
-    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
-    if not finite:
-        return None, None
-    return float(np.mean(finite)), (float(np.std(finite, ddof=1)) if len(finite) > 1 else None)
 
 
 def _subset(tables_dir: Path, instances: pa.Table) -> Subset:

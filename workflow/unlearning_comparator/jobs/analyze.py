@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import torch
 
 from ..embedding import UmapParams, aligned_layout, layout_neighbours, reference_layout, umap_version
 from ..forget_sets import ForgetSet
@@ -42,7 +43,14 @@ from ..tables.schema import (
     instances_schema,
     runs_schema,
 )
-from .common import evaluation_plan, load_data, log, selection_settings, validation_positions
+from .common import (
+    evaluation_plan,
+    load_data,
+    log,
+    selection_settings,
+    spec_forget_set,
+    validation_positions,
+)
 
 ALIGNMENT = (
     "anchored to the original's layout: each image held at its reference position by a spring that "
@@ -191,8 +199,7 @@ def run(
         "summary": summary_table(runs, sets.num_classes),
     }
     for name, table in tables.items():
-        if name in out:  # an older workflow asks for fewer tables
-            write_table(table, out[name])
+        write_table(table, out[name])
     log(
         f"forget set {fs_id}: {len(loaded)} models of {len(replicates)} replicate(s) analysed in "
         f"{time.perf_counter() - started:.1f} s (UMAP {umap_seconds:.1f} s)"
@@ -200,13 +207,6 @@ def run(
 
 
 # --- inputs: the evaluation sets, the models, the embeddings --------------------------------------------
-def _forget_set(spec: dict[str, Any]) -> ForgetSet:
-    """The spec's forget set; a spec written before forget sets names one class."""
-    if spec.get("forget_set") is not None:
-        return ForgetSet.from_json(spec["forget_set"])
-    return ForgetSet.of_classes(int(spec["forget_class"]))
-
-
 def _seeds(spec: dict[str, Any]) -> list[int]:
     """The replicate seeds, in order (one replicate, the experiment's seed, when the spec names none)."""
     return [int(s) for s in (spec.get("seeds") or [spec["seed"]])]
@@ -214,7 +214,9 @@ def _seeds(spec: dict[str, Any]) -> list[int]:
 
 def _evaluation_sets(spec: dict[str, Any]) -> EvaluationSets:
     """The labels, the evaluation subset, the members and the MIA sets of the spec's forget set."""
-    forget_set = _forget_set(spec)
+    forget_set = spec_forget_set(spec)
+    if forget_set is None:
+        raise ValueError("the analysis needs the spec's forget_set (or, in older specs, forget_class)")
     data = load_data(spec)  # labels and indices only; no model runs here
     plan = evaluation_plan(spec, data)
     train_labels, test_labels = data.train.labels.numpy(), data.test.labels.numpy()
@@ -242,7 +244,7 @@ def _evaluation_sets(spec: dict[str, Any]) -> EvaluationSets:
         forget=np.flatnonzero(forget_mask),
         mia=mia.MIASets(salun.members, reported[salun.nonmembers], salun.target),
         cka_pools=plan.cka_pools,
-        cka_masks=forget_set.split_masks(train_labels, test_labels),
+        cka_masks={"train": torch.from_numpy(forget_mask), "test": torch.from_numpy(counterpart)},
         validation=validation,
         validation_is_forget=counterpart[validation],
         reported=reported,
