@@ -4,7 +4,8 @@
 #   snakemake --cores all --configfile config/cifar10-resnet18.yaml
 #
 # Data flows one way: data -> original model (per replicate seed) -> retrained model per forget set (and
-# seed) -> unlearning runs -> one evaluation pass per model -> per-forget-set analyses -> tables -> site.
+# seed) -> unlearning runs -> one evaluation pass per model -> per-forget-set analyses (and, opt-in, privacy
+# audits) -> tables -> site.
 
 from snakemake.utils import min_version
 
@@ -24,11 +25,12 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/unlearn.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analyze.smk"
+include: "workflow/rules/audit.smk"
 include: "workflow/rules/site.smk"
 
 
 rule all:
     default_target: True
     input:
-        tables=expand(f"{RESULTS}/tables/{{table}}.arrow", table=TABLES),
+        tables=expand(f"{RESULTS}/tables/{{table}}.arrow", table=OUTPUT_TABLES),
         site=f"{RESULTS}/site/index.html",

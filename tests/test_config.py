@@ -95,6 +95,16 @@ BAD_CONFIGS = {
     "repeated seeds": (lambda c: c.update(seeds=[0, 0]), "config key seeds: [0, 0] has non-unique elements"),
     "negative seed": (lambda c: c.update(seeds=[0, -1]), "seeds[1]"),
     "empty seeds": (lambda c: c.update(seeds=[]), "config key seeds"),
+    "audit without enough seeds": (
+        lambda c: c.update(seeds=3, audit={"shadow_models": 4}),
+        "config key audit.shadow_models: 4 shadow models need at least 5 replicates (each audited against 4 "
+        "others), but seeds gives 3; set seeds: 5",
+    ),
+    "audit with one shadow model": (
+        lambda c: c.update(seeds=3, audit={"shadow_models": 1}),
+        "config key audit.shadow_models: 1 shadow model of each kind fits no distribution",
+    ),
+    "audit's rmia_a out of range": (lambda c: c.update(audit={"rmia_a": 2}), "audit.rmia_a"),
 }
 
 
@@ -124,6 +134,7 @@ def test_defaults_are_filled_in():
     assert resolved["methods"]["scrub"]["alpha"] == 0.5
     assert resolved["methods"]["salun"]["saliency_threshold"] == 0.75
     assert "seeds" not in resolved["methods"]["ga"]  # each replicate's own seed, unless the config gives some
+    assert resolved["audit"] == {"shadow_models": 0, "rmia_a": 0.3}  # the audit is opt-in
 
 
 def test_every_run_holds_every_declared_hyperparameter():

@@ -191,7 +191,9 @@ def _jobs(plan: str) -> list[dict]:
 
 
 def test_every_rule_that_reads_data_waits_for_the_manifest(tmp_path):
-    result = snakemake(tmp_path, "-n", "-p", "--configfile", str(tiny_run_config(tmp_path)))
+    # three seeds and the audit, so that the plan holds a job of every rule
+    audit = ("--config", "seeds=3", "audit={shadow_models: 2}")
+    result = snakemake(tmp_path, "-n", "-p", *audit, "--configfile", str(tiny_run_config(tmp_path)))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     jobs = _jobs(result.stdout)
     rules = {"all"}

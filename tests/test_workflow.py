@@ -219,6 +219,37 @@ def test_two_sets_by_two_seeds_plan_each_model_once_per_seed(tmp_path):
     ]
 
 
+def test_the_audit_adds_one_job_per_forget_set_and_its_tables(tmp_path):
+    """audit.shadow_models plans an audit per forget set over every replicate's models (externals are
+    listed, the job leaves them out) and makes audit.arrow and audit_instances.arrow tables of the
+    experiment; without it, neither exists."""
+    config = tiny_config(seeds=3, forget_classes=[1], forget_sets=[{"random": 0.1}])
+    config["audit"] = {"shadow_models": 2}
+    plan = planned(dry_run(tmp_path, write_config(tmp_path / "audit.yaml", config)))
+    assert plan["rules"]["audit"] == 2 and plan["rules"]["analyze"] == 2
+    audits = {a["--spec"]["forget_set"]["id"]: a for a in shell_arguments(plan, "audit")}
+    assert set(audits) == {"fc1", "rnd10s1"}
+    random_set = audits["rnd10s1"]
+    assert random_set["--spec"]["audit"] == {"shadow_models": 2, "rmia_a": 0.3}
+    assert random_set["--spec"]["seeds"] == [1, 2, 3]
+    assert {m["seed"] for m in random_set["--models"]} == {1, 2, 3}
+    assert random_set["--out"] == {
+        "audit": "results/tiny/analysis/rnd10s1/audit.arrow",
+        "audit_instances": "results/tiny/analysis/rnd10s1/audit_instances.arrow",
+    }
+    (tables,) = shell_arguments(plan, "tables")
+    assert set(tables["--out"]) == set(TABLES) | {"audit", "audit_instances"}
+    assert tables["--fragments"]["audit"] == [
+        f"results/tiny/analysis/{s}/audit.arrow" for s in ("fc1", "rnd10s1")
+    ]
+
+    del config["audit"]
+    plan = planned(dry_run(tmp_path, write_config(tmp_path / "no-audit.yaml", config)))
+    assert "audit" not in plan["rules"]
+    (tables,) = shell_arguments(plan, "tables")
+    assert set(tables["--out"]) == set(TABLES)
+
+
 def test_a_method_not_run_on_a_set_is_named_before_any_job(tmp_path):
     output = _two_by_two(tmp_path)
     line = "method boundary_shrink is not run on forget set rnd10s1: Boundary Shrink (boundary_shrink) is"

@@ -1,6 +1,6 @@
 # Per forget set, over every replicate: metrics, privacy attack, Avg. Gap, aligned embeddings and reference
 # similarity (all models of the set together: UMAP's compilation is paid once per set), and the set's
-# fragments of the forget-set and summary tables. Then the tables.
+# fragments of the forget-set and summary tables. Then the tables (with the audit's, when audit.smk runs).
 
 
 ANALYSIS_OUT = {t: f"{RESULTS}/analysis/{{forget_set}}/{t}.arrow" for t in TABLES}
@@ -38,10 +38,12 @@ rule analyze:
 
 rule tables:
     input:
-        fragments=expand(f"{RESULTS}/analysis/{{forget_set}}/{{table}}.arrow", forget_set=SETS, table=TABLES),
+        fragments=expand(
+            f"{RESULTS}/analysis/{{forget_set}}/{{table}}.arrow", forget_set=SETS, table=OUTPUT_TABLES
+        ),
         subset=rules.subsets.output.subset,
     output:
-        **{t: f"{RESULTS}/tables/{t}.arrow" for t in TABLES},
+        **{t: f"{RESULTS}/tables/{t}.arrow" for t in OUTPUT_TABLES},
     log:
         job_log("tables", "tables"),
     benchmark:
@@ -55,12 +57,13 @@ rule tables:
             forget_sets=[s.to_json() for s in FORGET_SETS],
             seeds=[r.seed for r in REPLICATES],
             refused=REFUSED,
+            audit=config["audit"],
             analysis=config["analysis"],
             training=config["training"],
             evaluation={"precision": config["evaluation"]["precision"]},
         ),
-        fragments=json.dumps({t: [f"{RESULTS}/analysis/{s}/{t}.arrow" for s in SETS] for t in TABLES}),
-        out=lambda wc, output: json.dumps({t: getattr(output, t) for t in TABLES}),
+        fragments=json.dumps({t: [f"{RESULTS}/analysis/{s}/{t}.arrow" for s in SETS] for t in OUTPUT_TABLES}),
+        out=lambda wc, output: json.dumps({t: getattr(output, t) for t in OUTPUT_TABLES}),
     shell:
         "python -m unlearning_comparator tables --spec {params.spec:q} --fragments {params.fragments:q}"
         " --subset {input.subset:q} --out {params.out:q} > {log:q} 2>&1"

@@ -18,7 +18,7 @@ from unlearning_comparator.config import (
 )
 from unlearning_comparator.data.manifest import changed_message, stale
 from unlearning_comparator.forget_sets import forget_sets_of
-from unlearning_comparator.tables.schema import TABLES  # the consolidated tables, in order
+from unlearning_comparator.tables.schema import AUDIT_TABLES, TABLES  # the consolidated tables, in order
 
 ROOT = Path(workflow.basedir)
 METHODS_DIR = ROOT / "methods"
@@ -58,6 +58,9 @@ ORIGINALS = {r.original_folder: r for r in REPLICATES}
 SET_FOLDERS = {r.set_folder(s): (r, s) for r in REPLICATES for s in FORGET_SETS}
 RUNS = {r.folder: r for r in _runs}
 EXTERNAL = config["external"]
+# The privacy audit (audit.smk) is opt-in; with it, its two tables join the experiment's.
+AUDIT_ON = config["audit"]["shadow_models"] > 0
+OUTPUT_TABLES = TABLES + (AUDIT_TABLES if AUDIT_ON else ())
 # Written by the data rule (data.smk); every rule that reads data takes it as an input. Per experiment
 # (not beside the shared data): Snakemake owns it, and one experiment's rerun never touches another's.
 DATA_MANIFEST = f"{RESULTS}/data/manifest.json"

@@ -7,7 +7,7 @@ localrules:
 
 rule site:
     input:
-        tables=expand(f"{RESULTS}/tables/{{table}}.arrow", table=TABLES),
+        tables=expand(f"{RESULTS}/tables/{{table}}.arrow", table=OUTPUT_TABLES),
         subset=rules.subsets.output.subset,
         thumbnails=rules.subsets.output.thumbnails,
     output:

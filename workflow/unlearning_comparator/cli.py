@@ -197,6 +197,18 @@ def _analyze(args: argparse.Namespace) -> None:
     analyze.run(args.spec, args.models, args.reference_grams, args.out)
 
 
+def _audit_arguments(p: argparse.ArgumentParser) -> None:
+    _with_spec(p)
+    p.add_argument("--models", required=True, type=_spec, help="JSON list, as analyze's --models")
+    p.add_argument("--out", required=True, type=json.loads, help="JSON {audit: path, audit_instances: path}")
+
+
+def _audit(args: argparse.Namespace) -> None:
+    from .jobs import audit
+
+    audit.run(args.spec, args.models, args.out)
+
+
 def _tables_arguments(p: argparse.ArgumentParser) -> None:
     _with_spec(p, "subset")
     p.add_argument("--fragments", required=True, type=_spec)
@@ -268,6 +280,11 @@ COMMANDS: dict[str, Command] = {
         _analyze_arguments,
         _analyze,
         reads_data=True,
+    ),
+    "audit": Command(
+        "the per-example privacy audit (U-LiRA, RMIA, the challenge's epsilon) of one forget set",
+        _audit_arguments,
+        _audit,
     ),
     "tables": Command(
         "consolidate the forget sets' fragments into the experiment's tables", _tables_arguments, _tables

@@ -348,6 +348,23 @@ def _check_external(resolved: dict[str, Any]) -> None:
             raise ConfigError(f"config key {key}.checkpoint: file {ext['checkpoint']} does not exist")
 
 
+def _check_audit(resolved: dict[str, Any]) -> None:
+    """The audit judges each replicate's models by K other replicates': it needs K + 1 seeds."""
+    k = resolved["audit"]["shadow_models"]
+    if k == 0:
+        return
+    if k < 2:
+        raise ConfigError(
+            "config key audit.shadow_models: 1 shadow model of each kind fits no distribution; give 2 or "
+            "more (or 0 to turn the audit off)"
+        )
+    if len(resolved["seeds"]) < k + 1:
+        raise ConfigError(
+            f"config key audit.shadow_models: {k} shadow models need at least {k + 1} replicates (each "
+            f"audited against {k} others), but seeds gives {len(resolved['seeds'])}; set seeds: {k + 1}"
+        )
+
+
 def _fill_method_defaults(key: str, value: dict[str, Any], spec: MethodSpec) -> None:
     """Give ``methods.<key>`` every key the module declares, at its default where the config has none.
 
@@ -383,6 +400,7 @@ def validate_config(config: dict[str, Any], methods_dir: str | Path) -> dict[str
         resolved["seeds"] = list(range(resolved["seed"], resolved["seed"] + resolved["seeds"]))
     _check_forget_sets(resolved)
     _check_external(resolved)
+    _check_audit(resolved)
     for key, value in resolved["methods"].items():
         _fill_method_defaults(key, value, registry[key])
     return resolved

@@ -47,6 +47,7 @@ from .common import (
     evaluation_plan,
     load_data,
     log,
+    model_files,
     selection_settings,
     spec_forget_set,
     validation_positions,
@@ -161,16 +162,6 @@ def _avg_gap(metrics: dict[str, Any], retrained: dict[str, Any]) -> float:
     return float(np.mean([abs(metrics[k] - retrained[k]) for k in GAP_METRICS]))
 
 
-def _with_paths(entry: dict[str, Any], results: str | None) -> dict[str, Any]:
-    """A MODELS entry with its files: given as paths, or as the model's ``folder`` under the experiment's
-    ``results`` (its info.json under models/, its evaluation tables under evaluation/)."""
-    if "folder" not in entry:
-        return entry
-    folder = entry["folder"]
-    files = {k: f"{results}/evaluation/{folder}/{k}.arrow" for k in ("logits", "features", "similarity")}
-    return {**entry, "info": f"{results}/models/{folder}/info.json", **files}
-
-
 def run(
     spec: dict[str, Any], models: list[dict[str, Any]], reference_grams: dict[str, Any], out: dict[str, str]
 ) -> None:
@@ -183,7 +174,7 @@ def run(
     seeds = _seeds(spec)
     sets = _evaluation_sets(spec)
     fs_id = sets.forget_set.id
-    loaded = [ModelData(_with_paths(m, spec.get("results")), seeds[0]) for m in models]
+    loaded = [ModelData(model_files(m, spec.get("results")), seeds[0]) for m in models]
     replicates = _replicates(loaded, seeds, fs_id)
     layouts, umap_meta, umap_seconds = _embeddings(loaded, replicates, spec)
     attack, privacy_scores = _attack_table(loaded, replicates, sets, spec["analysis"]["attack"])

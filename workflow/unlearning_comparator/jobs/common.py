@@ -76,6 +76,16 @@ def spec_forget_set(spec: dict[str, Any]) -> ForgetSet | None:
     return None
 
 
+def model_files(entry: dict[str, Any], results: str | None) -> dict[str, Any]:
+    """An analysis job's MODELS entry with its files: given as paths, or as the model's ``folder`` under
+    the experiment's ``results`` (its info.json under models/, its evaluation tables under evaluation/)."""
+    if "folder" not in entry:
+        return entry
+    folder = entry["folder"]
+    files = {k: f"{results}/evaluation/{folder}/{k}.arrow" for k in ("logits", "features", "similarity")}
+    return {**entry, "info": f"{results}/models/{folder}/info.json", **files}
+
+
 def new_model(spec: dict[str, Any], data: ImageDataset, device: torch.device) -> ClassifierNet:
     model = create_model(spec["model"], data.info.num_classes, data.info.channels)
     return model.to(device).to(memory_format=devices.memory_format(device))

@@ -83,6 +83,8 @@ def experiment_description(
         # forget class): validation_fraction, its images in all and per class, the test images left
         "selection": json.loads(selection_meta) if selection_meta else None,
         "attack": spec["analysis"]["attack"],
+        # the privacy audit's settings (shadow_models, rmia_a); null when the experiment ran without it
+        "audit": spec.get("audit") if (spec.get("audit") or {}).get("shadow_models") else None,
         "training": spec["training"],
         "versions": {p: version(p) for p in ("torch", "torchvision", "umap-learn", "scikit-learn", "pyarrow")}
         | {"python": platform.python_version()},

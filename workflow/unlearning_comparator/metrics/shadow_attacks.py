@@ -71,7 +71,9 @@ def rmia_scores(
 
     ratio_x = np.asarray(target_prob, float) / marginal(target_reference_probs)
     ratio_z = np.asarray(population_prob, float) / marginal(population_reference_probs)
-    return (ratio_x[:, None] / ratio_z[None, :] >= gamma).mean(axis=1)
+    # ratio_x / ratio_z >= γ  <=>  ratio_z <= ratio_x / γ (ratios are positive): a binary search per image
+    # instead of an images x population matrix
+    return np.searchsorted(np.sort(ratio_z), ratio_x / gamma, side="right") / len(ratio_z)
 
 
 def roc(positive_scores: np.ndarray, negative_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

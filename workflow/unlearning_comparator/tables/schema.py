@@ -358,6 +358,102 @@ FORGET_SETS = pa.schema(
     ]
 )
 
+# The FPR grid of the audit's ROC curves (audit.arrow's *_roc_tpr): log-spaced from 1e-4 to 1, so that a
+# log-log plot shows the low-FPR regime the privacy literature reports.
+AUDIT_ROC_FPR: tuple[float, ...] = tuple(float(10 ** (-4 + i / 10)) for i in range(41))
+
+_AUDIT_RATES = (
+    "the audited model's scores on the forget set's training images (positives) against those of the "
+    "retrained model of the same replicate (negatives), each judged by shadow models of other replicates"
+)
+
+AUDIT = pa.schema(
+    [
+        _f("run_id", pa.string(), "The audited model (see runs.arrow)", False),
+        _f("forget_set", pa.string(), "The forget set", False),
+        _f("setting_id", pa.string(), "The setting (runs.arrow's setting_id)", False),
+        _f("seed", pa.int64(), "The audited model's replicate seed", False),
+        _f(
+            "shadow_models",
+            pa.int32(),
+            "Shadow models per side this row's U-LiRA and RMIA used (models of other replicates: K "
+            "unlearned and K retrained for U-LiRA, K retrained for RMIA); the retrained model's "
+            "calibration row splits the other replicates' retrained models into two halves",
+        ),
+        _f("ulira_auc", pa.float64(), f"U-LiRA's ROC AUC: {_AUDIT_RATES}; 0.5 is retraining's"),
+        _f("ulira_tpr_1pct", pa.float64(), "U-LiRA's TPR at 1 % FPR (0.01 is chance)"),
+        _f("ulira_tpr_01pct", pa.float64(), "U-LiRA's TPR at 0.1 % FPR (0.001 is chance)"),
+        _f(
+            "ulira_roc_tpr",
+            pa.list_(pa.float32()),
+            "U-LiRA's ROC: the TPR at each FPR of the table's roc_fpr metadata (41 points log-spaced from "
+            "1e-4 to 1; the TPR of the best threshold whose FPR is at most that)",
+        ),
+        _f("rmia_auc", pa.float64(), "Offline RMIA's ROC AUC, as ulira_auc (retrained references only)"),
+        _f("rmia_tpr_1pct", pa.float64(), "Offline RMIA's TPR at 1 % FPR"),
+        _f("rmia_tpr_01pct", pa.float64(), "Offline RMIA's TPR at 0.1 % FPR"),
+        _f("rmia_roc_tpr", pa.list_(pa.float32()), "Offline RMIA's ROC at the roc_fpr grid"),
+        _f(
+            "ulira_auc_setting",
+            pa.float64(),
+            "U-LiRA's ROC AUC of the setting: the positives and negatives of every audited replicate "
+            "pooled (the literature's protocol of many target models); the same on each of its rows. One "
+            "pair of models is one draw of the training randomness, which on a whole class moves all of "
+            "a model's forget confidences together; pooling averages it out",
+        ),
+        _f("ulira_tpr_1pct_setting", pa.float64(), "U-LiRA's TPR at 1 % FPR, pooled as ulira_auc_setting"),
+        _f("rmia_auc_setting", pa.float64(), "Offline RMIA's ROC AUC, pooled as ulira_auc_setting"),
+        _f("rmia_tpr_1pct_setting", pa.float64(), "Offline RMIA's TPR at 1 % FPR, pooled"),
+        _f(
+            "epsilon_models",
+            pa.int32(),
+            "N, the models of each kind behind forget_quality: the setting's replicates (half of them "
+            "for the retrained model's calibration row)",
+        ),
+        _f(
+            "forget_quality",
+            pa.float64(),
+            "The NeurIPS 2023 unlearning challenge's forget quality F of the setting (1 is "
+            "indistinguishable from retraining): the mean over the forget images of the points of their "
+            "per-example epsilon over the N unlearned and N retrained models; the same on every replicate "
+            "of the setting",
+        ),
+        _f(
+            "challenge_score",
+            pa.float64(),
+            "The challenge's final score: F x (retain accuracy / the retrained models') x (test accuracy / "
+            "the retrained models'), accuracies as means over the N models",
+        ),
+        _f("note", pa.string(), "Why a figure is null (too few shadow models, failed runs); null otherwise"),
+    ],
+    metadata={"roc_fpr": json.dumps(AUDIT_ROC_FPR)},
+)
+
+AUDIT_INSTANCES = pa.schema(
+    [
+        _f("run_id", pa.string(), "The audited model", False),
+        _f("index", pa.int32(), "Index of the forget image in the training split", False),
+        _f(
+            "ulira",
+            pa.float32(),
+            "U-LiRA's log likelihood ratio for the image: above 0 where the model looks unlearned (trained "
+            "on it, then made to forget it) rather than retrained without it; the per-example "
+            "vulnerability the site colours by",
+        ),
+        _f(
+            "rmia",
+            pa.float32(),
+            "Offline RMIA's score: the share of test images z the image's likelihood ratio beats",
+        ),
+        _f(
+            "epsilon",
+            pa.float32(),
+            "The image's challenge epsilon over the setting's N unlearned and N retrained models (inf: "
+            "separated perfectly; capped at 50); the same on every replicate of the setting",
+        ),
+    ]
+)
+
 # The runs metrics the summary reduces over replicates.
 SUMMARY_METRICS = (
     "UA",
@@ -435,12 +531,20 @@ _CONSOLIDATED: dict[str, Callable[[int], pa.Schema]] = {
     "summary": summary_schema,
 }
 TABLES: tuple[str, ...] = tuple(_CONSOLIDATED)
+# The privacy audit's tables (config audit.shadow_models), written only by experiments that ask for it.
+_AUDIT: dict[str, Callable[[int], pa.Schema]] = {
+    "audit": _fixed(AUDIT),
+    "audit_instances": _fixed(AUDIT_INSTANCES),
+}
+AUDIT_TABLES: tuple[str, ...] = tuple(_AUDIT)
 
 
 def schemas(num_classes: int) -> dict[str, pa.Schema]:
     """All table schemas of an experiment with ``num_classes`` classes, by file stem: the consolidated
-    tables, then the evaluation subset's (written for the site by the ``subsets`` rule)."""
-    return {**{name: build(num_classes) for name, build in _CONSOLIDATED.items()}, "subset": SUBSET}
+    tables, the privacy audit's, then the evaluation subset's (written for the site by the ``subsets``
+    rule)."""
+    consolidated = {**_CONSOLIDATED, **_AUDIT}
+    return {**{name: build(num_classes) for name, build in consolidated.items()}, "subset": SUBSET}
 
 
 def experiment_metadata(schema: pa.Schema) -> dict[str, Any]:
