@@ -14,6 +14,8 @@ The images of the "training split" are indices 0 … 6000·C-1, 6000 per class i
 set's members are drawn there (``ForgetSet.train_mask``) and the subset's ``is_forget`` is membership.
 ``legacy=True`` writes the tables as they were before forget sets (no ``forget_set`` / ``setting_id``
 columns, no ``forget_sets`` / ``summary`` tables, no new metadata keys): one-class sets, one seed only.
+``audit=True`` (at least three seeds, as the workflow's audit needs) also writes the privacy audit's
+``audit`` and ``audit_instances`` tables (see :func:`_audit_tables`).
 
 Per forget set and replicate it makes the original, the retrained model and ``models_per_class - 2``
 unlearned runs cycling through the built-in methods with a small grid of hyperparameters (drawn once per
@@ -46,8 +48,9 @@ from PIL import Image
 
 from unlearning_comparator.forget_sets import ForgetSet, forget_sets_of
 from unlearning_comparator.metrics.privacy import challenge_attack_score
+from unlearning_comparator.metrics.shadow_attacks import auc, roc, tpr_at_fpr
 from unlearning_comparator.tables import schemas, write_table
-from unlearning_comparator.tables.schema import SUMMARY_METRICS
+from unlearning_comparator.tables.schema import AUDIT_ROC_FPR, SUMMARY_METRICS
 
 EVIL_NAME = '<script>alert(1)</script><img src=x onerror="window.__xss=1">'
 EVIL_RUN = "evil<b>"  # part of the run id of the run with EVIL_NAME
@@ -360,6 +363,105 @@ def summary_rows(runs: list[dict]) -> list[dict]:
     return out
 
 
+# --- the privacy audit --------------------------------------------------------------------------------------
+AUDIT_FAILED_NOTE = "the run failed: there is no model to audit"
+
+
+def _roc_figures(pos: np.ndarray, neg: np.ndarray) -> dict[str, Any]:
+    """AUC, TPR at 1 % and 0.1 % FPR and the ROC at the schema's FPR grid, by the workflow's own functions."""
+    fpr, tpr = roc(pos, neg)
+    return {
+        "auc": auc(fpr, tpr),
+        "tpr_1pct": tpr_at_fpr(fpr, tpr, 0.01),
+        "tpr_01pct": tpr_at_fpr(fpr, tpr, 0.001),
+        "roc_tpr": [tpr_at_fpr(fpr, tpr, g) for g in AUDIT_ROC_FPR],
+    }
+
+
+def _audit_tables(
+    runs: list[dict], strength: dict[str, float], sets_rows: list[dict], seeds: list[int], seed: int
+) -> tuple[list[dict], list[pa.Table]]:
+    """audit.arrow's rows and audit_instances.arrow's fragments, made up from each model's forgetting
+    strength ``s`` (original 0, retrained 1) and a per-image vulnerability shared by a set's models.
+
+    U-LiRA scores of a model's forget images are centred at (1 − s)·(2.5 + 1.5·v) − 0.3, the retrained
+    model's at −0.3, so the original's AUC is far above 0.5, the methods' lie between, and the retrained
+    model's calibration row (its scores against an independent retrained draw) is about 0.5. RMIA is a
+    squashed, noisy copy of U-LiRA; epsilon depends on the setting only (the same on every replicate),
+    with inf on the original's most memorable images (about a fifth). The failed run has a row of nulls
+    and a note. Draws come from a generator of their own, so the other tables are the same with or without
+    the audit."""
+    rng = np.random.default_rng([seed, 4099])
+    K = len(seeds)
+    rows, fragments = [], []
+    for fs_row in sets_rows:
+        members = np.asarray(fs_row["members"], dtype=np.int32)
+        M = len(members)
+        v = rng.normal(0, 1, M)  # how memorable each image is, for every model of the set
+        eps_noise = rng.normal(0, 0.1, M)
+        mine = [r for r in runs if r["forget_set"] == fs_row["forget_set"]]
+        retrained_scores = {}
+        for r in mine:
+            if r["type"] == "retrained":
+                retrained_scores[r["seed"]] = rng.normal(-0.3, 0.8, M)
+        pooled: dict[str, list] = {}  # setting id -> [(row, {attack: (positives, negatives)})]
+        for r in mine:
+            is_retrained = r["type"] == "retrained"
+            base = {
+                "run_id": r["run_id"],
+                "forget_set": r["forget_set"],
+                "setting_id": r["setting_id"],
+                "seed": r["seed"],
+                "shadow_models": (K - 1) // 2 if is_retrained else K - 1,
+                "epsilon_models": K // 2 if is_retrained else K,
+            }
+            if r["status"] != "ok":
+                rows.append(base | {"note": AUDIT_FAILED_NOTE})
+                continue
+            s = strength[r["run_id"]]
+            negatives = retrained_scores[r["seed"]]
+            if is_retrained:  # the calibration: the model's scores against another retrained draw
+                ulira, negatives = negatives, rng.normal(-0.3, 0.8, M)
+            else:
+                ulira = (1 - s) * (2.5 + 1.5 * v) - 0.3 + rng.normal(0, 0.8, M)
+            rmia, rmia_negatives = (
+                1 / (1 + np.exp(-(0.9 * x + rng.normal(0, 0.3, M)))) for x in (ulira, negatives)
+            )
+            # epsilon and F are the setting's: the same on every replicate
+            eps = np.abs((1 - strength[r["setting_id"]]) * 3 * np.exp(0.5 * v) + eps_noise)
+            if r["type"] == "original":  # its most memorable images are told apart perfectly
+                eps[v > 0.8] = np.inf
+            quality = float(np.mean(np.exp(-eps)))
+            figures = {"ulira": _roc_figures(ulira, negatives), "rmia": _roc_figures(rmia, rmia_negatives)}
+            rows.append(
+                base
+                | {f"{a}_{k}": val for a, fig in figures.items() for k, val in fig.items()}
+                | {"forget_quality": quality, "challenge_score": quality * 0.97, "note": None}
+            )
+            scores = {"ulira": (ulira, negatives), "rmia": (rmia, rmia_negatives)}
+            pooled.setdefault(r["setting_id"], []).append((rows[-1], scores))
+            fragments.append(
+                pa.table(
+                    {
+                        "run_id": [r["run_id"]] * M,
+                        "index": members,
+                        "ulira": ulira.astype(np.float32),
+                        "rmia": rmia.astype(np.float32),
+                        "epsilon": eps.astype(np.float32),
+                    }
+                )
+            )
+        for members_of_setting in pooled.values():  # the setting's figures: its replicates pooled
+            for attack in ("ulira", "rmia"):
+                figures = _roc_figures(
+                    *(np.concatenate([sc[attack][i] for _, sc in members_of_setting]) for i in (0, 1))
+                )
+                for row, _ in members_of_setting:
+                    row[f"{attack}_auc_setting"] = figures["auc"]
+                    row[f"{attack}_tpr_1pct_setting"] = figures["tpr_1pct"]
+    return rows, fragments
+
+
 # --- the experiment -----------------------------------------------------------------------------------------
 def _sets_of(forget_classes, forget_sets, seed: int) -> list[ForgetSet]:
     fcs = list(range(forget_classes)) if isinstance(forget_classes, int) else list(forget_classes)
@@ -400,6 +502,7 @@ def write_experiment(
     seeds: list[int] | None = None,
     refused: list[dict[str, str]] | None = None,
     legacy: bool = False,
+    audit: bool = False,
 ) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -409,6 +512,8 @@ def write_experiment(
     seeds = list(seeds) if seeds else [seed]
     if legacy and (len(seeds) > 1 or any(fs.kind != "class" for fs in sets)):
         raise ValueError("legacy tables hold one-class forget sets and one seed only")
+    if audit and (legacy or len(seeds) < 3):
+        raise ValueError("an audit needs at least three seeds (shadow models of other replicates)")
     class_names = CLASS_NAMES[:C] if C <= len(CLASS_NAMES) else [f"class {i}" for i in range(C)]
     image_size, sprite_columns = 28, 40
     train_labels = np.repeat(np.arange(C), PER_CLASS_TRAIN)
@@ -430,6 +535,7 @@ def write_experiment(
     base_logits[np.arange(N), labels] += 9 + rng.normal(0, 1.5, N)
 
     runs, inst, preds, sims, atks = [], [], [], [], []
+    strength: dict[str, float] = {}  # per run id and setting id: the forgetting strength (the audit's)
     vrng = np.random.default_rng(seed + 7919)  # the validation columns' own draws: the rest stays as it was
     for set_pos, (fs, fs_row) in enumerate(zip(sets, fs_rows)):
         forget = np.isin(indices, fs_row["members"])
@@ -455,6 +561,8 @@ def write_experiment(
                         f"{fs.id}-evil<b>-{k:02d}"  # markup in a run id: must show as text everywhere
                     )
                 run_id = setting_id + suffix
+                strength.setdefault(setting_id, s)  # the first replicate's: the setting's own
+                strength[run_id] = s
                 if k not in grid:
                     epochs = {"original": 30, "retrained": 30}.get(kind, int(r_rng.choice([2, 3, 5, 8])))
                     lr = {"original": 0.1, "retrained": 0.1}.get(
@@ -626,6 +734,14 @@ def write_experiment(
             sch["subset"],
         )
         (out / "thumbnails.png").write_bytes(_sprite_png(N, image_size, sprite_columns, rng))
+    if audit:
+        rows, fragments = _audit_tables(runs, strength, fs_rows, seeds, seed)
+        write_table(pa.Table.from_pylist(rows, schema=sch["audit"]), out / "audit.arrow", sch["audit"])
+        write_table(
+            pa.concat_tables(fragments).cast(sch["audit_instances"]),
+            out / "audit_instances.arrow",
+            sch["audit_instances"],
+        )
     return out
 
 

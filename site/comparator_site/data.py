@@ -10,7 +10,10 @@ into the small plotted sources on a switch and never searches.
 (attack curves), ``inst`` (the evaluation subset's instances) and ``fgt`` (the attack view's dots); and,
 per *setting* (a forget set's model type, method and grid point, across replicate seeds: runs.arrow's
 ``setting_id``), ``sacc`` (the class-wise accuracy's mean and standard deviation over the replicates,
-from summary.arrow).
+from summary.arrow). Tables with the privacy audit (audit.arrow, optional audit_instances.arrow) add
+``roc`` (each audited run's ROC curves) and ``vul`` (its per-image scores of the subset's forget images);
+every run also gets its audit figures (``AUDIT_RUN_FIELDS``, ``audit_note``), and every setting their
+mean and standard deviation. Without audit.arrow none of this exists and the page is as before.
 Each one's docstring gives its block layout, a contract with the page's JavaScript (``js/*.js``;
 tests/test_wiring_site.py checks it value by value). In those layouts ``C`` is the number of
 classes, ``N`` of subset instances, ``L`` of layers and ``T`` of thresholds.
@@ -32,8 +35,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unlearning_comparator.summary import summary_rows
+from unlearning_comparator.summary import mean_std, summary_rows
 from unlearning_comparator.tables import experiment_metadata, read_table
+from unlearning_comparator.tables.schema import AUDIT_ROC_FPR
 
 TYPE_ORDER = {"original": 0, "retrained": 1, "unlearned": 2, "external": 3}
 METRICS = ("entropy", "confidence")
@@ -44,6 +48,15 @@ SUBSETS = ("retain", "forget")
 RUN_METRICS = ("UA", "RA", "TUA", "TRA", "TA", "RTE", "PS", "PS_challenge", "MIA_efficacy", "avg_gap")
 SUMMARY_METRICS = RUN_METRICS + ("val_UA", "val_RA", "val_gap")
 DEFAULT_THRESHOLDS = 51  # the workflow's default attack sweep; only used when no run has an attack curve
+# the privacy audit (audit.arrow): the experiments table's columns, and what the ROC figure's caption adds
+AUDIT_METRICS = ("ulira_auc", "ulira_tpr_1pct", "rmia_auc", "forget_quality")
+AUDIT_RUN_FIELDS = AUDIT_METRICS + ("rmia_tpr_1pct",)
+# A setting's rows show its figures pooled over its replicates (audit.arrow's *_setting: the literature's
+# many-target-model protocol), not the mean of per-model figures, each of which is one draw of training noise
+AUDIT_POOLED = {m: f"{m}_setting" for m in ("ulira_auc", "ulira_tpr_1pct", "rmia_auc", "rmia_tpr_1pct")}
+ROC_CURVES = ("ulira", "rmia")  # audit.arrow's <curve>_roc_tpr, the columns of the roc store
+VUL_FIELDS = ("ulira", "rmia", "epsilon")  # audit_instances.arrow's scores, the columns of the vul store
+VUL_QUANTILE = 95  # the vulnerability colours span ± this percentile of a forget set's |U-LiRA| scores
 
 
 class SiteDataError(ValueError):
@@ -77,6 +90,9 @@ class SiteData:
     offsets: dict[str, np.ndarray] = field(default_factory=dict)
     # per setting: start of its block in the sacc store, -1: none
     setting_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # the privacy audit, None without audit.arrow: {"fpr": the ROC's FPR grid, "instances": whether there
+    # are per-image scores of the subset's forget images}
+    audit: dict[str, Any] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -117,6 +133,9 @@ def load(tables_dir: str | Path) -> SiteData:
     sets = _forget_sets(tables_dir, meta, rows, class_names)
     seeds = _seeds(meta, rows)
     runs = _ordered_runs(rows, sets, seeds)
+    audit = _read_audit(tables_dir)
+    if audit is not None:
+        _with_audit(runs, audit.rows)
     settings = _settings(runs, _summary_rows(tables_dir, runs))
     instances = read_table(tables_dir / "instances.arrow")
     subset = _subset(tables_dir, instances)
@@ -151,6 +170,11 @@ def load(tables_dir: str | Path) -> SiteData:
         thresholds=thresholds,
     )
     packed = {"acc": acc, "pred": pred, "sim": sim, "atk": atk, "inst": inst, "fgt": fgt}
+    if audit is not None:
+        packed["roc"] = _pack_roc(audit, runs)
+        packed["vul"] = _pack_vul(audit.instances, runs, sets, row_of, subset)
+        _vulnerability_ranges(sets, runs, *packed["vul"])
+        data.audit = {"fpr": audit.fpr, "instances": bool(len(packed["vul"][0]["ulira"]))}
     data.stores = {name: store for name, (store, _) in packed.items()} | {"subset": _pack_subset(subset)}
     data.offsets = {name: offsets for name, (_, offsets) in packed.items()}
     data.stores["sacc"], data.setting_offsets = sacc
@@ -320,7 +344,36 @@ def _settings(
 
 
 def _setting_values(members: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
-    first, ok = members[0], [r for r in members if r["status"] == "ok"]
+    ok = [r for r in members if r["status"] == "ok"]
+    values = _setting_values_without_audit(members, ok, summary)
+    if "audit_note" in members[0]:  # the audit's figures: one run's own, else over the replicates
+        values |= _audit_setting_values(members, ok)
+    return values
+
+
+def _audit_setting_values(members: list[dict[str, Any]], ok: list[dict[str, Any]]) -> dict[str, Any]:
+    """A setting's audit figures: those of its one run, else pooled over its replicates (``AUDIT_POOLED``),
+    else the mean and sample standard deviation over its ok runs (by the summary's own ``mean_std``);
+    forget quality is the setting's (the same on every replicate), so it has no spread to show.
+    ``audit_note``: its runs' distinct notes."""
+    notes = "; ".join(dict.fromkeys(str(r["audit_note"]) for r in members if r.get("audit_note")))
+    if len(members) == 1:
+        return {**{f"{m}_std": None for m in AUDIT_RUN_FIELDS}, "audit_note": notes or None}
+    out: dict[str, Any] = {"audit_note": notes or None}
+    for m in AUDIT_RUN_FIELDS:
+        pooled = next((r[AUDIT_POOLED[m]] for r in ok if r.get(AUDIT_POOLED.get(m, "")) is not None), None)
+        if pooled is not None:  # one figure of all the replicates: no spread to show
+            out[m], out[f"{m}_std"] = pooled, None
+        else:  # tables without the pooled figures: the mean and spread of the per-model ones
+            out[m], out[f"{m}_std"], _ = mean_std(r.get(m) for r in ok)
+    out["forget_quality_std"] = None
+    return out
+
+
+def _setting_values_without_audit(
+    members: list[dict[str, Any]], ok: list[dict[str, Any]], summary: dict[str, Any]
+) -> dict[str, Any]:
+    first = members[0]
     base = {k: first.get(k) for k in ("forget_set", "fs", "type", "method", "method_name", "epochs", "lr")}
     base |= {"batch_size": first.get("batch_size"), "run_id": first["setting_id"], "n": len(members)}
     base["n_ok"] = len(ok)
@@ -345,6 +398,41 @@ def _setting_values(members: list[dict[str, Any]], summary: dict[str, Any]) -> d
         values[f"{split}_acc"] = summary[f"{split}_acc_mean"]
         values[f"{split}_acc_std"] = summary[f"{split}_acc_std"]
     return {**base, **values}
+
+
+# --- the privacy audit (optional) ------------------------------------------------------------------------
+class Audit(NamedTuple):
+    rows: dict[str, dict[str, Any]]  # audit.arrow's rows by run id
+    fpr: list[float]  # the FPR grid of its ROC curves
+    instances: pa.Table  # audit_instances.arrow (no rows when absent)
+
+
+def _read_audit(tables_dir: Path) -> Audit | None:
+    """audit.arrow and audit_instances.arrow, None without the former (experiments without the audit)."""
+    path = tables_dir / "audit.arrow"
+    if not path.is_file():
+        return None
+    table = read_table(path)
+    raw = (table.schema.metadata or {}).get(b"roc_fpr")
+    fpr = [float(x) for x in json.loads(raw)] if raw else list(AUDIT_ROC_FPR)
+    columns = ["run_id", "index", *VUL_FIELDS]
+    inst_path = tables_dir / "audit_instances.arrow"
+    if inst_path.is_file():
+        instances = read_table(inst_path, columns=columns)
+    else:
+        types = {"run_id": pa.string(), "index": pa.int32()}
+        instances = pa.table({c: pa.array([], types.get(c, pa.float32())) for c in columns})
+    return Audit({r["run_id"]: r for r in table.to_pylist()}, fpr, instances)
+
+
+def _with_audit(runs: list[dict[str, Any]], rows: dict[str, dict[str, Any]]) -> None:
+    """Each run's audit figures and note (in place); a run without an audit row (not audited: an external
+    model, say) gets null figures and says so."""
+    for r in runs:
+        row = rows.get(r["run_id"])
+        for m in (*AUDIT_RUN_FIELDS, *AUDIT_POOLED.values()):
+            r[m] = None if row is None else row.get(m)
+        r["audit_note"] = "not audited" if row is None else row.get("note")
 
 
 def _subset(tables_dir: Path, instances: pa.Table) -> Subset:
@@ -619,6 +707,78 @@ def _pack_sacc(settings: list[dict[str, Any]], C: int) -> Packed:
                     [np.nan if v is None else v for v in sd], dtype=np.float32
                 )
     return store, offsets
+
+
+def _pack_roc(audit: Audit, runs: list[dict[str, Any]]) -> Packed:
+    """``roc``: per run with an audit row that has a curve, ``G`` rows (the FPR grid, ascending): columns
+    ulira, rmia (float32, the TPR at each FPR; NaN for a null curve)."""
+    G = len(audit.fpr)
+    curves: dict[int, dict[str, Any]] = {}
+    for k, r in enumerate(runs):
+        row = audit.rows.get(r["run_id"]) or {}
+        got = {c: row.get(f"{c}_roc_tpr") for c in ROC_CURVES}
+        if any(v is not None and len(v) == G for v in got.values()):
+            curves[k] = got
+    offsets = _block_offsets(list(curves), len(runs), G)
+    store = {c: np.full(len(curves) * G, np.nan, np.float32) for c in ROC_CURVES}
+    for k, got in curves.items():
+        for c, tpr in got.items():
+            if tpr is not None and len(tpr) == G:
+                store[c][offsets[k] : offsets[k] + G] = [np.nan if v is None else v for v in tpr]
+    return store, offsets
+
+
+def _pack_vul(
+    instances: pa.Table,
+    runs: list[dict[str, Any]],
+    sets: list[dict[str, Any]],
+    row_of: dict[str, int],
+    subset: Subset,
+) -> Packed:
+    """``vul``: per run with audit instances in the evaluation subset, one row per subset instance of its
+    forget set (the set's ``pos``, in subset order, as ``fgt``): columns ulira, rmia, epsilon (float32, NaN
+    where the table has no row; epsilon may be inf). Only the subset's images ship: the page shows no more."""
+    keep = pc.is_in(instances.column("index"), value_set=pa.array(subset.index.astype(np.int32)))
+    instances = instances.filter(keep)
+    run, pos, ok = _instance_slots(instances, row_of, subset)
+    with_rows = sorted(set(run[ok].tolist()))
+    N = len(subset.index)
+    slot = {k: j for j, k in enumerate(with_rows)}
+    where = np.array([slot[k] for k in run[ok].tolist()], dtype=np.int64) * N + pos[ok].astype(np.int64)
+    offsets = np.full(len(runs), -1, dtype=np.int32)
+    blocks: dict[str, list[np.ndarray]] = {name: [] for name in VUL_FIELDS}
+    grid = {}
+    for name in VUL_FIELDS:
+        grid[name] = np.full(len(with_rows) * N, np.nan, np.float32)
+        grid[name][where] = instances.column(name).to_numpy(zero_copy_only=False)[ok]
+    start = 0
+    for j, k in enumerate(with_rows):
+        positions = np.asarray(sets[runs[k]["fs"]]["pos"], dtype=np.int64)
+        offsets[k] = start
+        for name, block in blocks.items():
+            block.append(grid[name][j * N + positions])
+        start += len(positions)
+    store = {
+        name: (np.concatenate(b).astype(np.float32) if b else np.zeros(0, np.float32))
+        for name, b in blocks.items()
+    }
+    return store, offsets
+
+
+def _vulnerability_ranges(
+    sets: list[dict[str, Any]], runs: list[dict[str, Any]], vul: dict[str, np.ndarray], offsets: np.ndarray
+) -> None:
+    """Each forget set's colour range of the vulnerability highlight (``vul_range``, in place): R for the
+    symmetric range −R … R, the ``VUL_QUANTILE``th percentile of |U-LiRA| over the subset's forget images
+    under all the set's models (fixed per set, so that the panels and the models compare); None without
+    scores."""
+    for s, fs in enumerate(sets):
+        F = len(fs["pos"])
+        values = [vul["ulira"][o : o + F] for k, o in enumerate(offsets) if o >= 0 and runs[k]["fs"] == s]
+        finite = np.abs(np.concatenate(values)) if values else np.zeros(0)
+        finite = finite[np.isfinite(finite)]
+        R = float(np.percentile(finite, VUL_QUANTILE)) if len(finite) else None
+        fs["vul_range"] = None if R is None else R or 1.0  # all scores 0: any range shows them
 
 
 def _pack_subset(subset: Subset) -> dict[str, np.ndarray]:

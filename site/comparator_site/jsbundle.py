@@ -21,6 +21,7 @@ JS_FILES = (
     "embedding.js",
     "similarity.js",
     "attack.js",
+    "audit.js",
     "instrument.js",
     "main.js",
 )

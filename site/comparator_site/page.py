@@ -24,7 +24,12 @@ gets from Python. Each view puts its models into one dict and hands it over with
 * ``atk`` (views/attack.py): ``yr``, ``metric``, ``strategy``, ``thr``, ``show``, ``size``,
   ``strategy_info``, and per panel ``a`` / ``b``: the butterfly ``bfly`` with its ``dots``, ``hl``, ``xr``,
   ``yaxis``, ``span_b``, ``up``, ``dn``; the curves ``cv``, ``span_c``, ``dim``; the Divs ``title``,
-  ``msg``, ``info``, ``ps``, ``succ``, ``fail``; and the panel's ``body`` (js/attack.js, js/main.js).
+  ``msg``, ``info``, ``ps``, ``succ``, ``fail``; and the panel's ``body`` (js/attack.js, js/main.js);
+  and the privacy audit's (views/audit.py, js/audit.js; null without audit.arrow): the stores
+  ``aud_roc`` and ``aud_vul``, the plotted ``aud_src``, the ``aud_caption``, and the ``aud_metric`` and
+  ``aud_order`` selects, whose events js/audit.js handles (``dispatch`` passes on the names it does not
+  know); the embedding's ``emb`` also has ``vul_row``, ``vul_note``, ``vul_mapper`` (the vulnerability
+  legend; null without the audit's per-image scores).
 
 The JavaScript reads them by path (``atk.a.dots``, ``st.runs.data``); a computed index picks one of a
 view's panels (``atk[ab].dots`` stands for ``atk.a.dots`` and ``atk.b.dots``). Every model in an argument
@@ -63,10 +68,11 @@ from bokeh.resources import INLINE, Resources
 from unlearning_comparator import atomic
 
 from . import colors, store
-from .data import SiteData, load
+from .data import VUL_QUANTILE, SiteData, load
 from .jsbundle import app_code
 
 PACKAGE = ir.files("comparator_site")
+AUDIT_STORES = ("roc", "vul")
 M = TypeVar("M", bound=Model)
 THUMBNAILS = "assets/thumbnails.png"
 
@@ -152,12 +158,14 @@ def set_config(data: SiteData, s: int) -> dict[str, Any]:
         "A": a,
         "B": b,
         "refused": refused,
+        # the vulnerability colours' range ± vul_range (data.py); only with the audit
+        **({"vul_range": fs.get("vul_range")} if data.audit is not None else {}),
     }
 
 
 def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
     """Static facts the JavaScript needs (shipped as a JSON string, parsed once)."""
-    return {
+    out = {
         "C": data.num_classes,
         "L": len(data.layers),
         "N": int(len(data.subset_index)),
@@ -184,6 +192,9 @@ def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
             or -(-max(1, int(data.subset_sprite.max()) + 1) // data.sprite_columns)
         ),
     }
+    if data.audit is not None:  # the ROC's FPR grid, and what the vulnerability colours' range is
+        out["audit"] = {**data.audit, "quantile": VUL_QUANTILE}
+    return out
 
 
 def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> Document:
@@ -199,11 +210,14 @@ def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> D
 
     page = Page(data, thumbnails_url if data.sprite_png is not None else None)
     # store.build keys the stores by their model names (st_runs, ...), as tests/test_wiring_site.py reads them
-    page.provide("st", {key.removeprefix("st_"): src for key, src in store.build(data).items()})
+    stores = {key.removeprefix("st_"): src for key, src in store.build(data).items()}
+    # the audit's stores go with its views (atk.aud_roc, atk.aud_vul), which exist only with the audit
+    audit_stores = {key: stores.pop(key) for key in AUDIT_STORES if key in stores}
+    page.provide("st", stores)
     top = header.build(page)
     screen = experiments_table.build(page)
     core = embedding.build(page)
-    atk = attack.build(page)
+    atk = attack.build(page, audit_stores)
     tabs = Tabs(
         tabs=[TabPanel(child=core, title="Embedding Space"), TabPanel(child=atk, title="Attack Simulation")],
         stylesheets=[page.widget_css],

@@ -203,7 +203,7 @@ function atk_panel(ab, c) {
   set_html(P.ps, `<div class="uc-ps">Privacy Score = 1 \u2212 ${fmt(score)} = <b style="color:${colour}">${fmt(1 - score)}</b></div>` +
                  `<div class="uc-small" title="The experiments table's PS: the worst threshold over every forget-class training image">` +
                  `Table PS (all forget images, worst threshold): <b>${fmt(R.PS[c.k])}</b></div>`);
-  S.atk.drawn[ab] = {items, success, total: 2 * F, retr: c.retr, k: c.k};
+  S.atk.drawn[ab] = {items, success, total: 2 * F, retr: c.retr, k: c.k, dir};
   atk_grids(ab);
 }
 
@@ -221,7 +221,7 @@ function atk_grids(ab) {
   const grid = (ok) => {
     const parts = [];
     let n = 0;
-    for (const it of drawn.items) {
+    for (const it of aud_grid_items(drawn)) {  // in the audit's order when there is one (js/audit.js)
       if (it.ok !== ok) continue;
       n++;
       if (!show.has(it.side)) continue;
@@ -323,7 +323,7 @@ function atk_hover_key(ab, key, cx, cy) {
   const who = side === 0 ? "Retrained" : `Model ${ab.toUpperCase()}`;
   const extra = [[`${ax.label} (${who})`, fmt(it.v, 2)],
                  [it.ok ? "Attack succeeds" : "Attack fails", it.ok ? "correctly attributed" : "misattributed",
-                  it.ok ? "#16A34A" : "#DC2626"]];
+                  it.ok ? "#16A34A" : "#DC2626"], ...aud_tip_rows(i)];
   tip_show(cx, cy, i, [
     {name: "Retrained", color: COL.retrained, probs: probs_of(drawn.retr, i), pred: pred_of(drawn.retr, i),
      emphasis: side === 0},

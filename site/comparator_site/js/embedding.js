@@ -48,6 +48,7 @@ function emb_update(ranges) {
   S.emb_on = {a: new Uint8Array(n), b: new Uint8Array(n)};
   for (const ab of ["a", "b"]) {
     const k = model_of(ab), off = k >= 0 ? R.off_inst[k] : -1;
+    const vul = S.emb_mode === VUL_MODE ? aud_vulnerability(k) : null;  // js/audit.js
     const xs = new Float32Array(n), ys = new Float32Array(n);
     const fill = new Uint32Array(n), line = new Uint32Array(n), on = S.emb_on[ab];
     for (let j = 0; j < n; j++) {
@@ -60,6 +61,11 @@ function emb_update(ranges) {
       } else {
         xs[j] = NaN;
         ys[j] = NaN;
+      }
+      if (S.emb_mode === VUL_MODE) {
+        [fill[j], line[j]] = aud_vul_rgba(vul, i, f);
+        on[j] = f ? 1 : 0;
+        continue;
       }
       const colour = pred >= 0 ? CLASS_COLORS[pred] : "#9CA3AF";
       const dark = pred >= 0 ? CLASS_DARK[pred] : "#4B5563";
@@ -89,6 +95,7 @@ function emb_update(ranges) {
   }
   set_html(emb.a.title, `<div class="uc-panel-title">${model_tag("a", S.A)}</div>`);
   set_html(emb.b.title, `<div class="uc-panel-title">${model_tag("b", S.B)}</div>`);
+  aud_vul_legend();
   emb_clear();
 }
 
@@ -109,7 +116,7 @@ function emb_hover(ab, data) {
     tip_show(at[0], at[1], i, [
       {name: "Model A", color: COL.A, probs: probs_of(S.A, i), pred: pred_of(S.A, i), emphasis: ab === "a"},
       {name: "Model B", color: COL.B, probs: probs_of(S.B, i), pred: pred_of(S.B, i), hatched: true, emphasis: ab === "b"},
-    ]);
+    ], aud_tip_rows(i));
   }
 }
 

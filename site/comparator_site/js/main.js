@@ -39,12 +39,15 @@ function update_models(fc_changed = false) {
   timed("classwise", cw_update);
   timed("matrix", mx_update);
   timed("similarity", sim_update);
-  if (S.emb_mode !== 0) {
-    S.emb_mode = 0;  // the highlight resets to All when the data changes (as the original)
+  // the highlight resets to All when the data changes (as the original); the vulnerability colouring
+  // (js/audit.js) is of whichever models are shown, so it stays
+  if (S.emb_mode !== 0 && S.emb_mode !== VUL_MODE) {
+    S.emb_mode = 0;
     emb.mode.active = 0;
   }
   timed("embedding", () => emb_update(fc_changed));
   timed("attack", atk_reset);
+  if (AUDITED) timed("audit", aud_update);  // a view only with the audit (js/audit.js)
   publish_state();
   count_update();
 }
@@ -153,6 +156,6 @@ function dispatch(obj, data, ctx) {
     case "atk_a_bfly:mouseleave": case "atk_a_curve:mouseleave":
     case "atk_b_bfly:mouseleave": case "atk_b_curve:mouseleave":
       return atk_unhover();
-    default: return null;
+    default: return aud_event(event_key(obj));  // the audit's widgets (js/audit.js), when there are some
   }
 }

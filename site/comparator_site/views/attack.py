@@ -8,7 +8,8 @@ its colour, stacked dots binned by 0.05 entropy / 0.25 confidence), the attack s
 curves against the threshold (sharing the value axis), the privacy score at the threshold, and the
 success / failure thumbnail grids. The metric, the strategy (custom, max attack score, max success
 rate, common threshold), the worst-case buttons and the custom threshold (slider, or click / drag on
-either chart) are shared. All computation is in ``js/attack.js``.
+either chart) are shared. All computation is in ``js/attack.js``. With the privacy audit (audit.arrow), the
+per-example audit figure follows the panels and a select orders the grids (views/audit.py, js/audit.js).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from .. import colors
+from . import audit
 
 DOT_FIELDS = ["x", "y", "color", "key", "inst"]
 CURVE_FIELDS = ["thr", "score", "fpr", "fnr"]
@@ -203,7 +205,7 @@ def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> tuple[Any,
     return column(title, msg, body, spacing=2, width=625), models
 
 
-def build(page) -> Any:
+def build(page, audit_stores: dict[str, ColumnDataSource]) -> Any:
     yr = Range1d(0, 2.5)
     fmt = _abs_formatter()
     # the worst-case buttons are heard through their events only (js/main.js): named, not arguments
@@ -256,6 +258,7 @@ def build(page) -> Any:
     page.on_change(size, "value")
     info = page.div(text="", width=560, height=30)
     legend = page.div(text=dots_legend(), width=1280, height=24)
+    aud, order, aud_models = audit.attack(page, audit_stores)  # None, None and nulls without the audit
     controls = column(
         row(worst_a, worst_b, metric, thr, spacing=8),
         row(strategy, info, spacing=8),
@@ -264,6 +267,7 @@ def build(page) -> Any:
             show,
             page.div(text='<span class="uc-small">thumbnail size (px)</span>', width=120),
             size,
+            *([order] if order else []),
             spacing=6,
         ),
         legend,
@@ -282,6 +286,7 @@ def build(page) -> Any:
             "strategy_info": info,
             "a": panel_a,
             "b": panel_b,
+            **aud_models,
         },
     )
-    return column(controls, row(layout_a, layout_b, spacing=40), spacing=6)
+    return column(controls, row(layout_a, layout_b, spacing=40), *([aud] if aud else []), spacing=6)

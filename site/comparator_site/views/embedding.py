@@ -6,7 +6,9 @@ Circles are retain-class instances and crosses forget-class instances, filled wi
 class's colour. Both panels plot the same source (one row per subset instance, A's and B's
 coordinates side by side), so hovering an instance in one panel marks it in the other; the line that
 joins the two positions and the tooltip (thumbnail from the sprite sheet, both models' probabilities)
-are drawn by ``js/embedding.js`` and ``js/tooltip.js`` over the page.
+are drawn by ``js/embedding.js`` and ``js/tooltip.js`` over the page. With the privacy audit's per-image
+scores a sixth highlight mode, "Vulnerability (U-LiRA)", colours the forget set's images by each panel's
+own model's score (views/audit.py, js/audit.js).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bokeh.plotting import figure
 
 from .. import colors
 from ..data import SiteData
+from . import audit
 
 # colours are packed RGBA (uint32, alpha included): BokehJS decodes them without parsing CSS strings
 FIELDS = ["pos", "marker", "size", "ax", "ay", "bx", "by", "a_fill", "b_fill", "a_line", "b_line"]
@@ -98,14 +101,23 @@ def build(page) -> Any:
     hl = ColumnDataSource({"ax": [], "ay": [], "bx": [], "by": [], "marker": []})
     xr, yr = Range1d(0, 1), Range1d(0, 1)
     panels = {ab: _panel(page, ab, src, hl, xr, yr) for ab in ("a", "b")}
-    mode = RadioButtonGroup(labels=MODES, active=0, height=28, stylesheets=[page.widget_css])
+    vul, vul_models = audit.vulnerability(page)  # None and nulls without the audit's per-image scores
+    labels = MODES + ([audit.VUL_MODE] if vul else [])
+    mode = RadioButtonGroup(labels=labels, active=0, height=28, stylesheets=[page.widget_css])
     page.on_change(mode, "active")
-    page.provide("emb", {"src": src, "hl": hl, "xr": xr, "yr": yr, "mode": mode, **panels})
+    page.provide("emb", {"src": src, "hl": hl, "xr": xr, "yr": yr, "mode": mode, **panels, **vul_models})
     legend = page.div(text=legend_html(data), width=760, height=44)
     hl_label = page.div(text='<span class="uc-small"><b>Highlight</b></span>', width=64)
     a, b = panels["a"], panels["b"]
+    # with the sixth mode the buttons would widen the page: they go under the legend, the vulnerability
+    # legend (shown in that mode) under them
+    head = (
+        column(legend, row(hl_label, mode, spacing=6), vul, spacing=2)
+        if vul
+        else row(legend, hl_label, mode, spacing=6)
+    )
     return column(
-        row(legend, hl_label, mode, spacing=6),
+        head,
         row(a["title"], b["title"], spacing=10),
         row(a["fig"], b["fig"], spacing=10),
         spacing=2,

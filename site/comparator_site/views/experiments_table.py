@@ -10,7 +10,9 @@ efficacy and Avg. Gap, and the Model A / Model B radio columns. Sorting is the D
 header); the method filter, the "Best of each method" checkbox (only the chosen runs, the original and
 the retrained model) and the radio clicks are handled in ``js/table.js``. Every string from the tables is
 escaped by the cell templates (``<%- %>``). Under the table, a note lists the methods not run on the
-forget set (the metadata's ``refused``), with the reason.
+forget set (the metadata's ``refused``), with the reason. With the privacy audit (audit.arrow) four
+more columns follow the metrics: U-LiRA's AUC and TPR at 1 % FPR, offline RMIA's AUC and the challenge's
+forget quality F, one figure per setting (the attacks pooled over its replicates; F is the setting's).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from bokeh.models import (
 )
 
 from .. import colors
-from ..data import RUN_METRICS, SiteData, hyperparameters_text
+from ..data import AUDIT_METRICS, AUDIT_RUN_FIELDS, RUN_METRICS, SiteData, hyperparameters_text
 
 TYPE_LABEL = {
     "original": "Original",
@@ -54,6 +56,14 @@ FULL_NAME = {
     "MIA_efficacy": "MIA efficacy (SalUn convention): share of the forget set called non-member",
     "avg_gap": "Avg. Gap (SalUn / l1-sparse papers): mean |Δ| to the retrained model over UA, RA, TA and "
     "MIA efficacy",
+    "ulira_auc": "U-LiRA (per-example likelihood-ratio attack with shadow models): ROC AUC of telling this "
+    "setting's models' forget images from the retrained models', its replicates pooled; 0.5: like "
+    "retraining, 1: always told apart",
+    "ulira_tpr_1pct": "U-LiRA's true-positive rate at 1 % false-positive rate (0.01: chance)",
+    "rmia_auc": "Offline RMIA (retrained reference models only): ROC AUC, as U-LiRA's; 0.5: like retraining",
+    "forget_quality": "Forget quality F of the NeurIPS 2023 unlearning challenge, of the setting "
+    "(per-example epsilons over the replicates' unlearned and retrained models); 1: indistinguishable "
+    "from retraining",
 }
 HEADER = {
     "UA": "UA",
@@ -66,6 +76,10 @@ HEADER = {
     "PS_challenge": "PS ch.",
     "MIA_efficacy": "MIA",
     "avg_gap": "Avg. Gap",
+    "ulira_auc": "U-LiRA AUC",
+    "ulira_tpr_1pct": "TPR@1% FPR",
+    "rmia_auc": "RMIA AUC",
+    "forget_quality": "Forget quality F",
 }
 STAR = "\u2605"  # marks a method's chosen setting
 CHOSEN_HELP = (
@@ -74,6 +88,7 @@ CHOSEN_HELP = (
 )
 BEST_LABEL = "Best of each method"
 RELATIVE_SCALE = ("TRA", "TA")  # coloured from 0.8 up to the forget set's best value, as the original's TRA
+UNCOLOURED = ("MIA_efficacy", "avg_gap", "ulira_auc", "ulira_tpr_1pct", "rmia_auc")
 TABLE_FIELDS = (
     [
         "idx",
@@ -99,6 +114,17 @@ TABLE_FIELDS = (
     + [f"{m}{s}" for m in RUN_METRICS for s in ("", "_txt", "_bg", "_fg")]
     + ["a_state", "b_state"]
 )
+
+
+def metrics_of(data: SiteData) -> tuple[str, ...]:
+    """The table's metric columns: the runs metrics, and the audit's when the tables have it."""
+    return RUN_METRICS + (AUDIT_METRICS if data.audit is not None else ())
+
+
+def table_fields(data: SiteData) -> list[str]:
+    """The fields of the table's source (``TABLE_FIELDS``, plus the audit columns' when there are some)."""
+    extra = [f"{m}{s}" for m in metrics_of(data)[len(RUN_METRICS) :] for s in ("", "_txt", "_bg", "_fg")]
+    return TABLE_FIELDS[:-2] + extra + TABLE_FIELDS[-2:]
 
 
 def _fmt(v: float, key: str) -> str:
@@ -132,7 +158,7 @@ def _cell(key: str, v: float, column_max: float) -> tuple[str, str]:
         background = colors.cell(colors.GREENS, (v - 0.8) / max(column_max - 0.8, 1e-9))
     elif key == "RTE":
         background = colors.cell(colors.BLUES, (160 - v) / 160)
-    elif key in ("PS", "PS_challenge"):
+    elif key in ("PS", "PS_challenge", "forget_quality"):  # privacy figures in 0 … 1, 1 best
         background = colors.cell(colors.ORANGES, v)
     else:
         return "transparent", "#111827"
@@ -157,9 +183,9 @@ def _replicates_text(r: dict[str, Any]) -> str:
     return f"{n} replicate seeds{failed}; cells: mean \u00b1 sample std over the ok ones\n"
 
 
-def _table_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _table_columns(rows: list[dict[str, Any]], metrics: tuple[str, ...] = RUN_METRICS) -> dict[str, Any]:
     """The table's display fields of runs or settings (a setting with several replicates shows
-    ``mean ± std``), with each row's forget set position ``fs``."""
+    ``mean ± std``) for ``metrics``, with each row's forget set position ``fs``."""
     column_max: dict[tuple[str, str], float] = {}  # (column, forget set) -> largest value
     for r in rows:
         for key in RELATIVE_SCALE:
@@ -190,7 +216,7 @@ def _table_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
         )
     }
     num: dict[str, list[float]] = {"epochs": [], "batch_size": [], "lr": []}
-    for m in RUN_METRICS:
+    for m in metrics:
         num[m] = []
         cols[f"{m}_txt"], cols[f"{m}_bg"], cols[f"{m}_fg"] = [], [], []
     for r in rows:
@@ -228,8 +254,9 @@ def _table_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
         err = str(r.get("error") or "") if failed else ""
         cols["error"].append(err)
         cols["label"].append(f"{label}{' (failed)' if failed else ''}, {r['run_id']}")
-        cols["tip"].append(("failed: " + err) if failed else _replicates_text(r) + hp)
-        for m in RUN_METRICS:
+        note = f"\naudit: {r['audit_note']}" if r.get("audit_note") else ""
+        cols["tip"].append((("failed: " + err) if failed else _replicates_text(r) + hp) + note)
+        for m in metrics:
             v = r.get(m)
             v = float("nan") if v is None or failed else float(v)
             num[m].append(v)
@@ -249,7 +276,14 @@ def _table_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def runs_columns(data: SiteData) -> dict[str, Any]:
     """The runs store: one row per run (all forget sets and seeds), with its display fields, its forget
     class (``fc``, -1 for sets of other kinds), setting (row of the settings store) and seed position."""
-    out = _table_columns(data.runs)
+    out = _table_columns(data.runs, metrics_of(data))
+    if data.audit is not None:  # what the audit figure's caption shows besides the table's columns
+        extra = [m for m in AUDIT_RUN_FIELDS if m not in AUDIT_METRICS]
+        for m in extra:
+            out[m] = np.asarray(
+                [np.nan if r.get(m) is None or r["status"] != "ok" else r[m] for r in data.runs], np.float64
+            )
+        out["audit_note"] = [str(r.get("audit_note") or "") for r in data.runs]
     out["fc"] = np.asarray(
         [-1 if r["forget_class"] is None else r["forget_class"] for r in data.runs], np.int32
     )
@@ -261,7 +295,7 @@ def runs_columns(data: SiteData) -> dict[str, Any]:
 def settings_columns(data: SiteData) -> dict[str, Any]:
     """The settings store (the experiments table's rows): one row per (forget set, setting) with its
     display fields, its replicate count ``n``, and per seed position i its run row ``run<i>`` (-1: none)."""
-    out = _table_columns(data.settings)
+    out = _table_columns(data.settings, metrics_of(data))
     out["n"] = np.asarray([s["n"] for s in data.settings], dtype=np.int32)
     for i in range(len(data.seeds)):
         out[f"run{i}"] = np.full(len(data.settings), -1, dtype=np.int32)
@@ -299,7 +333,7 @@ def legend_html() -> str:
 
 def build(page) -> Any:
     data: SiteData = page.data
-    empty = {k: [] for k in TABLE_FIELDS}
+    empty = {k: [] for k in table_fields(data)}
     src = ColumnDataSource(empty)
     cols = [
         TableColumn(
@@ -349,13 +383,14 @@ def build(page) -> Any:
         ),
     ]
     spread = len(data.seeds) > 1  # cells show "mean ± std": wider
-    for m in RUN_METRICS:
+    for m in metrics_of(data):
+        audit = m in AUDIT_METRICS  # longer headers
         cols.append(
             TableColumn(
                 field=m,
                 title=f'<span title="{html.escape(FULL_NAME[m])}">{HEADER[m]}</span>',
-                width=104 if spread else 58,
-                formatter=_tmpl(_metric_template(m, m not in ("MIA_efficacy", "avg_gap"))),
+                width=(112 if audit else 104) if spread else (84 if audit else 58),
+                formatter=_tmpl(_metric_template(m, m not in UNCOLOURED)),
             )
         )
     for ab in ("a", "b"):
