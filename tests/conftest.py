@@ -45,6 +45,23 @@ TINY_CONFIG = {
 }
 
 
+# A complete training recipe of a few seconds on a few thousand images, for tests that train models
+# through the workflow's training job (the protocol and calibration tests).
+SHORT_RECIPE = {
+    "epochs": 4,
+    "batch_size": 64,
+    "lr": 0.1,
+    "momentum": 0.9,
+    "nesterov": True,
+    "weight_decay": 5e-4,
+    "schedule": "onecycle",
+    "warmup_fraction": 0.25,
+    "milestones": [80, 120],
+    "gamma": 0.2,
+    "augmentation": False,
+}
+
+
 def tiny_config(**changes) -> dict:
     config = copy.deepcopy(TINY_CONFIG)
     config.update(changes)

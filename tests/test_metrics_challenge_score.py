@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from unlearning_comparator.metrics import challenge_score as cs
 from unlearning_comparator.metrics.challenge_score import (
     DELTA,
     EPSILON_CAP,
@@ -68,3 +69,51 @@ def test_a_pinned_output_gets_the_cap():
 def test_the_final_score_adjusts_for_utility():
     assert final_score(0.5, 0.9, 1.0, 0.8, 0.8) == pytest.approx(0.45)
     assert final_score(1.0, 0.95, 0.95, 0.9, 0.9) == 1.0
+
+
+def _epsilon_by_definition(unlearned, retrained):
+    """example_epsilon's rules evaluated literally: each rule's members by comparison masks over the
+    samples (as the published scorer does), no counting shortcuts."""
+    pos, neg = (
+        (retrained, unlearned) if np.median(retrained) > np.median(unlearned) else (unlearned, retrained)
+    )
+    both = np.concatenate([pos, neg])
+    thresholds = np.linspace(both.min(), both.max(), math.ceil(np.ptp(both) * cs.THRESHOLDS_PER_UNIT))
+    rates = [((pos[:, None] >= thresholds).mean(0), (neg[:, None] >= thresholds).mean(0))]
+    peaky, wide = (pos, neg) if np.ptp(pos) < np.ptp(neg) else (neg, pos)
+    width = np.ptp(peaky)
+    low, high = peaky.min() + width - cs.INTERVAL_MARGIN, peaky.max() + cs.INTERVAL_MARGIN
+    rights = np.linspace(low, high, math.ceil((high - low) * cs.THRESHOLDS_PER_UNIT))
+    offsets = np.linspace(-cs.INTERVAL_MARGIN, cs.INTERVAL_MARGIN, math.ceil(2 * cs.INTERVAL_MARGIN * 100))
+    lefts = (rights[:, None] - width + offsets[None, :]).ravel()
+    rights = np.repeat(rights, len(offsets))
+
+    def inside(x):
+        return ((lefts <= x[:, None]) & (x[:, None] <= rights)).mean(0)
+
+    rates.append((inside(peaky), inside(wide)))
+    eps = np.concatenate([cs._epsilon_of_rates(f, 1 - t, t, 1 - f) for t, f in rates])
+    return float(min(eps[~np.isnan(eps)].max(), cs.EPSILON_CAP))
+
+
+def test_the_counted_rules_agree_with_the_rules_evaluated_literally():
+    """Including the interval rules whose left end passes their right end (an empty interval: nothing
+    inside, not a negative count), which a sample of wide ranges and narrow peaky ones reaches."""
+    rng = np.random.default_rng(7)
+    for n in (3, 5, 9):
+        for _ in range(12):
+            unlearned = rng.normal(rng.uniform(-1, 2), rng.uniform(0.3, 2), n)
+            retrained = rng.normal(0, rng.uniform(0.3, 2), n)
+            assert cs.example_epsilon(unlearned, retrained) == pytest.approx(
+                _epsilon_by_definition(unlearned, retrained)
+            ), (unlearned, retrained)
+
+
+def test_an_interval_whose_left_end_passes_its_right_end_holds_nothing():
+    """Unlearned (-0.88, -1.37, -0.28) against retrained (-0.65, -0.65, 1.27): the retrained sample is
+    peakier only by its two equal values; an interval rule between its left and right end is empty. Counted
+    as a negative number of models, it would make up ε = ln(5/3) = 0.51 where no rule tells the samples
+    apart (ε 0 by the rules evaluated literally)."""
+    unlearned, retrained = np.array([-0.88, -1.37, -0.28]), np.array([-0.65, -0.65, 1.27])
+    assert _epsilon_by_definition(unlearned, retrained) == 0.0
+    assert example_epsilon(unlearned, retrained) == 0.0

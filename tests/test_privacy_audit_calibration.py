@@ -26,24 +26,11 @@ from unlearning_comparator.jobs import train as train_job
 from unlearning_comparator.models import create_model
 from unlearning_comparator.privacy_audit import ModelOutputs, audit_retrained, audit_setting
 
-from conftest import ROOT
+from conftest import ROOT, SHORT_RECIPE
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 DATA = {"root": str(ROOT / "resources" / "data"), "train_per_class": 200, "test_per_class": 100}
-RECIPE = {
-    "epochs": 4,
-    "batch_size": 64,
-    "lr": 0.1,
-    "momentum": 0.9,
-    "nesterov": True,
-    "weight_decay": 5e-4,
-    "schedule": "onecycle",
-    "warmup_fraction": 0.25,
-    "milestones": [80, 120],
-    "gamma": 0.2,
-    "augmentation": False,
-}
 RANDOM = ForgetSet.random_fraction(0.1, 0)
 PULLOVER = ForgetSet.of_classes(2)
 ORIGINAL_SEEDS = [0, 1, 2]
@@ -64,7 +51,7 @@ def _train(tmp, seed: int, forget_set: ForgetSet | None) -> dict[ForgetSet, Mode
         "seed": 0,
         "device": "cpu",
         "data": DATA,
-        "training": RECIPE,
+        "training": SHORT_RECIPE,
         "training_seed": seed,
         **({"forget_set": forget_set.to_json()} if forget_set else {}),
     }

@@ -20,24 +20,11 @@ from unlearning_comparator.forget_sets import ForgetSet
 from unlearning_comparator.jobs import train as train_job
 from unlearning_comparator.models import create_model
 
-from conftest import ROOT, accuracy
+from conftest import ROOT, SHORT_RECIPE, accuracy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 DATA = {"root": str(ROOT / "resources" / "data"), "train_per_class": 300, "test_per_class": 100}
-RECIPE = {
-    "epochs": 4,
-    "batch_size": 64,
-    "lr": 0.1,
-    "momentum": 0.9,
-    "nesterov": True,
-    "weight_decay": 5e-4,
-    "schedule": "onecycle",
-    "warmup_fraction": 0.25,
-    "milestones": [80, 120],
-    "gamma": 0.2,
-    "augmentation": False,
-}
 
 
 def _retrained(tmp_path, forget_set: ForgetSet):
@@ -49,7 +36,7 @@ def _retrained(tmp_path, forget_set: ForgetSet):
         "seed": 0,
         "device": "cpu",
         "data": DATA,
-        "training": RECIPE,
+        "training": SHORT_RECIPE,
         "forget_set": forget_set.to_json(),
     }
     model_path, info_path = tmp_path / f"{forget_set.id}.pt", tmp_path / f"{forget_set.id}.json"

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .metrics.challenge_score import final_score, forget_quality, logit_scaled_confidence
-from .metrics.shadow_attacks import auc, rmia_scores, roc, ulira_scores
+from .metrics.mia import true_class_confidence
+from .metrics.shadow_attacks import auc, rmia_scores, roc, tpr_at_fpr, ulira_scores
 from .tables.schema import AUDIT_ROC_FPR
 
 MIN_SHADOWS = 2  # a Gaussian (or an RMIA reference mean worth the name) needs two models
@@ -69,17 +70,11 @@ class ModelOutputs:
         retain[forget] = False
         return cls(
             forget_confidence=logit_scaled_confidence(train_logits[forget], train_labels[forget]),
-            forget_probability=_true_class_probability(train_logits[forget], train_labels[forget]),
-            population_probability=_true_class_probability(test_logits, test_labels),
+            forget_probability=true_class_confidence(train_logits[forget], train_labels[forget]),
+            population_probability=true_class_confidence(test_logits, test_labels),
             retain_accuracy=float((train_logits[retain].argmax(1) == train_labels[retain]).mean()),
             test_accuracy=float((test_logits.argmax(1) == test_labels).mean()),
         )
-
-
-def _true_class_probability(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return np.exp(log_probs[np.arange(len(labels)), labels])
 
 
 @dataclass(frozen=True)
@@ -118,26 +113,18 @@ def attack_figures(positives: np.ndarray, negatives: np.ndarray) -> AttackFigure
     at_grid = tpr[np.searchsorted(fpr, ROC_FPR, side="right") - 1]
     return AttackFigures(
         auc=auc(fpr, tpr),
-        tpr_1pct=_tpr(fpr, tpr, 0.01),
-        tpr_01pct=_tpr(fpr, tpr, 0.001),
+        tpr_1pct=tpr_at_fpr(fpr, tpr, 0.01),
+        tpr_01pct=tpr_at_fpr(fpr, tpr, 0.001),
         roc_tpr=at_grid.astype(np.float32),
         scores=np.asarray(positives),
         negatives=np.asarray(negatives),
     )
 
 
-def _tpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
-    return float(tpr[np.searchsorted(fpr, target, side="right") - 1])
-
-
 def shadow_seeds(seeds: list[int], audited: int, k: int) -> list[int]:
     """The next ``k`` seeds after ``audited`` in ``seeds``' order, wrapping round."""
     at = seeds.index(audited)
     return [seeds[(at + step) % len(seeds)] for step in range(1, min(k, len(seeds) - 1) + 1)]
-
-
-def _stack(models: dict[int, ModelOutputs], seeds: list[int], attribute: str) -> np.ndarray:
-    return np.stack([getattr(models[s], attribute) for s in seeds])
 
 
 def _attacks(

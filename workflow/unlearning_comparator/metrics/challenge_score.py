@@ -20,8 +20,9 @@ N seeds) and N retrained models:
 4. the forget quality F is the mean over images, and the final score F × (retain accuracy ratio) ×
    (test accuracy ratio), unlearned over retrained, each a mean over the models.
 
-The rates are counted with sorted samples (binary search), not a models × rules matrix, so a CPU scores
-thousands of images; the rule grids are the published ones.
+The rates are counted with sorted samples (binary search), not a models × rules matrix, and ε is computed
+once per distinct pair of counts, so a CPU scores thousands of images; the rule grids are the published
+ones.
 """
 
 from __future__ import annotations
@@ -65,18 +66,29 @@ def _epsilon_of_rates(fpr: np.ndarray, fnr: np.ndarray, tpr: np.ndarray, tnr: np
 
 
 def _inside(sorted_values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Share of the values in [low, high], per (low, high)."""
+    """How many of the values lie in [low, high], per (low, high); none where low > high (the interval
+    grid reaches past its right end when the margin exceeds the width)."""
     count = np.searchsorted(sorted_values, high, "right") - np.searchsorted(sorted_values, low, "left")
-    return count / len(sorted_values)
+    return np.maximum(count, 0)
+
+
+def _epsilon_of_counts(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int) -> np.ndarray:
+    """The ε of every distinct (true positives, false positives) pair among the rules: a rule's ε depends
+    on its two counts alone, and N models allow at most (N + 1)² pairs where the grids hold ~10⁵ rules."""
+    seen = np.zeros((n_pos + 1) * (n_neg + 1), dtype=bool)
+    seen[tp * (n_neg + 1) + fp] = True
+    tp, fp = np.divmod(np.flatnonzero(seen), n_neg + 1)
+    tpr, fpr = tp / n_pos, fp / n_neg
+    return _epsilon_of_rates(fpr, 1 - tpr, tpr, 1 - fpr)
 
 
 def _single_threshold_epsilons(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     both = np.concatenate([pos, neg])
     count = math.ceil((both.max() - both.min()) * THRESHOLDS_PER_UNIT)
     thresholds = np.linspace(both.min(), both.max(), count)
-    tpr = _inside(np.sort(pos), thresholds, np.full_like(thresholds, np.inf))
-    fpr = _inside(np.sort(neg), thresholds, np.full_like(thresholds, np.inf))
-    return _epsilon_of_rates(fpr, 1 - tpr, tpr, 1 - fpr)
+    above = np.full_like(thresholds, np.inf)
+    tp, fp = _inside(np.sort(pos), thresholds, above), _inside(np.sort(neg), thresholds, above)
+    return _epsilon_of_counts(tp, fp, len(pos), len(neg))
 
 
 def _interval_epsilons(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
@@ -90,9 +102,8 @@ def _interval_epsilons(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     offsets = np.linspace(-INTERVAL_MARGIN, INTERVAL_MARGIN, per_right)
     lefts = (rights[:, None] - width + offsets[None, :]).ravel()
     rights = np.repeat(rights, per_right)
-    tpr = _inside(np.sort(pos), lefts, rights)
-    fpr = _inside(np.sort(neg), lefts, rights)
-    return _epsilon_of_rates(fpr, 1 - tpr, tpr, 1 - fpr)
+    tp, fp = _inside(np.sort(pos), lefts, rights), _inside(np.sort(neg), lefts, rights)
+    return _epsilon_of_counts(tp, fp, len(pos), len(neg))
 
 
 def example_epsilon(unlearned: np.ndarray, retrained: np.ndarray) -> float:
