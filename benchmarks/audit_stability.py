@@ -70,6 +70,11 @@ def audit_with(results: Path, runs: list[dict], forget_set: dict, seeds: list[in
         return feather.read_table(out["audit"]).to_pylist()
 
 
+def _figure(rows: list[dict], setting: str, figure: str) -> float | None:
+    """A setting's figure (the same on each of its audited rows; None where none has it)."""
+    return next((r[figure] for r in rows if r["setting_id"] == setting and r[figure] is not None), None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", type=Path)
@@ -91,17 +96,15 @@ def main() -> int:
             for k in args.shadow_models
         }
         print(f"\nforget set {forget_set['name']} ({forget_set['forget_set']}), seeds {seeds[:needed]}:\n")
-        columns = [(k, f) for f in (*FIGURES, "forget_quality") for k in args.shadow_models]
-        print("| model | " + " | ".join(f"{SHORT[f]} K={k}" for k, f in columns) + " |")
-        print("|---|" + "---|" * len(columns))
+        ks = " / ".join(str(k) for k in args.shadow_models)
+        print("| model | " + " | ".join(f"{SHORT[f]}, K = {ks}" for f in (*FIGURES, "forget_quality")) + " |")
+        print("|---|" + "---|" * (len(FIGURES) + 1))
         settings = list(dict.fromkeys(r["setting_id"] for r in by_k[args.shadow_models[0]]))
         for setting in settings:
             cells = []
-            for k, figure in columns:
-                value = next(
-                    (r[figure] for r in by_k[k] if r["setting_id"] == setting and r[figure] is not None), None
-                )
-                cells.append("–" if value is None else f"{value:.3f}")
+            for figure in (*FIGURES, "forget_quality"):
+                values = [_figure(by_k[k], setting, figure) for k in args.shadow_models]
+                cells.append(" / ".join("–" if v is None else f"{v:.3f}" for v in values))
             print(f"| {names.get(setting, setting)} | " + " | ".join(cells) + " |")
     return 0
 

@@ -187,6 +187,15 @@ def test_the_default_config_is_valid():
     assert set(config["methods"]) >= {"ft", "ga", "rl", "scrub", "salun"}
 
 
+@pytest.mark.parametrize("path", sorted((METHODS_DIR.parent / "config").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_config_is_valid(path):
+    from unlearning_comparator.config import load_config
+
+    config = load_config(path, METHODS_DIR)
+    k = config["audit"]["shadow_models"]
+    assert k == 0 or len(config["seeds"]) == k + 1  # an audit config runs exactly the replicates it needs
+
+
 @pytest.mark.parametrize(
     "case",
     [
