@@ -3,15 +3,6 @@
 # already wrote (no model runs again). Each replicate's models are audited against other replicates'.
 
 
-def audit_inputs(wc):
-    """Every audited model's info.json and logits (the models of the forget set's analysis)."""
-    files = {}
-    for run_id, _, _, folder in models_of(wc.forget_set):
-        files[f"{run_id}:info"] = info_path(folder)
-        files[f"{run_id}:logits"] = f"{RESULTS}/evaluation/{folder}/logits.arrow"
-    return files
-
-
 rule audit:
     input:
         unpack(audit_inputs),

@@ -269,3 +269,12 @@ def analysis_inputs(wc):
         for name, path in refs.items()
     }
     return {**files, **grams, "data": DATA_MANIFEST}
+
+
+def audit_inputs(wc):
+    """Every audited model's info.json and logits (the models of the forget set's analysis)."""
+    files = {}
+    for run_id, _, _, folder in models_of(wc.forget_set):
+        files[f"{run_id}:info"] = info_path(folder)
+        files[f"{run_id}:logits"] = f"{RESULTS}/evaluation/{folder}/logits.arrow"
+    return files

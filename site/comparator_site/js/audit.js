@@ -107,11 +107,9 @@ function aud_vul_legend() {
     `models; other images grey.</div>`);
 }
 
-// the order of a panel's thumbnail grids: by the attack's value (most "model"-like first, as the attack
-// at the shown threshold decides), or by vulnerability (the grid's model's U-LiRA score, descending);
-// images without a score last, ties as drawn
+// the order of a panel's thumbnail grids: as a site without the audit draws them (the default), or by
+// vulnerability (the grid's model's U-LiRA score, descending; images without a score last, ties as drawn)
 function aud_grid_items(drawn) {
-  // the default keeps the grids as a site without the audit draws them
   if (!AUDITED || atk.aud_order.value !== "1") return drawn.items;
   const vul = aud_vulnerability(drawn.k);
   const key = (it) => (vul ? vul[it.inst] : NaN);

@@ -7,7 +7,7 @@ They are flat keys of those views' arguments, not sub-dicts: ``atk[ab]`` stands 
   RMIA, a select) on log-log axes, in A's and B's colours, with the retrained model's calibration curve (the
   forget set's retrained model of A's replicate seed: grey, dashed; AUC about 0.5 expected) and the chance
   diagonal. The caption gives each curve's AUC and TPR at 1 % FPR (audit.arrow's, not read off the grid).
-* **Order** of the attack view's thumbnail grids: by the attack's value, or by vulnerability (the grid's
+* **Order** of the attack view's thumbnail grids: as without the audit, or by vulnerability (the grid's
   model's U-LiRA score of each image, descending).
 * **Vulnerability (U-LiRA)**, the embedding's sixth highlight mode (with audit_instances.arrow): its colour
   bar (Viridis: sequential, colour-blind safe, and no grey in it, which marks images without a
