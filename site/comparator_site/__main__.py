@@ -1,4 +1,7 @@
-"""``python -m comparator_site build --tables DIR --out DIR [--bokeh-js shared|inline]``."""
+"""``python -m comparator_site build --tables DIR [--tables DIR ...] --out DIR [--bokeh-js shared|inline]``.
+
+One ``--tables``: OUT is that experiment's site. Several: each experiment's site in ``OUT/<name>/`` and a
+landing page linking to them in ``OUT/index.html``."""
 
 from __future__ import annotations
 
@@ -9,14 +12,21 @@ import time
 from unlearning_comparator.tables import TableError
 
 from .data import SiteDataError
+from .landing import build_landing
 from .page import build_site
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m comparator_site", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build the static site of one experiment from its tables")
-    b.add_argument("--tables", required=True, help="the experiment's tables folder (results/<exp>/tables)")
+    b = sub.add_parser("build", help="build the static site of one or more experiments from their tables")
+    b.add_argument(
+        "--tables",
+        required=True,
+        action="append",
+        help="an experiment's tables folder (results/<exp>/tables); repeat it for a site of several "
+        "experiments (OUT/<name>/ each, and a landing page OUT/index.html)",
+    )
     b.add_argument("--out", required=True, help="the site folder to write (results/<exp>/site)")
     b.add_argument(
         "--bokeh-js",
@@ -27,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        index = build_site(args.tables, args.out, bokeh_js=args.bokeh_js)
+        if len(args.tables) == 1:  # one experiment: OUT is its site, as it always was
+            index = build_site(args.tables[0], args.out, bokeh_js=args.bokeh_js)
+        else:
+            index = build_landing(args.tables, args.out, bokeh_js=args.bokeh_js)
     except (TableError, SiteDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
