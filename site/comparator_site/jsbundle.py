@@ -22,6 +22,7 @@ JS_FILES = (
     "similarity.js",
     "attack.js",
     "audit.js",
+    "export.js",
     "instrument.js",
     "main.js",
 )

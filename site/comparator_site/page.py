@@ -13,7 +13,9 @@ gets from Python. Each view puts its models into one dict and hands it over with
 * ``hdr`` (views/header.py): ``fc`` (the forget set), ``sel_a``, ``sel_b``, ``seed`` (js/header.js,
   js/main.js);
 * ``tbl`` (views/experiments_table.py): ``src``, ``table``, ``filter``, ``best``, ``note``, ``method_ids``
-  (js/table.js, js/main.js);
+  (js/table.js, js/main.js); the export widgets (views/export.py, js/export.js) are only heard from:
+  ``tbl_csv`` (a button) and ``exp_fig`` (a select of plots by model name), and ``cfg`` lists the table's
+  ``metrics`` and the experiment's ``name`` for them;
 * ``cw`` (views/classwise_accuracy.py): ``src``, ``caption``, and per split ``tr`` / ``te``: ``fig``,
   ``xr``, ``ticker``, ``band``, ``avg``, ``avg_label``, ``yaxis`` (js/classwise.js);
 * ``mx`` (views/prediction_matrix.py): ``legend``, and per model ``a`` / ``b``: ``fig``, ``cell``, ``tri``,
@@ -68,7 +70,7 @@ from bokeh.resources import INLINE, Resources
 from unlearning_comparator import atomic
 
 from . import colors, store
-from .data import VUL_QUANTILE, SiteData, load
+from .data import AUDIT_METRICS, VUL_QUANTILE, SiteData, load
 from .jsbundle import app_code
 
 PACKAGE = ir.files("comparator_site")
@@ -165,7 +167,13 @@ def set_config(data: SiteData, s: int) -> dict[str, Any]:
 
 def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
     """Static facts the JavaScript needs (shipped as a JSON string, parsed once)."""
+    from .views import experiments_table
+
     out = {
+        "name": data.name,
+        "metrics": list(experiments_table.metrics_of(data)),  # the table's metric columns (js/export.js)
+        # of them, those a setting shows as one figure over its replicates (the audit's pooled figures)
+        "single_figures": list(AUDIT_METRICS) if data.audit is not None else [],
         "C": data.num_classes,
         "L": len(data.layers),
         "N": int(len(data.subset_index)),

@@ -67,6 +67,7 @@ function on_ready() {
   S.sb = set_info(0).B;
   resolve_runs();
   document.addEventListener("click", table_click);
+  document.addEventListener("click", export_click);
   document.addEventListener("mouseover", atk_grid_over);
   window.addEventListener("scroll", () => { link_hide(); tip_hide(); }, {passive: true});
   mx_encoding();
@@ -117,6 +118,8 @@ function dispatch(obj, data, ctx) {
     }
     case "tbl_filter": return table_filter_changed();
     case "tbl_best": return table_best_changed();
+    case "tbl_csv:button_click": return export_csv();
+    case "exp_fig": return export_figure(obj);
     case "core_tabs":
       link_hide();
       tip_hide();

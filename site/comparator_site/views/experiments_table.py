@@ -34,6 +34,7 @@ from bokeh.models import (
 
 from .. import colors
 from ..data import AUDIT_METRICS, AUDIT_RUN_FIELDS, RUN_METRICS, SiteData, hyperparameters_text
+from . import export
 
 TYPE_LABEL = {
     "original": "Original",
@@ -297,6 +298,15 @@ def settings_columns(data: SiteData) -> dict[str, Any]:
     display fields, its replicate count ``n``, and per seed position i its run row ``run<i>`` (-1: none)."""
     out = _table_columns(data.settings, metrics_of(data))
     out["n"] = np.asarray([s["n"] for s in data.settings], dtype=np.int32)
+    if len(data.seeds) > 1:  # the spreads' raw numbers, for the CSV export (js/export.js)
+        for m in metrics_of(data):
+            out[f"{m}_std"] = np.asarray(
+                [
+                    np.nan if s.get(f"{m}_std") is None or s["status"] != "ok" else s[f"{m}_std"]
+                    for s in data.settings
+                ],
+                np.float64,
+            )
     for i in range(len(data.seeds)):
         out[f"run{i}"] = np.full(len(data.settings), -1, dtype=np.int32)
     for k, s in enumerate(data.settings):
@@ -347,6 +357,15 @@ def build(page) -> Any:
             title='<span title="Run id (hover it for the hyperparameters)">ID</span>',
             width=200,
             formatter=_tmpl('<span class="uc-id" title="<%- tip %>"><%- id %></span>'),
+        ),
+        TableColumn(  # the run's data: its line of runs.arrow as JSON (js/export.js)
+            field="idx",
+            title='<span title="The run (at the shown seed) as JSON">Data</span>',
+            width=40,
+            sortable=False,
+            formatter=_tmpl(
+                '<span class="uc-json" data-json="<%= idx %>" title="Download the run as JSON">{}</span>'
+            ),
         ),
         TableColumn(
             field="type",
@@ -457,7 +476,7 @@ def build(page) -> Any:
     )
     page.on_change(best, "active")
     # methods not run on the current forget set, with the reason (set by js/table.js, escaped there)
-    note = page.div(text="", width=1290, css_classes=["uc-note"])
+    note = page.div(text="", width=940, css_classes=["uc-note"])
     # the filter's values are indexes into method_ids
     page.provide(
         "tbl",
@@ -472,4 +491,4 @@ def build(page) -> Any:
     )
     title = page.div(text='<div class="uc-section">Model Screening</div>', width=190)
     legend = page.div(text=legend_html(), width=560)
-    return column(row(title, legend, best, flt), table, note, spacing=2)
+    return column(row(title, legend, best, flt), table, row(export.build(page), note, spacing=8), spacing=2)
