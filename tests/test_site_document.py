@@ -313,3 +313,19 @@ def test_forget_sets_and_seeds_build_a_valid_document(tmp_path):
         {"method": "boundary_shrink", "reason": "defined for exactly one whole class"}
     ]
     assert cfg["seeds"] == [0, 1, 2]
+
+
+def test_the_header_names_the_data_set_and_model_once():
+    """Beside the title, the header shows the data set and the model only where the title does not name
+    them already (the shipped configs' titles do: "Fashion-MNIST · compact ResNet · CPU default")."""
+    from comparator_site.views.header import header_facts
+
+    assert header_facts("Synthetic experiment", "Fashion-MNIST", "Compact ResNet") == [
+        "Fashion-MNIST",
+        "Compact ResNet",
+    ]
+    assert (
+        header_facts("Fashion-MNIST · compact ResNet · CPU default", "Fashion-MNIST", "Compact ResNet") == []
+    )
+    assert header_facts("CIFAR-10 audit", "CIFAR-10", "ResNet-18") == ["ResNet-18"]
+    assert header_facts("Upstream results", None, "") == []

@@ -16,9 +16,16 @@ from bokeh.models import RadioButtonGroup, Select
 from ..data import SiteData
 
 
+def header_facts(title: str, *facts: str | None) -> list[str]:
+    """The data set and model names the header shows beside the title: those the title does not already
+    name (titles such as "Fashion-MNIST · compact ResNet · CPU default" would otherwise say them twice)."""
+    said = title.casefold()
+    return [f for f in facts if f and f.casefold() not in said]
+
+
 def build(page) -> Any:
     data: SiteData = page.data
-    facts = " · ".join(html.escape(x) for x in (data.dataset_name, data.model_name) if x)
+    facts = " · ".join(html.escape(x) for x in header_facts(data.title, data.dataset_name, data.model_name))
     bar = page.name(
         "hdr_title",
         page.div(  # not read by the JavaScript; the tests check its text
