@@ -22,6 +22,7 @@ import pyarrow.feather as feather
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
+from unlearning_comparator.config import Replicate  # noqa: E402
 from unlearning_comparator.forget_sets import ForgetSet  # noqa: E402
 from unlearning_comparator.jobs import audit as audit_job  # noqa: E402
 
@@ -41,26 +42,28 @@ def _forget_set(row: dict) -> ForgetSet:
     return ForgetSet.of_classes(*row["classes"])
 
 
-def _folder(run: dict) -> str:
-    """Where a model's info.json and evaluation tables are (an experiment with several seeds)."""
-    seed, fs = run["seed"], run["forget_set"]
+def _folder(run: dict, forget_set: ForgetSet) -> str:
+    """Where a model's info.json and evaluation tables are (the workflow's folders of a replicate; an
+    audited experiment always has several seeds)."""
+    replicate = Replicate(run["seed"], tagged=True)
     if run["type"] == "original":
-        return f"seed{seed}/original"
+        return replicate.original_folder
     if run["type"] == "retrained":
-        return f"seed{seed}/{fs}/retrained"
-    key = run["setting_id"].removeprefix(f"{fs}-{run['method']}-")
-    return f"seed{seed}/{fs}/{run['method']}/{key}"
+        return f"{replicate.set_folder(forget_set)}/retrained"
+    key = run["setting_id"].removeprefix(f"{forget_set.id}-{run['method']}-")
+    return f"{replicate.set_folder(forget_set)}/{run['method']}/{key}"
 
 
 def audit_with(results: Path, runs: list[dict], forget_set: dict, seeds: list[int], k: int, rmia_a: float):
+    fs = _forget_set(forget_set)
     models = [
-        {"run_id": r["run_id"], "setting_id": r["setting_id"], "seed": r["seed"], "folder": _folder(r)}
+        {"run_id": r["run_id"], "setting_id": r["setting_id"], "seed": r["seed"], "folder": _folder(r, fs)}
         for r in runs
         if r["forget_set"] == forget_set["forget_set"] and r["type"] != "external" and r["seed"] in seeds
     ]
     spec = {
         "seeds": seeds,
-        "forget_set": _forget_set(forget_set).to_json(),
+        "forget_set": fs.to_json(),
         "audit": {"shadow_models": k, "rmia_a": rmia_a},
         "results": str(results),
     }

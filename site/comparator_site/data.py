@@ -361,7 +361,8 @@ def _audit_setting_values(members: list[dict[str, Any]], ok: list[dict[str, Any]
         return {**{f"{m}_std": None for m in AUDIT_RUN_FIELDS}, "audit_note": notes or None}
     out: dict[str, Any] = {"audit_note": notes or None}
     for m in AUDIT_RUN_FIELDS:
-        pooled = next((r[AUDIT_POOLED[m]] for r in ok if r.get(AUDIT_POOLED.get(m, "")) is not None), None)
+        key = AUDIT_POOLED.get(m)  # forget quality has none: it is the setting's figure already
+        pooled = next((r[key] for r in ok if key and r.get(key) is not None), None)
         if pooled is not None:  # one figure of all the replicates: no spread to show
             out[m], out[f"{m}_std"] = pooled, None
         else:  # tables without the pooled figures: the mean and spread of the per-model ones
