@@ -156,3 +156,10 @@ def wait_changed(driver, names, before, timeout=10.0):
 
 def options(driver, name):
     return driver.execute_script(f"return {model(name)}.options.map((o) => o[0]);")
+
+
+def quantization_tolerance(instances, axis: str) -> float:
+    """How far a shipped embedding coordinate may be from the table's: the site quantizes them to 1/65534
+    of their range (comparator_site.data._quantize), so half that step, plus float32 rounding."""
+    values = [r[axis] for r in instances]
+    return (max(values) - min(values)) / 65534 / 2 + 1e-5

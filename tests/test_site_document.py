@@ -143,7 +143,26 @@ def test_store_offsets_point_at_each_runs_block(tables):
     # the numeric columns ship as compact typed arrays
     assert data.stores["inst"]["p0"].dtype == np.uint16
     assert data.stores["inst"]["pred"].dtype == np.uint8
-    assert data.stores["inst"]["x"].dtype == np.float32
+    assert data.stores["inst"]["x"].dtype == np.uint16  # quantized over the common range (data._quantize)
+
+
+def test_quantized_coordinates_keep_the_embedding_to_a_fraction_of_a_pixel():
+    """data._quantize: every coordinate within half a step of its value, the step 1/65534 of the range,
+    the extremes exact, and a missing value (NaN) kept apart as 65535."""
+    from comparator_site.data import QUANT_MISSING, _quantize
+
+    values = np.array([-3.25, 0.0, 1e-3, np.nan, 17.5, 4.2], dtype=np.float64)
+    q, (lo, step) = _quantize(values)
+    assert q.dtype == np.uint16 and q[3] == QUANT_MISSING
+    assert lo == -3.25 and step == (17.5 + 3.25) / 65534
+    back = lo + q[np.isfinite(values)].astype(float) * step
+    assert np.abs(back - values[np.isfinite(values)]).max() <= step / 2 + 1e-12
+    assert q[0] == 0 and q[4] == 65534
+    # a constant or empty axis still decodes
+    q, (lo, step) = _quantize(np.array([2.0, 2.0]))
+    assert lo + q[0] * step == 2.0
+    q, _ = _quantize(np.array([np.nan]))
+    assert q[0] == QUANT_MISSING
 
 
 def test_plotted_sources_and_callbacks(site):

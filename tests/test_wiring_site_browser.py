@@ -23,6 +23,7 @@ from browser_support import (
     driver,  # noqa: F401
     load,
     model,
+    quantization_tolerance,
     set_value,
     severe,
     shadow_text,
@@ -461,16 +462,13 @@ def test_matrices_embedding_and_highlights_follow_a_and_b(driver, exp):
     # the embedding: each point at its instance's x, y in A's and B's panels
     sub = feather.read_table(exp["tables"] / "subset.arrow").to_pylist()
     d = source_data(driver, "emb_src")
+    tx, ty = (quantization_tolerance(exp["inst"].values(), axis) for axis in ("x", "y"))
     assert sorted(d["pos"]) == list(range(len(sub)))
     for j, i in enumerate(d["pos"]):
         img = sub[i]["index"]
         a, b = exp["inst"][(a_id, img)], exp["inst"][(b_id, img)]
-        assert (d["ax"][j], d["ay"][j]) == (pytest.approx(a["x"], abs=TOL), pytest.approx(a["y"], abs=TOL)), (
-            img
-        )
-        assert (d["bx"][j], d["by"][j]) == (pytest.approx(b["x"], abs=TOL), pytest.approx(b["y"], abs=TOL)), (
-            img
-        )
+        assert (d["ax"][j], d["ay"][j]) == (pytest.approx(a["x"], abs=tx), pytest.approx(a["y"], abs=ty)), img
+        assert (d["bx"][j], d["by"][j]) == (pytest.approx(b["x"], abs=tx), pytest.approx(b["y"], abs=ty)), img
         assert d["marker"][j] == ("x" if sub[i]["label"] == fc else "circle")
     # the highlight modes: the points left opaque are the ones the instances table puts in that group
     groups = {

@@ -85,6 +85,8 @@ class SiteData:
     image_size: int
     sprite_columns: int
     thresholds: int
+    # the embedding's coordinates are shipped quantized (see _quantize): per axis [lowest value, step]
+    embedding_scale: dict[str, list[float]] = field(default_factory=dict)
     stores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     # per run: start of its block in each store, -1: none
     offsets: dict[str, np.ndarray] = field(default_factory=dict)
@@ -147,7 +149,7 @@ def load(tables_dir: str | Path) -> SiteData:
     pred = _pack_pred(read_table(tables_dir / "predictions.arrow"), row_of, C)
     sim = _pack_sim(similarity, row_of, layers)
     atk, thresholds = _pack_atk(read_table(tables_dir / "attack.arrow"), row_of)
-    inst = _pack_inst(instances, row_of, subset, C)
+    inst, embedding_scale = _pack_inst(instances, row_of, subset, C)
     fgt = _pack_fgt(instances, runs, sets, row_of, subset, inst_offsets=inst[1])
     sacc = _pack_sacc(settings, C)
     data = SiteData(
@@ -168,6 +170,7 @@ def load(tables_dir: str | Path) -> SiteData:
         image_size=image_size,
         sprite_columns=sprite_columns,
         thresholds=thresholds,
+        embedding_scale=embedding_scale,
     )
     packed = {"acc": acc, "pred": pred, "sim": sim, "atk": atk, "inst": inst, "fgt": fgt}
     if audit is not None:
@@ -602,21 +605,39 @@ def _instance_slots(
     return run, pos, (run >= 0) & (pos >= 0)
 
 
-def _pack_inst(instances: pa.Table, row_of: dict[str, int], subset: Subset, C: int) -> Packed:
-    """``inst``: per run, ``N`` rows in subset order: columns x, y (float32, the embedding), pred (uint8,
-    255 where the table has no row) and p0 … p{C-1} (the probabilities ×1000, rounded, as uint16)."""
+QUANT_MISSING = 65535  # a quantized coordinate with no value (the instance has no row for the run)
+
+
+def _quantize(values: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """Coordinates as uint16 over their common range: value = lowest + q × step, q = 65535 where there is
+    none. A step of 1/65534 of the range is far below a pixel, and the store is half the size of float32
+    (random-looking coordinates hardly gzip: they were the largest part of the page)."""
+    finite = np.isfinite(values)
+    lo = float(values[finite].min()) if finite.any() else 0.0
+    hi = float(values[finite].max()) if finite.any() else 0.0
+    step = (hi - lo) / (QUANT_MISSING - 1) or 1.0
+    q = np.full(values.shape, QUANT_MISSING, np.uint16)
+    q[finite] = np.clip(np.rint((values[finite] - lo) / step), 0, QUANT_MISSING - 1).astype(np.uint16)
+    return q, [lo, step]
+
+
+def _pack_inst(
+    instances: pa.Table, row_of: dict[str, int], subset: Subset, C: int
+) -> tuple[Packed, dict[str, list[float]]]:
+    """``inst``: per run, ``N`` rows in subset order: columns x, y (the embedding, uint16 quantized: see
+    :func:`_quantize`; the returned scale is ``[lowest, step]`` per axis), pred (uint8, 255 where the table
+    has no row) and p0 … p{C-1} (the probabilities ×1000, rounded, as uint16)."""
     N = len(subset.index)
     run, pos, ok = _instance_slots(instances, row_of, subset)
     with_rows = sorted(set(run[ok].tolist()))
     offsets = _block_offsets(with_rows, len(row_of), N)
-    store = {
-        "x": np.full(len(with_rows) * N, np.nan, np.float32),
-        "y": np.full(len(with_rows) * N, np.nan, np.float32),
-        "pred": np.full(len(with_rows) * N, 255, np.uint8),
-    }
     where = offsets[run[ok]] + pos[ok]
-    store["x"][where] = instances.column("x").to_numpy()[ok]
-    store["y"][where] = instances.column("y").to_numpy()[ok]
+    store, scale = {}, {}
+    for axis in ("x", "y"):
+        coords = np.full(len(with_rows) * N, np.nan, np.float64)
+        coords[where] = instances.column(axis).to_numpy()[ok]
+        store[axis], scale[axis] = _quantize(coords)
+    store["pred"] = np.full(len(with_rows) * N, 255, np.uint8)
     store["pred"][where] = instances.column("pred").to_numpy()[ok].astype(np.uint8)
     flat = instances.column("probs").combine_chunks().flatten().to_numpy(zero_copy_only=False)
     probs = np.zeros((len(with_rows) * N, C), np.uint16)
@@ -624,7 +645,7 @@ def _pack_inst(instances: pa.Table, row_of: dict[str, int], subset: Subset, C: i
     probs[where] = np.clip(np.rint(probabilities * 1000), 0, 1000).astype(np.uint16)
     for c in range(C):
         store[f"p{c}"] = probs[:, c].copy()
-    return store, offsets
+    return (store, offsets), scale
 
 
 def _member_positions(

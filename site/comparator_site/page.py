@@ -178,6 +178,7 @@ def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
         "L": len(data.layers),
         "N": int(len(data.subset_index)),
         "T": data.thresholds,
+        "emb_scale": data.embedding_scale,  # the inst store's quantized x, y: [lowest, step] per axis
         "class_names": data.class_names,
         "layers": data.layers,
         "forget_classes": data.forget_classes,

@@ -2,6 +2,11 @@
 
 const _emb_cache = {};
 
+// the inst store's coordinates are uint16 (data.py _quantize): value = lowest + q × step, 65535: none
+const EMB_SX = CFG.emb_scale.x, EMB_SY = CFG.emb_scale.y;
+function emb_x(q) { return q === 65535 ? NaN : EMB_SX[0] + q * EMB_SX[1]; }
+function emb_y(q) { return q === 65535 ? NaN : EMB_SY[0] + q * EMB_SY[1]; }
+
 // row order of emb_src for a forget set (its members last, so their crosses are drawn on top) and the
 // shared view box of all its models (every seed's: they share one frame)
 function emb_layout(fs) {
@@ -15,7 +20,7 @@ function emb_layout(fs) {
       const off = R.off_inst[k];
       if (off < 0) continue;
       for (let i = 0; i < N; i++) {
-        const x = X[off + i], y = Y[off + i];
+        const x = emb_x(X[off + i]), y = emb_y(Y[off + i]);
         if (x < x0) x0 = x;
         if (x > x1) x1 = x;
         if (y < y0) y0 = y;
@@ -55,8 +60,8 @@ function emb_update(ranges) {
       const i = order[j], label = SUB.label[i], f = member[i] === 1;
       let pred = -1;
       if (off >= 0) {
-        xs[j] = X[off + i];
-        ys[j] = Y[off + i];
+        xs[j] = emb_x(X[off + i]);
+        ys[j] = emb_y(Y[off + i]);
         pred = P[off + i] === 255 ? -1 : P[off + i];
       } else {
         xs[j] = NaN;
