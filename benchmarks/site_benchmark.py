@@ -10,8 +10,8 @@ original, the retrained model and 58 unlearned runs, one of them failed; 200 sub
 written by tests/site_fixtures.py). Options add a variant with three replicate seeds (``--replicates``:
 a class set, a class-pair set and a random set, 20 settings × 3 seeds = 60 runs each), the same with the
 privacy audit (``--audit``: 3 class sets × 20 settings × 3 seeds and the audit tables), and every tables
-folder given. Each site is built with BokehJS as one shared copy in the site folder (the build's
-default; ``--bokeh-js``: also or only inline in index.html) and measured from file:// URLs, opened with
+folder given. Each site is built with BokehJS inline in index.html (the build's default) and as one
+shared copy in the site folder (``--bokeh-js``: one of them only) and measured from file:// URLs, opened with
 ``?instrument`` (the page records its timings in ``window.__uc_prof`` only then: js/instrument.js):
 
 * first render (``--loads`` page loads): navigation start → Bokeh document idle
@@ -535,7 +535,7 @@ def main(argv=None) -> int:
         "--bokeh-js",
         choices=("shared", "inline", "both"),
         default="both",
-        help="BokehJS as one shared file (the build's default), inline in index.html, or both; both",
+        help="BokehJS inline in index.html (the build's default), as one shared file, or both; both",
     )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--markdown", help="also write the verdict tables as Markdown to this file")

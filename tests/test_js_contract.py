@@ -76,12 +76,14 @@ KEYWORDS = {
 # the browser and language globals the page uses: adding one is a deliberate step
 GLOBALS = {
     "Array",
+    "Error",
     "Float32Array",
     "Infinity",
     "Int32Array",
     "JSON",
     "Map",
     "Math",
+    "MutationObserver",
     "NaN",
     "Number",
     "Object",
@@ -90,7 +92,10 @@ GLOBALS = {
     "URLSearchParams",
     "Uint32Array",
     "Uint8Array",
+    "clearTimeout",
+    "decodeURIComponent",
     "document",
+    "encodeURIComponent",
     "parseInt",
     "performance",
     "requestAnimationFrame",
@@ -500,7 +505,7 @@ def page(tmp_path_factory):
 
 def test_the_javascript_reads_what_python_provides_and_all_of_it(page):
     args = dict(page[1].args)
-    assert set(args) == {"st", "hdr", "tbl", "cw", "mx", "emb", "sim", "atk", "cfg", "core_tabs"}
+    assert set(args) == {"st", "hdr", "tbl", "cw", "mx", "emb", "sim", "atk", "cfg", "core_tabs", "ov"}
     errors = contract_errors(js_sources(), args)
     assert not errors, "\n".join(errors)
 

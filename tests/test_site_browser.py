@@ -305,6 +305,7 @@ def test_timings_are_recorded_only_when_asked_for(driver, site):
         "similarity",
         "embedding",
         "attack",
+        "overview",
     }
     set_value(driver, "hdr_sel_a", "value", options(driver, "hdr_sel_a")[2])
     wait(driver, "window.__uc_prof.updates === 2")

@@ -199,7 +199,7 @@ def test_plotted_sources_and_callbacks(site):
         assert f"// ---- {name}" in code
     # the app's named arguments: one object per view (page.py's contract), shipped as nested maps
     args = dict(callbacks[0]["attributes"]["args"]["entries"])
-    assert set(args) == {"cfg", "st", "core_tabs", "hdr", "tbl", "cw", "mx", "emb", "sim", "atk"}
+    assert set(args) == {"cfg", "st", "core_tabs", "hdr", "tbl", "cw", "mx", "emb", "sim", "atk", "ov"}
     atk_a = dict(dict(args["atk"]["entries"])["a"]["entries"])
     assert atk_a["dots"]["id"] == by_name(objs, "atk_a_dots")["id"]
     assert dict(args["st"]["entries"])["runs"]["id"] == by_name(objs, "st_runs")["id"]

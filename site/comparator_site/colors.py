@@ -4,6 +4,12 @@ Model A/B and retrained colours, class colours and type badges after the origina
 ``frontend/src/constants/colors.ts`` and ``frontend/src/utils/data/colors.ts``
 (gnueaj/Machine-Unlearning-Comparator at commit 0e3ce99d); the ``external`` and ``failed`` badges are
 this project's own.
+
+The categorical palette (classes, and methods in the overview) can be switched in the page's header
+(``PALETTES``): the original's Tableau 10, or Paul Tol's "muted" scheme, designed to stay distinct for
+readers with colour vision deficiencies (P. Tol, "Colour Schemes", SRON technical note
+SRON/EPS/TN/09-002, https://personal.sron.nl/~pault/): its nine colours, then its pale grey as the tenth.
+Model A/B colours do not change with it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,25 @@ TABLEAU10 = [
     "#9C755F",
     "#BAB0AC",
 ]
+# Paul Tol's "muted" (see above): rose, indigo, sand, green, cyan, wine, teal, olive, purple, pale grey
+TOL_MUTED = [
+    "#CC6677",
+    "#332288",
+    "#DDCC77",
+    "#117733",
+    "#88CCEE",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#DDDDDD",
+]
+# key -> (label in the header's select, colours); the first is the page's default
+PALETTES = {
+    "tableau10": ("Tableau 10", TABLEAU10),
+    "cvd": ("colour-blind safe (Tol muted)", TOL_MUTED),
+}
+DEFAULT_PALETTE = "tableau10"
 TYPE_BADGE = {  # background, text
     "original": ("#F3F4F6", "#222222"),
     "retrained": ("#6a6a6a", "#ffffff"),
@@ -44,8 +69,10 @@ BLUES = list(reversed(Blues9))
 ORANGES = list(reversed(Oranges9))
 
 
-def class_colors(n: int) -> list[str]:
-    return [TABLEAU10[i % len(TABLEAU10)] for i in range(n)]
+def class_colors(n: int, palette: str = DEFAULT_PALETTE) -> list[str]:
+    """The first ``n`` colours of a palette of ``PALETTES`` (repeated when there are more classes)."""
+    scheme = PALETTES[palette][1]
+    return [scheme[i % len(scheme)] for i in range(n)]
 
 
 def _hex(c: str) -> tuple[int, int, int]:

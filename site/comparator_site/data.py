@@ -504,7 +504,8 @@ def _pack_acc(runs: list[dict[str, Any]], C: int) -> Packed:
 
 def _pack_pred(predictions: pa.Table, row_of: dict[str, int], C: int) -> Packed:
     """``pred``: per run, ``2·C·C`` rows — split (train, test), then true class, then predicted class:
-    columns prop (proportion), conf (mean confidence), float32, NaN where the table has no row."""
+    columns prop (proportion), conf (mean confidence), as uint16 shares (:func:`_unit_uint16`), 65535 where
+    the table has no row."""
     run = _codes(predictions.column("run_id").to_pylist(), row_of)
     split = _codes(predictions.column("split").to_pylist(), _index_of(SPLITS))
     true = predictions.column("true").to_numpy().astype(np.int64)
@@ -513,10 +514,12 @@ def _pack_pred(predictions: pa.Table, row_of: dict[str, int], C: int) -> Packed:
     block = 2 * C * C
     with_rows = sorted(set(run[ok].tolist()))
     offsets = _block_offsets(with_rows, len(row_of), block)
-    store = {name: np.full(len(with_rows) * block, np.nan, np.float32) for name in ("prop", "conf")}
     where = offsets[run[ok]] + split[ok] * C * C + true[ok] * C + pred[ok]
-    store["prop"][where] = predictions.column("proportion").to_numpy()[ok]
-    store["conf"][where] = predictions.column("mean_confidence").to_numpy()[ok]
+    store = {}
+    for name, column in (("prop", "proportion"), ("conf", "mean_confidence")):
+        values = np.full(len(with_rows) * block, np.nan, np.float64)
+        values[where] = predictions.column(column).to_numpy()[ok]
+        store[name] = _unit_uint16(values)
     return store, offsets
 
 
@@ -619,6 +622,18 @@ def _quantize(values: np.ndarray) -> tuple[np.ndarray, list[float]]:
     q = np.full(values.shape, QUANT_MISSING, np.uint16)
     q[finite] = np.clip(np.rint((values[finite] - lo) / step), 0, QUANT_MISSING - 1).astype(np.uint16)
     return q, [lo, step]
+
+
+UNIT_STEPS = 65534  # a share in [0, 1] as uint16: q / UNIT_STEPS, QUANT_MISSING where there is none
+
+
+def _unit_uint16(values: np.ndarray) -> np.ndarray:
+    """Shares in [0, 1] (proportions, confidences) as uint16 steps of 1/65534, far below the three
+    decimals the page shows; NaN as QUANT_MISSING."""
+    finite = np.isfinite(values)
+    q = np.full(values.shape, QUANT_MISSING, np.uint16)
+    q[finite] = np.rint(np.clip(values[finite], 0.0, 1.0) * UNIT_STEPS).astype(np.uint16)
+    return q
 
 
 def _pack_inst(

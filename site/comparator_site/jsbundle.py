@@ -13,9 +13,11 @@ from importlib import resources as ir
 JS_FILES = (
     "util.js",
     "state.js",
+    "permalink.js",
     "tooltip.js",
     "header.js",
     "table.js",
+    "overview.js",
     "classwise.js",
     "matrix.js",
     "embedding.js",
@@ -24,6 +26,7 @@ JS_FILES = (
     "audit.js",
     "export.js",
     "instrument.js",
+    "a11y.js",
     "main.js",
 )
 

@@ -11,7 +11,8 @@ gets from Python. Each view puts its models into one dict and hands it over with
   ``pred``, ``sim``, ``atk``, ``fgt``, ``sacc`` (js/state.js and each view's file);
 * ``core_tabs`` (:func:`build_document`): the Embedding / Attack tabs (js/attack.js, js/main.js);
 * ``hdr`` (views/header.py): ``fc`` (the forget set), ``sel_a``, ``sel_b``, ``seed`` (js/header.js,
-  js/main.js);
+  js/main.js); the palette select ``hdr_palette`` is only heard from (js/a11y.js), ``cfg`` ships its
+  ``palettes``;
 * ``tbl`` (views/experiments_table.py): ``src``, ``table``, ``filter``, ``best``, ``note``, ``method_ids``
   (js/table.js, js/main.js); the export widgets (views/export.py, js/export.js) are only heard from:
   ``tbl_csv`` (a button) and ``exp_fig`` (a select of plots by model name), and ``cfg`` lists the table's
@@ -20,9 +21,14 @@ gets from Python. Each view puts its models into one dict and hands it over with
   ``xr``, ``ticker``, ``band``, ``avg``, ``avg_label``, ``yaxis`` (js/classwise.js);
 * ``mx`` (views/prediction_matrix.py): ``legend``, and per model ``a`` / ``b``: ``fig``, ``cell``, ``tri``,
   ``tri_r``, ``bub_r``, ``band``, ``box``, ``xaxis``, ``yaxis``, ``cap`` (js/matrix.js);
-* ``emb`` (views/embedding.py): ``src``, ``hl``, ``xr``, ``yr``, ``mode``, and per model ``a`` / ``b``:
-  ``fig``, ``title`` (js/embedding.js, js/main.js);
+* ``emb`` (views/embedding.py): ``src``, ``hl``, ``xr``, ``yr``, ``mode``, ``legend`` (its class swatches
+  recoloured by js/a11y.js), and per model ``a`` / ``b``: ``fig``, ``title`` (js/embedding.js, js/main.js);
 * ``sim`` (views/layer_similarity.py): ``src``, ``fig``, ``caption`` (js/similarity.js);
+* ``ov`` (views/overview.py, js/overview.js): the overview's ``tabs``; the store ``facts`` (per setting:
+  gaps, Pareto flags, hyperparameters) and ``info`` (JSON); the trade-off's plotted ``src`` (its selection,
+  named ``ov_brush``, is the brush), ``front``, ``rings``, ``fig1``, ``fig2``, ``note`` and the ``click``
+  toggle; the ``best_by``, ``sens_method``, ``across_metric``, ``across_mode`` widgets and the ``best``,
+  ``sens``, ``across`` Divs; heard from only: ``ov_hover1`` / ``ov_hover2`` and ``ov_clear`` (a button);
 * ``atk`` (views/attack.py): ``yr``, ``metric``, ``strategy``, ``thr``, ``show``, ``size``,
   ``strategy_info``, and per panel ``a`` / ``b``: the butterfly ``bfly`` with its ``dots``, ``hl``, ``xr``,
   ``yaxis``, ``span_b``, ``up``, ``dn``; the curves ``cv``, ``span_c``, ``dim``; the Divs ``title``,
@@ -47,6 +53,13 @@ decodes a map with string keys into an object whose model references are resolve
 ``CustomJS.args`` is ``Dict(String, AnyRef)``). The page's own state for whatever drives it
 (``window.__uc_ready``, ``window.__uc_state``) is always set; its timings only with ``?instrument`` in the
 URL (js/instrument.js, read by benchmarks/site_benchmark.py).
+
+The reader's state (forget set, A and B by setting id, seed, tab, the views' toggles, the table's filter)
+lives in the URL's hash (js/permalink.js): read before the first update, written after each event
+(``dispatch`` calls it), restored on back / forward. To show a restored value it sets widgets that are
+only named, not arguments (``mx_split``, ``mx_enc``, ``sim_ref``, ``sim_split``), through the Document's
+``get_model_by_name``; ``dispatch`` therefore treats a widget event that matches the state as a no-op.
+Other files add their own state with ``permalink_part(key, get, set)``.
 """
 
 from __future__ import annotations
@@ -77,6 +90,8 @@ PACKAGE = ir.files("comparator_site")
 AUDIT_STORES = ("roc", "vul")
 M = TypeVar("M", bound=Model)
 THUMBNAILS = "assets/thumbnails.png"
+LEFT_WIDTH = 1240  # the table and the Embedding / Attack tabs: fits a 1280 px window (issue 13)
+METRICS_WIDTH = 480
 
 
 def read_asset(*parts: str) -> str:
@@ -93,6 +108,8 @@ class Page:
         self.args: dict[str, Any] = {}
         self.names: set[str] = set()
         self.widget_css = InlineStyleSheet(css=read_asset("css", "widgets.css"))
+        # a row whose children wrap onto the next line when the window is too narrow for them (issue 13)
+        self.wrap_css = InlineStyleSheet(css=":host { flex-wrap: wrap; }")
 
     def first_models(self) -> dict[str, int]:
         """The run rows shown as A and B when the page opens (the first forget set's defaults, first seed)."""
@@ -185,6 +202,8 @@ def config(data: SiteData, thumbnails_url: str | None) -> dict[str, Any]:
         "sets": [set_config(data, s) for s in range(len(data.sets))],
         "seeds": data.seeds,
         "class_colors": colors.class_colors(data.num_classes),
+        # the header's palette select (js/a11y.js): its key -> the class colours in that palette
+        "palettes": {key: colors.class_colors(data.num_classes, key) for key in colors.PALETTES},
         "colors": {
             "A": colors.MODEL_A,
             "A_light": colors.MODEL_A_LIGHT,
@@ -214,6 +233,7 @@ def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> D
         experiments_table,
         header,
         layer_similarity,
+        overview,
         prediction_matrix,
     )
 
@@ -234,15 +254,35 @@ def build_document(data: SiteData, thumbnails_url: str | None = THUMBNAILS) -> D
     )
     page.provide("core_tabs", tabs)
     page.on_change(tabs, "active")
+    # The page fits windows 1280 … 2560 px wide: the left column is LEFT_WIDTH wide; the Metrics column
+    # takes the rest of the line, at least METRICS_WIDTH, or wraps under it; its views wrap side by side.
     metrics = column(
         page.div(text='<div class="uc-section">Metrics View</div>', width=470),
-        classwise_accuracy.build(page),
-        prediction_matrix.build(page),
-        layer_similarity.build(page),
-        width=480,
+        row(
+            classwise_accuracy.build(page),
+            prediction_matrix.build(page),
+            layer_similarity.build(page),
+            spacing=16,
+            sizing_mode="stretch_width",
+            stylesheets=[page.wrap_css],
+        ),
+        sizing_mode="stretch_width",
+        min_width=METRICS_WIDTH,
     )
+    overview_tabs = overview.build(page)  # the overview of the forget set's field (views/overview.py)
     layout = column(
-        top, row(column(screen, tabs), metrics, spacing=16), spacing=8, stylesheets=[page.widget_css]
+        top,
+        overview_tabs,
+        row(
+            column(screen, tabs, width=LEFT_WIDTH),
+            metrics,
+            spacing=16,
+            sizing_mode="stretch_width",
+            stylesheets=[page.wrap_css],
+        ),
+        spacing=8,
+        sizing_mode="stretch_width",
+        stylesheets=[page.widget_css],
     )
     page.provide("cfg", json.dumps(config(data, page.thumbnails_url)))
     page.app.args = page.args

@@ -8,6 +8,8 @@ const ATK_AXIS = [
   {lo: -2.5, hi: 10, step: 0.25, dflt: 3.75, label: "Top-1 Confidence", field: "confidence"},
 ];
 
+const ATK_LABEL_ROOM = 0.34;  // share of the butterfly's frame, at its left, for the threshold labels
+
 const _combined = new Map();
 
 // the run's curve of one metric, per threshold the direction with the higher attack score
@@ -185,13 +187,17 @@ function atk_panel(ab, c) {
   P.dots.data = d;
   P.hl.data = {x: [], y: []};
   const half = Math.max(10, Math.min(max_count + 2, 60));
-  P.xr.setv({start: -half, end: half});
+  // the left ATK_LABEL_ROOM of the frame is kept free of dots for the threshold's labels (issue 13)
+  P.xr.setv({start: -half - 2 * half * ATK_LABEL_ROOM / (1 - ATK_LABEL_ROOM), end: half});
   P.yaxis.axis_label = ax.label;
   P.span_b.location = t;
   P.span_c.location = t;
   const above = dir === 0 ? name : "Retrained", below = dir === 0 ? "Retrained" : name;
-  P.up.setv({y: t, text: `\u2191 Pred as ${above}`});
-  P.dn.setv({y: t, text: `\u2193 Pred as ${below}`});
+  // both labels stay inside the frame: at the bottom (threshold 0) both go above the line, at the top below
+  const near = 0.07 * (ax.hi - ax.lo);
+  const [up_off, dn_off] = t - ax.lo < near ? [18, 4] : ax.hi - t < near ? [-14, -28] : [4, -14];
+  P.up.setv({y: t, y_offset: up_off, text: `\u2191 Pred as ${above}`});
+  P.dn.setv({y: t, y_offset: dn_off, text: `\u2193 Pred as ${below}`});
   P.dim.setv(dir === 0 ? {bottom: ax.lo, top: t} : {bottom: t, top: ax.hi});
   P.cv.data = {thr: c.comb.thr.slice(), score: c.comb.score.slice(), fpr: c.comb.fpr.slice(), fnr: c.comb.fnr.slice()};
   const red = (cond) => (cond ? ' class="uc-red"' : "");

@@ -26,14 +26,16 @@ function set_fs(fs) {
 }
 
 function set_seed(i) {
-  if (i === S.seed || !(i >= 0 && i < CFG.seeds.length)) return header_update();
+  if (i === S.seed) return;  // the select's echo of header_update (a restored permalink's seed)
+  if (!(i >= 0 && i < CFG.seeds.length)) return header_update();
   S.seed = i;
   resolve_runs();
   update_models();
 }
 
-// everything that follows the forget set, the A/B choice and the seed
-function update_models(fc_changed = false) {
+// everything that follows the forget set, the A/B choice and the seed; keep: the embedding's mode and the
+// attack's settings are those a permalink restored (js/permalink.js), not reset
+function update_models(fc_changed = false, keep = false) {
   timed("header", header_update);
   timed("table", table_update);
   timed("classwise", cw_update);
@@ -41,15 +43,17 @@ function update_models(fc_changed = false) {
   timed("similarity", sim_update);
   // the highlight resets to All when the data changes (as the original); the vulnerability colouring
   // (js/audit.js) is of whichever models are shown, so it stays
-  if (S.emb_mode !== 0 && S.emb_mode !== VUL_MODE) {
+  if (!keep && S.emb_mode !== 0 && S.emb_mode !== VUL_MODE) {
     S.emb_mode = 0;
     emb.mode.active = 0;
   }
   timed("embedding", () => emb_update(fc_changed));
-  timed("attack", atk_reset);
+  timed("attack", keep ? pl_attack_redraw : atk_reset);
   if (AUDITED) timed("audit", aud_update);  // a view only with the audit (js/audit.js)
+  timed("overview", ov_update);  // the overview's rings, and its points on a new forget set (js/overview.js)
   publish_state();
   count_update();
+  a11y_update();  // the charts' descriptions name the models (js/a11y.js)
 }
 
 // What the page shows, for whatever drives it (the browser tests): set after every complete update, so
@@ -60,18 +64,15 @@ function publish_state() {
   window.__uc_state = {fc: info.forget_class, fs: info.id, seed: CFG.seeds[S.seed], A: R.id[S.A], B: R.id[S.B]};
 }
 
-function on_ready() {
-  S.fs = 0;
-  S.seed = 0;
-  S.sa = set_info(0).A;
-  S.sb = set_info(0).B;
-  resolve_runs();
-  document.addEventListener("click", table_click);
+function on_ready(doc) {
+  pl_start(doc);  // the URL hash's state (or the defaults) into S and the widgets (js/permalink.js)
+  document.addEventListener("click", (ev) => { table_click(ev); pl_write(); });
   document.addEventListener("click", export_click);
   document.addEventListener("mouseover", atk_grid_over);
   window.addEventListener("scroll", () => { link_hide(); tip_hide(); }, {passive: true});
   mx_encoding();
-  update_models(true);
+  update_models(true, true);
+  a11y_start();  // keyboard access, accessible names (js/a11y.js)
   // ready once the first full update has been painted (always on, like __uc_state)
   requestAnimationFrame(() => requestAnimationFrame(() => {
     window.__uc_ready = true;
@@ -90,6 +91,7 @@ function build_hidden_panels() {
       set_shown(body, false);
     }
   }
+  a11y_update();  // their charts' descriptions
   mark("built");
 }
 
@@ -101,11 +103,18 @@ function event_key(obj) {
   return obj ? obj.name : null;
 }
 
-// Each case is the name of a model wired to the app (page.py), with ":event" for an event; the cases and
-// the wiring are compared by tests/test_js_contract.py.
 function dispatch(obj, data, ctx) {
   if (ctx && ctx.index) S.index = ctx.index;
-  if (obj && typeof obj.add_root === "function") return on_ready();  // DocumentReady: obj is the Document
+  if (obj && typeof obj.add_root === "function") return on_ready(obj);  // DocumentReady: obj is the Document
+  const out = handle(obj, data);
+  pl_write();  // the URL hash follows the state (js/permalink.js)
+  return out;
+}
+
+// Each case is the name of a model wired to the app (page.py), with ":event" for an event; the cases and
+// the wiring are compared by tests/test_js_contract.py. A widget set to the state it shows (by a restored
+// permalink) must be a no-op here.
+function handle(obj, data) {
   switch (event_key(obj)) {
     case "hdr_fc": return set_fs(obj.active);
     case "hdr_seed": return set_seed(Number(obj.value));
@@ -116,9 +125,23 @@ function dispatch(obj, data, ctx) {
       if (a === b || SET.ok[a] !== 1 || SET.ok[b] !== 1 || SET.fs[a] !== S.fs || SET.fs[b] !== S.fs) return header_update();
       return set_models(a, b);
     }
-    case "tbl_filter": return table_filter_changed();
-    case "tbl_best": return table_best_changed();
+    case "tbl_filter": return pl_same_methods(tbl.filter.value) ? undefined : table_filter_changed();
+    case "tbl_best": return (tbl.best.active.length > 0) === S.best ? undefined : table_best_changed();
+    // the overview (js/overview.js)
+    case "ov_tabs": return ov_tab_changed();
+    case "ov_brush": return ov_brush_changed();
+    case "ov_clear:button_click": return ov_clear();
+    case "ov_hover1": return ov_hover(ov.fig1, data);
+    case "ov_hover2": return ov_hover(ov.fig2, data);
+    case "ov_fig1:tap": return ov_tap(ov.fig1, obj);
+    case "ov_fig2:tap": return ov_tap(ov.fig2, obj);
+    case "ov_fig1:mouseleave": case "ov_fig2:mouseleave": return tip_hide();
+    case "ov_click": return ov_redraw(1);
+    case "ov_best_by": return ov_redraw(1);
+    case "ov_sens_method": return ov_redraw(2);
+    case "ov_across_metric": case "ov_across_mode": return ov_redraw(3);
     case "tbl_csv:button_click": return export_csv();
+    case "hdr_palette": return a11y_palette(obj.value);
     case "exp_fig": return export_figure(obj);
     case "core_tabs":
       link_hide();
@@ -130,10 +153,10 @@ function dispatch(obj, data, ctx) {
     case "cw_tr_fig:mouseleave": case "cw_te_fig:mouseleave": return cw_band(null);
     case "sim_hover": return sim_hover(data);
     case "sim_fig:mouseleave": return tip_hide();
-    case "sim_ref": S.sim_ref = obj.active; return sim_update();
-    case "sim_split": S.sim_split = obj.active; return sim_update();
-    case "mx_split": S.mx_split = obj.active; return mx_update();
-    case "mx_enc": S.mx_enc = obj.active; return mx_encoding();
+    case "sim_ref": if (S.sim_ref === obj.active) return; S.sim_ref = obj.active; return sim_update();
+    case "sim_split": if (S.sim_split === obj.active) return; S.sim_split = obj.active; return sim_update();
+    case "mx_split": if (S.mx_split === obj.active) return; S.mx_split = obj.active; return mx_update();
+    case "mx_enc": if (S.mx_enc === obj.active) return; S.mx_enc = obj.active; return mx_encoding();
     case "mx_a_hover": return mx_hover("a", data);
     case "mx_b_hover": return mx_hover("b", data);
     case "mx_a_fig:mouseleave": case "mx_b_fig:mouseleave": return mx_clear();

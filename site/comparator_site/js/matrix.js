@@ -1,5 +1,10 @@
 // Prediction matrices of A and B: split triangles (greys) or bubbles (turbo), train/test, shared row.
 
+// the pred store's shares are uint16 steps of 1/65534, 65535 where there is none (data.py _unit_uint16)
+function mx_share(q) {
+  return q === 65535 ? NaN : q / 65534;
+}
+
 function mx_fill(ab, k) {
   const off = k >= 0 ? R.off_pred[k] : -1, classes = set_classes();
   const base = off + S.mx_split * C * C;
@@ -7,8 +12,8 @@ function mx_fill(ab, k) {
   const fill = new Uint32Array(2 * C * C);
   for (let t = 0; t < C; t++) {
     for (let p = 0; p < C; p++) {
-      const prop = off >= 0 ? st.pred.data.prop[base + t * C + p] : NaN;
-      const conf = off >= 0 ? st.pred.data.conf[base + t * C + p] : NaN;
+      const prop = off >= 0 ? mx_share(st.pred.data.prop[base + t * C + p]) : NaN;
+      const conf = off >= 0 ? mx_share(st.pred.data.conf[base + t * C + p]) : NaN;
       cells.x.push(p);
       cells.y.push(C - 1 - t);
       cells.true_name.push(class_name(t, classes));
@@ -16,7 +21,8 @@ function mx_fill(ab, k) {
       cells.prop_txt.push(fmt(prop));
       cells.conf_txt.push(fmt(conf));
       const v = Number.isFinite(prop) ? prop : 0;
-      cells.size.push(2 * Math.sqrt(1 + 89 * v));
+      // diameter ≤ 16 px: inside its cell (≥ 17 px), so the corner bubbles are not clipped by the frame
+      cells.size.push(1.6 * Math.sqrt(1 + 99 * v));
       const q = t * C + p;
       cells.bub_color[q] = rgba32(turbo(0.05 + 0.95 * (Number.isFinite(conf) ? conf : 0)), v < 0.002 ? 0 : 0.7);
       fill[2 * q] = rgba32(Number.isFinite(prop) ? greys(0.05 + 0.95 * prop) : "#ffffff");

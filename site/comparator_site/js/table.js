@@ -9,6 +9,7 @@ function is_reference(k) {
 
 function table_shows(k) {
   if (S.best && SET.chosen[k] !== 1 && !is_reference(k)) return false;  // best: chosen runs and references
+  if (S.brush && !S.brush.has(k) && !is_reference(k)) return false;  // the overview's brush (js/overview.js)
   return S.methods.size === 0 || SET.method[k] === "" || is_reference(k) || S.methods.has(SET.method[k]);
 }
 
@@ -25,9 +26,11 @@ function table_update() {
     d.a_state[j] = k === S.sa ? "on" : (!ok || k === S.sb) ? "disabled" : "off";
     d.b_state[j] = k === S.sb ? "on" : (!ok || k === S.sa) ? "disabled" : "off";
   });
+  const same_count = rows.length === tbl.src.get_length();
   tbl.src.data = d;
-  // the DataTable redraws on its CDSView's change, which BokehJS emits only when the row count changes
-  tbl.table.view.change.emit();
+  // the DataTable redraws on its CDSView's change, which BokehJS emits by itself only when the row count
+  // changes (then twice): a third redraw of the grid (~10 ms) would only repeat the work
+  if (same_count) tbl.table.view.change.emit();
   table_note();
 }
 
@@ -54,10 +57,16 @@ function table_best_changed() {
 function table_click(ev) {
   const path = ev.composedPath ? ev.composedPath() : [];
   const target = path.find((n) => n && n.dataset && n.dataset.ab);
-  if (!target) return;
+  if (target) table_pick(target);
+}
+
+// a radio cell (data-ab, data-run) picked by a click or a key (js/a11y.js); a disabled one does nothing.
+// True if the choice changed.
+function table_pick(target) {
   const k = Number(target.dataset.run);
-  if (!Number.isInteger(k) || SET.ok[k] !== 1 || SET.fs[k] !== S.fs) return;
+  if (!Number.isInteger(k) || SET.ok[k] !== 1 || SET.fs[k] !== S.fs) return false;
   const ab = target.dataset.ab;
-  if (ab === "A" && k !== S.sb) set_models(k, S.sb);
-  if (ab === "B" && k !== S.sa) set_models(S.sa, k);
+  if (ab === "A" && k !== S.sb && k !== S.sa) { set_models(k, S.sb); return true; }
+  if (ab === "B" && k !== S.sa && k !== S.sb) { set_models(S.sa, k); return true; }
+  return false;
 }

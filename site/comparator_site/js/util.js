@@ -5,6 +5,8 @@
 const CFG = JSON.parse(cfg);
 const C = CFG.C, L = CFG.L, N = CFG.N, T = CFG.T;
 const COL = CFG.colors;
+// The categorical palette (classes; methods in the overview). Its entries are replaced in place when the
+// reader picks another palette, so every view reads them through this array or category_color().
 const CLASS_COLORS = CFG.class_colors;
 const FORGET_MARK = " (\u2716)";
 
@@ -31,6 +33,11 @@ function rgb_hex(r, g, b) {
   return "#" + h(r) + h(g) + h(b);
 }
 
+// the i-th colour of the categorical palette (methods outnumber its colours: the overview adds markers)
+function category_color(i) {
+  return CLASS_COLORS[i % CLASS_COLORS.length];
+}
+
 // d3.color(c).darker(k): each channel times 0.7^k
 function darker(hex, k = 1) {
   const f = Math.pow(0.7, k);
@@ -39,6 +46,15 @@ function darker(hex, k = 1) {
 }
 
 const CLASS_DARK = CLASS_COLORS.map((c) => darker(c, 2));
+
+// Replace the categorical palette in place (CLASS_COLORS and its darker shades): every reader of the
+// arrays sees the new colours; the views are redrawn by the caller (js/a11y.js)
+function set_class_colors(colours) {
+  for (let c = 0; c < CLASS_COLORS.length; c++) {
+    CLASS_COLORS[c] = colours[c % colours.length];
+    CLASS_DARK[c] = darker(CLASS_COLORS[c], 2);
+  }
+}
 
 function ramp(scheme, t) {
   t = clamp(t, 0, 1);

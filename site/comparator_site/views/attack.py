@@ -164,25 +164,26 @@ def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> tuple[Any,
     c, curves = _curves(page, ab, yr)
     for fig in (bfly["bfly"], c):
         page.on_event(fig, "tap", "pan", "mouseleave")
-    title = page.div(text="", width=620, height=22)
+    title = page.div(text="", width=605)  # no fixed height: a long run id wraps
     # The page shows or hides the panel with CSS (js/util.js set_shown): toggling Bokeh's `visible`
     # re-lays out the whole document (~200 ms per switch to or from an original model). A panel hidden at
     # first is built right after the page is ready (js/main.js), to keep it out of the first render.
     please = '<div class="uc-empty">Please select an unlearned model to compare the attack results</div>'
-    msg = page.div(text=please if original else "", width=620)
-    info = page.div(text="", width=300, height=56)
-    ps = page.div(text="", width=310, height=56)
+    msg = page.div(text=please if original else "", width=605)
+    # Divs have 5 px margins: each row below fits the panel's 615 px
+    info = page.div(text="", width=295, height=56)
+    ps = page.div(text="", width=295, height=56)
     caption = row(
         page.div(
             text=f'<div class="uc-caption">← Retrained Samples | <span style="color:{colour}">'
             f"Model {ab.upper()} Samples</span> →</div>",
-            width=420,
+            width=405,
             height=20,
         ),
-        page.div(text=curve_legend(), width=200, height=20),
+        page.div(text=curve_legend(), width=190, height=20),
     )
-    succ = page.div(text="", width=305, height=200, css_classes=["uc-grid-host"])
-    fail = page.div(text="", width=305, height=200, css_classes=["uc-grid-host"])
+    succ = page.div(text="", width=290, height=200, css_classes=["uc-grid-host"])
+    fail = page.div(text="", width=290, height=200, css_classes=["uc-grid-host"])
     body = column(
         row(bfly["bfly"], c, spacing=0),
         caption,
@@ -202,7 +203,7 @@ def _panel(page, ab: str, yr: Range1d, fmt: CustomJSTickFormatter) -> tuple[Any,
         "fail": fail,
         "body": body,
     }
-    return column(title, msg, body, spacing=2, width=625), models
+    return column(title, msg, body, spacing=2, width=615), models
 
 
 def build(page, audit_stores: dict[str, ColumnDataSource]) -> Any:
@@ -256,8 +257,8 @@ def build(page, audit_stores: dict[str, ColumnDataSource]) -> Any:
     page.on_change(thr, "value")
     page.on_change(show, "active")
     page.on_change(size, "value")
-    info = page.div(text="", width=560, height=30)
-    legend = page.div(text=dots_legend(), width=1280, height=24)
+    info = page.div(text="", width=520, height=30)
+    legend = page.div(text=dots_legend(), width=1230, height=24)
     aud, order, aud_models = audit.attack(page, audit_stores)  # None, None and nulls without the audit
     controls = column(
         row(worst_a, worst_b, metric, thr, spacing=8),
@@ -289,4 +290,4 @@ def build(page, audit_stores: dict[str, ColumnDataSource]) -> Any:
             **aud_models,
         },
     )
-    return column(controls, row(layout_a, layout_b, spacing=40), *([aud] if aud else []), spacing=6)
+    return column(controls, row(layout_a, layout_b, spacing=10), *([aud] if aud else []), spacing=6)

@@ -102,7 +102,7 @@ def build(page) -> Any:
         split: _split_chart(page, split, title, src)
         for split, title in (("tr", "Training Dataset"), ("te", "Test Dataset"))
     }
-    caption = page.div(text="", width=470, height=34)
+    caption = page.div(text="", width=470)
     page.provide("cw", {"src": src, "caption": caption, **charts})
     head = page.div(text='<div class="uc-view-title">Class-wise Accuracy</div>', width=470)
     return column(head, row(charts["tr"]["fig"], charts["te"]["fig"]), caption, spacing=0)

@@ -34,14 +34,16 @@ from . import audit
 
 # colours are packed RGBA (uint32, alpha included): BokehJS decodes them without parsing CSS strings
 FIELDS = ["pos", "marker", "size", "ax", "ay", "bx", "by", "a_fill", "b_fill", "a_line", "b_line"]
+PANEL_WIDTH = 615  # two panels and their gap: the left column's 1240 px (page.py)
 MODES = ["All", "Target to Forget", "Correctly Forgotten", "Not Forgotten", "Overly Forgotten"]
 
 
 def legend_html(data: SiteData) -> str:
     cc = colors.class_colors(data.num_classes)
+    # data-class: js/a11y.js recolours the swatches when the reader picks another palette
     swatches = "".join(
-        f'<span class="uc-swatch"><i style="background:{c}"></i>{html.escape(n)}</span>'
-        for c, n in zip(cc, data.class_names)
+        f'<span class="uc-swatch"><i data-class="{k}" style="background:{c}"></i>{html.escape(n)}</span>'
+        for k, (c, n) in enumerate(zip(cc, data.class_names))
     )
     return (
         '<div class="uc-emb-legend"><span class="uc-legend-item"><b>True Class</b> '
@@ -57,7 +59,7 @@ def _panel(
     """One model's panel: its chart (sharing the view box with the other) and its title."""
     wheel = WheelZoomTool()
     p = figure(
-        width=640,
+        width=PANEL_WIDTH,
         height=560,
         x_range=xr,
         y_range=yr,
@@ -92,7 +94,8 @@ def _panel(
     )
     p.add_tools(page.name(f"emb_{ab}_hover", HoverTool(renderers=[r], tooltips=None, callback=page.app)))
     page.on_event(p, "mouseleave")
-    return {"fig": p, "title": page.div(text="", width=640, height=22)}
+    # no fixed height: a long run id wraps (widgets.css .uc-panel-title)
+    return {"fig": p, "title": page.div(text="", width=PANEL_WIDTH - 10)}  # a Div has 5 px margins
 
 
 def build(page) -> Any:
@@ -105,17 +108,15 @@ def build(page) -> Any:
     labels = MODES + ([audit.VUL_MODE] if vul else [])
     mode = RadioButtonGroup(labels=labels, active=0, height=28, stylesheets=[page.widget_css])
     page.on_change(mode, "active")
-    page.provide("emb", {"src": src, "hl": hl, "xr": xr, "yr": yr, "mode": mode, **panels, **vul_models})
-    legend = page.div(text=legend_html(data), width=760, height=44)
-    hl_label = page.div(text='<span class="uc-small"><b>Highlight</b></span>', width=64)
-    a, b = panels["a"], panels["b"]
-    # with the sixth mode the buttons would widen the page: they go under the legend, the vulnerability
-    # legend (shown in that mode) under them
-    head = (
-        column(legend, row(hl_label, mode, spacing=6), vul, spacing=2)
-        if vul
-        else row(legend, hl_label, mode, spacing=6)
+    legend = page.div(text=legend_html(data), width=2 * PANEL_WIDTH)
+    page.provide(
+        "emb",
+        {"src": src, "hl": hl, "xr": xr, "yr": yr, "mode": mode, "legend": legend, **panels, **vul_models},
     )
+    hl_label = page.div(text='<div class="uc-small uc-mid"><b>Highlight</b></div>', width=64, height=28)
+    a, b = panels["a"], panels["b"]
+    # the buttons go under the legend, the vulnerability legend (shown in that mode) under them
+    head = column(legend, row(hl_label, mode, spacing=6), *([vul] if vul else []), spacing=2)
     return column(
         head,
         row(a["title"], b["title"], spacing=10),

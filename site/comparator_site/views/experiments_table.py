@@ -320,8 +320,14 @@ def _tmpl(text: str) -> HTMLTemplateFormatter:
 
 
 def _metric_template(m: str, coloured: bool) -> str:
+    """A metric cell: its value, or ``mean ± std`` on two lines (the spread smaller, under the mean), so
+    that the table fits a 1280 px window (issue 13)."""
     style = f"background:<%= {m}_bg %>;color:<%= {m}_fg %>" if coloured else ""
-    return f'<div class="uc-cell" style="{style}"><%- {m}_txt %></div>'
+    parts = f'String({m}_txt).split(" \u00b1 ")'
+    return (
+        f'<div class="uc-cell" style="{style}"><%- {parts}[0] %>'
+        f'<% if ({parts}.length > 1) {{ %><span class="uc-sd">\u00b1 <%- {parts}[1] %></span><% }} %></div>'
+    )
 
 
 def legend_html() -> str:
@@ -349,19 +355,19 @@ def build(page) -> Any:
         TableColumn(
             field="chosen",
             title=f'<span title="{html.escape(CHOSEN_HELP)}">{STAR}</span>',
-            width=22,
+            width=20,
             formatter=_tmpl('<span class="uc-star" title="<%- chosen_tip %>"><%- chosen_txt %></span>'),
         ),
         TableColumn(
             field="id",
             title='<span title="Run id (hover it for the hyperparameters)">ID</span>',
-            width=200,
+            width=122,
             formatter=_tmpl('<span class="uc-id" title="<%- tip %>"><%- id %></span>'),
         ),
         TableColumn(  # the run's data: its line of runs.arrow as JSON (js/export.js)
             field="idx",
             title='<span title="The run (at the shown seed) as JSON">Data</span>',
-            width=40,
+            width=34,
             sortable=False,
             formatter=_tmpl(
                 '<span class="uc-json" data-json="<%= idx %>" title="Download the run as JSON">{}</span>'
@@ -370,7 +376,7 @@ def build(page) -> Any:
         TableColumn(
             field="type",
             title="Type",
-            width=80,
+            width=72,
             formatter=_tmpl(
                 '<span class="uc-badge" style="background:<%= badge_bg %>;color:<%= badge_fg %>" '
                 'title="<%- error %>"><%- type_label %></span>'
@@ -379,36 +385,37 @@ def build(page) -> Any:
         TableColumn(
             field="method_name",
             title="Method",
-            width=120,
+            width=90,
             formatter=_tmpl('<span class="uc-method" title="<%- tip %>"><%- method_name %></span>'),
         ),
         TableColumn(
             field="epochs",
             title='<span title="Epochs">Epoch</span>',
-            width=46,
+            width=40,
             formatter=_tmpl('<div class="uc-num"><%- epochs_txt %></div>'),
         ),
         TableColumn(
             field="batch_size",
             title='<span title="Batch Size">BS</span>',
-            width=42,
+            width=34,
             formatter=_tmpl('<div class="uc-num"><%- bs_txt %></div>'),
         ),
         TableColumn(
             field="lr",
             title='<span title="Learning Rate">LR</span>',
-            width=52,
+            width=44,
             formatter=_tmpl('<div class="uc-num"><%- lr_txt %></div>'),
         ),
     ]
-    spread = len(data.seeds) > 1  # cells show "mean ± std": wider
+    spread = len(data.seeds) > 1  # cells show "mean ± std" on two lines
     for m in metrics_of(data):
         audit = m in AUDIT_METRICS  # longer headers
         cols.append(
             TableColumn(
                 field=m,
                 title=f'<span title="{html.escape(FULL_NAME[m])}">{HEADER[m]}</span>',
-                width=(112 if audit else 104) if spread else (84 if audit else 58),
+                # headers wrap (widgets.css): the table fits the left column (page.py LEFT_WIDTH)
+                width=(54 if audit else 46) if spread else (60 if audit else 54),
                 formatter=_tmpl(_metric_template(m, m not in UNCOLOURED)),
             )
         )
@@ -417,10 +424,16 @@ def build(page) -> Any:
             TableColumn(
                 field="idx",
                 title=f'<span class="uc-ab-head uc-{ab}">Model {ab.upper()}</span>',
-                width=62,
+                width=44,
                 sortable=False,
+                # a radio for the keyboard and screen readers too: named, its state in aria-checked and
+                # aria-disabled, one tab stop per column (the checked one; js/a11y.js keeps one)
                 formatter=_tmpl(
-                    f'<span class="uc-radio uc-{ab} <%= {ab}_state %>" '
+                    f'<span class="uc-radio uc-{ab} <%= {ab}_state %>" role="radio" '
+                    f"tabindex=\"<%= {ab}_state == 'on' ? 0 : -1 %>\" "
+                    f"aria-checked=\"<%= {ab}_state == 'on' %>\" "
+                    f"aria-disabled=\"<%= {ab}_state == 'disabled' %>\" "
+                    f'aria-label="Model {ab.upper()}: <%- id %>" '
                     f'data-ab="{ab.upper()}" data-run="<%= idx %>"></span>'
                 ),
             )
@@ -428,9 +441,9 @@ def build(page) -> Any:
     table = DataTable(
         source=src,
         columns=cols,
-        width=1290,
+        width=1240,
         height=232,
-        row_height=26,
+        row_height=30 if spread else 26,
         index_position=None,
         sortable=True,
         reorderable=False,
@@ -453,7 +466,7 @@ def build(page) -> Any:
         options=options,
         value=[],
         placeholder="Filter by method (all)",
-        width=360,
+        width=300,
         stylesheets=[page.widget_css],
     )
     page.on_change(flt, "value")
@@ -476,7 +489,7 @@ def build(page) -> Any:
     )
     page.on_change(best, "active")
     # methods not run on the current forget set, with the reason (set by js/table.js, escaped there)
-    note = page.div(text="", width=940, css_classes=["uc-note"])
+    note = page.div(text="", width=800, css_classes=["uc-note"])
     # the filter's values are indexes into method_ids
     page.provide(
         "tbl",
@@ -490,5 +503,12 @@ def build(page) -> Any:
         },
     )
     title = page.div(text='<div class="uc-section">Model Screening</div>', width=190)
-    legend = page.div(text=legend_html(), width=560)
-    return column(row(title, legend, best, flt), table, row(export.build(page), note, spacing=8), spacing=2)
+    legend = page.div(text=legend_html(), width=520)
+    wrap = dict(sizing_mode="stretch_width", stylesheets=[page.wrap_css])  # narrow windows: wrap
+    return column(
+        row(title, legend, best, flt, **wrap),
+        table,
+        row(export.build(page), note, spacing=8, **wrap),
+        spacing=2,
+        sizing_mode="stretch_width",
+    )

@@ -25,7 +25,8 @@ def legend_html() -> str:
                 f'<span class="uc-legend-item"><span class="uc-line" style="border-top:2px {style} {col}">'
                 f"</span>{'●' if word == 'Retain' else '✖'} Model {ab} {word}</span>"
             )
-    return '<div class="uc-legend">' + "".join(items) + "</div>"
+    # no fixed height, tighter gaps: all four items show, wrapped if need be (issue 13)
+    return '<div class="uc-legend" style="gap:4px 12px;padding:4px 0">' + "".join(items) + "</div>"
 
 
 def build(page) -> Any:
@@ -78,7 +79,7 @@ def build(page) -> Any:
     page.on_change(split, "active")
     head = page.div(text='<div class="uc-view-title">Layer-wise Similarity</div>', width=170)
     label = page.div(text='<span class="uc-small">Compare against:</span>', width=100)
-    legend = page.div(text=legend_html(), width=470, height=26)
-    caption = page.div(text="", width=470, height=20)
+    legend = page.name("sim_legend", page.div(text=legend_html(), width=470))  # named for the tests
+    caption = page.div(text="", width=470)
     page.provide("sim", {"src": src, "fig": p, "caption": caption})
     return column(row(head, split, spacing=4), row(label, ref, spacing=4), legend, p, caption, spacing=0)

@@ -55,7 +55,7 @@ def _matrix(page, ab: str, tri: dict[str, list]) -> dict[str, Any]:
     tris = ColumnDataSource(dict(tri))
     p = figure(
         width=240 if ab == "a" else 200,
-        height=250,
+        height=280,  # the x labels are vertical: they do not overlap (issue 13)
         toolbar_location=None,
         tools="",
         x_range=Range1d(-0.5, C - 0.5),
@@ -93,7 +93,7 @@ def _matrix(page, ab: str, tri: dict[str, list]) -> dict[str, Any]:
     p.yaxis.ticker = FixedTicker(ticks=list(range(C)))
     p.xaxis.major_label_overrides = tick_labels(data, data.sets[0]["classes"], False)
     p.yaxis.major_label_overrides = tick_labels(data, data.sets[0]["classes"], True)
-    p.xaxis.major_label_orientation = 0.785
+    p.xaxis.major_label_orientation = "vertical"
     p.xaxis.major_label_text_font_size = "9px"
     p.yaxis.major_label_text_font_size = "9px"
     p.xaxis.axis_label = "Predicted Class"
@@ -103,7 +103,7 @@ def _matrix(page, ab: str, tri: dict[str, list]) -> dict[str, Any]:
         p.yaxis.axis_label_text_font_size = "10px"
     else:
         p.yaxis.major_label_text_font_size = "0px"
-    cap = page.div(text="", width=240 if ab == "a" else 200, height=20)
+    cap = page.div(text="", width=240 if ab == "a" else 200)  # no fixed height: long ids wrap
     return {
         "fig": p,
         "cell": cells,
