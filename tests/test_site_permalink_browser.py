@@ -273,3 +273,26 @@ def test_a_hash_of_garbage_leaves_the_page_working_with_its_defaults(driver, exp
     wait_hash(driver, f"b={ga}")
     assert not js(driver, "window.__xss")
     assert not severe(driver)
+
+
+def test_the_overviews_brush_and_tab_travel_in_the_link(driver, exp):
+    """The overview's state (js/overview.js registers it): its brushed settings by id and its tab; a fresh
+    load of the link shows the same brush, the table filtered to it, and the same tab."""
+    load(driver, exp["url"])
+    data = driver.execute_script(f"return {model('ov_src')}.data.k;")
+    types = js(driver, f"{model('st_settings')}.data.type")
+    pts = [i for i, k in enumerate(data) if types[k] == "unlearned"][:3]
+    driver.execute_script(f"{model('ov_src')}.selected.indices = arguments[0];", pts)
+    link = wait_hash(driver, "ov.brush=")
+    set_value(driver, "ov_tabs", "active", 2)
+    link = wait_hash(driver, "ov.tab=")
+    rows = sorted(js(driver, f"{model('tbl_src')}.data.idx"))
+    assert len(rows) == len(pts) + 2  # the brushed settings and the two references
+
+    load(driver, exp["url"] + link)
+    wait(driver, f"{model('tbl_src')}.data.idx.length === {len(rows)}")
+    assert sorted(js(driver, f"{model('tbl_src')}.data.idx")) == rows
+    assert sorted(js(driver, f"{model('ov_src')}.selected.indices")) == sorted(pts)
+    assert js(driver, f"{model('ov_tabs')}.active") == 2
+    assert js(driver, "location.hash") == link
+    assert not severe(driver)
