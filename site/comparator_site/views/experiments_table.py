@@ -80,7 +80,7 @@ HEADER = {
     "ulira_auc": "U-LiRA AUC",
     "ulira_tpr_1pct": "TPR@1% FPR",
     "rmia_auc": "RMIA AUC",
-    "forget_quality": "Forget quality F",
+    "forget_quality": "Forget quality",
 }
 STAR = "\u2605"  # marks a method's chosen setting
 CHOSEN_HELP = (
