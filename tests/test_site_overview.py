@@ -101,6 +101,6 @@ def test_the_document_provides_the_overview(data):
     assert tabs.width <= 1240
     assert doc.get_model_by_name("ov_brush") is doc.get_model_by_name("ov_src").selected
     info = overview.info(data)
-    assert info["methods"] == [mid for mid, _ in overview.methods(data)]
+    assert info["methods"] == [mid for mid, _ in data.methods]
     assert len(info["axes"]) == len(data.sets)
     assert info["audit"] is False

@@ -185,7 +185,7 @@ def test_across_forget_sets(page, site):
     heads = shadow(d, "ov_across", "th")
     assert heads[1:] == [fs["name"] for fs in data.sets]
     rows = shadow(d, "ov_across", "tr")
-    assert len(rows) == 1 + len(overview.methods(data))
+    assert len(rows) == 1 + len(data.methods)
     set_value(d, "ov_across_mode", "active", 1)
     time.sleep(0.3)
     assert "retrained model's" not in shadow(d, "ov_across", ".ov-note")[0]  # raw values

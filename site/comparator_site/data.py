@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -99,6 +100,19 @@ class SiteData:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @cached_property
+    def methods(self) -> list[tuple[str, str]]:
+        """The experiment's methods (id, name), sorted by name: the table's filter, the overview's colours
+        and markers."""
+        return sorted(
+            {
+                (r.get("method") or "", r.get("method_name") or r.get("method") or "")
+                for r in self.runs
+                if r.get("method")
+            },
+            key=lambda t: t[1].lower(),
+        )
 
 
 class Subset(NamedTuple):
@@ -611,6 +625,17 @@ def _instance_slots(
 QUANT_MISSING = 65535  # a quantized coordinate with no value (the instance has no row for the run)
 
 
+UNIT_STEPS = QUANT_MISSING - 1  # the top quantized value: a share in [0, 1] is q / UNIT_STEPS
+
+
+def _to_uint16(scaled: np.ndarray) -> np.ndarray:
+    """Values already scaled to [0, UNIT_STEPS] as uint16 (rounded, clipped); NaN as QUANT_MISSING."""
+    finite = np.isfinite(scaled)
+    q = np.full(scaled.shape, QUANT_MISSING, np.uint16)
+    q[finite] = np.clip(np.rint(scaled[finite]), 0, UNIT_STEPS).astype(np.uint16)
+    return q
+
+
 def _quantize(values: np.ndarray) -> tuple[np.ndarray, list[float]]:
     """Coordinates as uint16 over their common range: value = lowest + q × step, q = 65535 where there is
     none. A step of 1/65534 of the range is far below a pixel, and the store is half the size of float32
@@ -618,22 +643,14 @@ def _quantize(values: np.ndarray) -> tuple[np.ndarray, list[float]]:
     finite = np.isfinite(values)
     lo = float(values[finite].min()) if finite.any() else 0.0
     hi = float(values[finite].max()) if finite.any() else 0.0
-    step = (hi - lo) / (QUANT_MISSING - 1) or 1.0
-    q = np.full(values.shape, QUANT_MISSING, np.uint16)
-    q[finite] = np.clip(np.rint((values[finite] - lo) / step), 0, QUANT_MISSING - 1).astype(np.uint16)
-    return q, [lo, step]
-
-
-UNIT_STEPS = 65534  # a share in [0, 1] as uint16: q / UNIT_STEPS, QUANT_MISSING where there is none
+    step = (hi - lo) / UNIT_STEPS or 1.0
+    return _to_uint16((values - lo) / step), [lo, step]
 
 
 def _unit_uint16(values: np.ndarray) -> np.ndarray:
     """Shares in [0, 1] (proportions, confidences) as uint16 steps of 1/65534, far below the three
     decimals the page shows; NaN as QUANT_MISSING."""
-    finite = np.isfinite(values)
-    q = np.full(values.shape, QUANT_MISSING, np.uint16)
-    q[finite] = np.rint(np.clip(values[finite], 0.0, 1.0) * UNIT_STEPS).astype(np.uint16)
-    return q
+    return _to_uint16(np.clip(values, 0.0, 1.0) * UNIT_STEPS)
 
 
 def _pack_inst(

@@ -61,7 +61,9 @@ const A11Y_WIDGETS = new Set(["Tabs", "RadioButtonGroup", "CheckboxButtonGroup"]
 const A11Y = {
   focus: null,      // the radio that had the keyboard's focus ({ab, run}), to give it back after a re-render
   observed: new Set(),
+  charts: [],       // the charts whose descriptions name Model A or B (a11y_figure_text), seen by a11y_update
 };
+const A11Y_MODEL_CHART = /^(emb|mx|atk)_(a|b)_/;
 
 function a11y_table_root() {
   const v = view_of(tbl.table);
@@ -209,12 +211,16 @@ function a11y_view(v) {
   }
 }
 
-// after every update (the charts' descriptions name the models) and once the hidden panels are built:
-// names for views not seen before, and the charts' descriptions
+// on ready and once the hidden panels are built: names for views not seen before, and the charts'
+// descriptions
 function a11y_update() {
   if (S.index == null) return;
+  A11Y.charts = [];
   for (const v of S.index.all_views()) {
-    if (v.canvas_view != null) a11y_view(v);
+    if (v.canvas_view != null) {
+      a11y_view(v);
+      if (A11Y_MODEL_CHART.test(v.model.name ?? "")) A11Y.charts.push(v);
+    }
     if (v.model.type === "OnOffButton" || v.model.type === "ClickButton") {  // a chart's toolbar button
       a11y_set(v.el, {role: "button", "aria-label": v.el.title || v.model.type});
     }
@@ -231,6 +237,11 @@ function a11y_update() {
       new MutationObserver(() => a11y_view(v)).observe(v.shadow_el, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
     }
   }
+}
+
+// after every update of A and B: the descriptions that name them
+function a11y_charts() {
+  for (const v of A11Y.charts) a11y_view(v);
 }
 
 function a11y_start() {
@@ -252,5 +263,5 @@ function a11y_palette(key) {
     (_, c) => `data-class="${c}" style="background:${CLASS_COLORS[Number(c)]}"`));
   cw_update();
   emb_update(false);
-  ov_update();  // the overview's methods (js/overview.js: category_color)
+  ov_update(true);  // the overview's methods (js/overview.js: category_color)
 }

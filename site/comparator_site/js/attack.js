@@ -209,7 +209,7 @@ function atk_panel(ab, c) {
   set_html(P.ps, `<div class="uc-ps">Privacy Score = 1 \u2212 ${fmt(score)} = <b style="color:${colour}">${fmt(1 - score)}</b></div>` +
                  `<div class="uc-small" title="The experiments table's PS: the worst threshold over every forget-class training image">` +
                  `Table PS (all forget images, worst threshold): <b>${fmt(R.PS[c.k])}</b></div>`);
-  S.atk.drawn[ab] = {items, success, total: 2 * F, retr: c.retr, k: c.k, dir};
+  S.atk.drawn[ab] = {items, success, total: 2 * F, retr: c.retr, k: c.k};
   atk_grids(ab);
 }
 
@@ -224,10 +224,11 @@ function atk_grids(ab) {
   const colour = ab === "a" ? COL.A : COL.B, light = ab === "a" ? COL.A_light : COL.B_light;
   const cols = CFG.sprite_columns, rows = CFG.sprite_rows;
   const img = CFG.thumbnails ? `--img:url('${CFG.thumbnails}');` : "";
+  const items = aud_grid_items(drawn);  // in the audit's order when there is one (js/audit.js)
   const grid = (ok) => {
     const parts = [];
     let n = 0;
-    for (const it of aud_grid_items(drawn)) {  // in the audit's order when there is one (js/audit.js)
+    for (const it of items) {
       if (it.ok !== ok) continue;
       n++;
       if (!show.has(it.side)) continue;
@@ -256,16 +257,25 @@ function atk_reset() {
   S.atk.metric = 0;
   S.atk.strategy = 0;
   S.atk.custom = ATK_AXIS[0].dflt;
+  atk_redraw();
+}
+
+// the widgets and both panels from S.atk as it is
+function atk_redraw() {
   atk_sync_widgets();
   atk_recompute();
+}
+
+// a threshold on the metric's slider: snapped to its step, inside its range
+function atk_snap(t, ax) {
+  return Number(clamp(ax.lo + Math.round((t - ax.lo) / ax.step) * ax.step, ax.lo, ax.hi).toFixed(4));
 }
 
 function atk_set_metric(m) {
   if (m === S.atk.metric) return;
   S.atk.metric = m;
   S.atk.custom = ATK_AXIS[m].dflt;
-  atk_sync_widgets();
-  atk_recompute();
+  atk_redraw();
 }
 
 function atk_set_strategy(s) {
@@ -276,8 +286,7 @@ function atk_set_strategy(s) {
 
 function atk_set_custom(t) {
   const ax = ATK_AXIS[S.atk.metric];
-  t = clamp(ax.lo + Math.round((t - ax.lo) / ax.step) * ax.step, ax.lo, ax.hi);
-  t = Number(t.toFixed(4));
+  t = atk_snap(t, ax);
   if (S.atk.strategy !== 0 || t === S.atk.custom) return;
   S.atk.custom = t;
   if (atk.thr.value !== t) atk.thr.value = t;
@@ -296,8 +305,7 @@ function atk_worst(ab) {
   if (best.metric !== S.atk.metric) S.atk.custom = ATK_AXIS[best.metric].dflt;
   S.atk.metric = best.metric;
   S.atk.strategy = 1;
-  atk_sync_widgets();
-  atk_recompute();
+  atk_redraw();
 }
 
 // ---- linked hover between dots and thumbnails

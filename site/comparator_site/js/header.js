@@ -28,6 +28,7 @@ function fit_select(sel) {
   if (el == null) return;
   const opt = sel.options.find((o) => o[0] === sel.value);
   const text = opt ? opt[1] : "";
+  if (el.title === text && text !== "") return;  // the same label in the same element: the same width
   el.title = text;
   const cs = window.getComputedStyle(el);
   if (_measure == null) _measure = document.createElement("canvas").getContext("2d");

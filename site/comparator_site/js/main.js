@@ -48,12 +48,12 @@ function update_models(fc_changed = false, keep = false) {
     emb.mode.active = 0;
   }
   timed("embedding", () => emb_update(fc_changed));
-  timed("attack", keep ? pl_attack_redraw : atk_reset);
+  timed("attack", keep ? atk_redraw : atk_reset);
   if (AUDITED) timed("audit", aud_update);  // a view only with the audit (js/audit.js)
   timed("overview", ov_update);  // the overview's rings, and its points on a new forget set (js/overview.js)
   publish_state();
   count_update();
-  a11y_update();  // the charts' descriptions name the models (js/a11y.js)
+  a11y_charts();  // the charts' descriptions name the models (js/a11y.js)
 }
 
 // What the page shows, for whatever drives it (the browser tests): set after every complete update, so
@@ -66,7 +66,8 @@ function publish_state() {
 
 function on_ready(doc) {
   pl_start(doc);  // the URL hash's state (or the defaults) into S and the widgets (js/permalink.js)
-  document.addEventListener("click", (ev) => { table_click(ev); pl_write(); });
+  // the table's radios and the overview's rows set A or B from the DOM, not through dispatch: the URL follows
+  document.addEventListener("click", (ev) => { if (table_click(ev) || ov_row_click(ev)) pl_write(); });
   document.addEventListener("click", export_click);
   document.addEventListener("mouseover", atk_grid_over);
   window.addEventListener("scroll", () => { link_hide(); tip_hide(); }, {passive: true});
@@ -103,19 +104,22 @@ function event_key(obj) {
   return obj ? obj.name : null;
 }
 
+// hovers and pointers leaving a chart change no state: the URL is not re-encoded for them
+const PASSIVE_EVENT = /_hover\d?$|:mouseleave$/;
+
 function dispatch(obj, data, ctx) {
   if (ctx && ctx.index) S.index = ctx.index;
   if (obj && typeof obj.add_root === "function") return on_ready(obj);  // DocumentReady: obj is the Document
-  const out = handle(obj, data);
-  pl_write();  // the URL hash follows the state (js/permalink.js)
+  const key = event_key(obj), out = handle(key, obj, data);
+  if (!PASSIVE_EVENT.test(key)) pl_write();  // the URL hash follows the state (js/permalink.js)
   return out;
 }
 
 // Each case is the name of a model wired to the app (page.py), with ":event" for an event; the cases and
 // the wiring are compared by tests/test_js_contract.py. A widget set to the state it shows (by a restored
 // permalink) must be a no-op here.
-function handle(obj, data) {
-  switch (event_key(obj)) {
+function handle(key, obj, data) {
+  switch (key) {
     case "hdr_fc": return set_fs(obj.active);
     case "hdr_seed": return set_seed(Number(obj.value));
     case "hdr_sel_a": case "hdr_sel_b": {
@@ -182,6 +186,6 @@ function handle(obj, data) {
     case "atk_a_bfly:mouseleave": case "atk_a_curve:mouseleave":
     case "atk_b_bfly:mouseleave": case "atk_b_curve:mouseleave":
       return atk_unhover();
-    default: return aud_event(event_key(obj));  // the audit's widgets (js/audit.js), when there are some
+    default: return aud_event(key);  // the audit's widgets (js/audit.js), when there are some
   }
 }

@@ -25,8 +25,6 @@ const OV_SCALE = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c
 const OV = {
   fs: -1,              // the forget set the scatter was built for
   dirty: [true, true, true, true],  // tabs to redraw when shown
-  brush_ms: NaN,       // the last brush's table update (ms), for the tests and benchmarks
-  listening: false,
   pending: null,       // a permalink's brushed setting ids, applied once the points exist
 };
 S.brush = null;        // the brushed settings (a Set of SET rows) or null: js/table.js table_shows()
@@ -127,12 +125,9 @@ function ov_side_note() {
     `<p>${brush}</p></div>`);
 }
 
-// everything that follows the forget set, A, B (and the palette: its colours are read afresh)
-function ov_update() {
-  if (!OV.listening) {
-    document.addEventListener("click", ov_row_click);
-    OV.listening = true;
-  }
+// everything that follows the forget set, A and B; replot: the points too (a new forget set redraws them
+// anyway; the palette's switch asks for it, their colours being read afresh), else only A's and B's rings
+function ov_update(replot = false) {
   const fs_changed = OV.fs !== S.fs;
   OV.fs = S.fs;
   if (fs_changed) {
@@ -140,6 +135,11 @@ function ov_update() {
     S.brush = null;  // a forget-set switch clears the brush
     if (ov.src.selected.indices.length) ov.src.selected.indices = [];
     if (had) table_update();
+  }
+  if (!fs_changed && !replot) {
+    ov_rings();
+    OV.dirty = [false, true, true, OV.dirty[3]];  // Best and Sensitivity ring A and B; Across does not
+    return ov_draw_tab();
   }
   ov_plot();
   if (OV.pending != null) {  // a permalink's brush, on load
@@ -169,8 +169,7 @@ function ov_brush_changed() {
   const next = idx.length ? new Set(Array.from(idx, (i) => ks[i]).filter((k) => k != null)) : null;
   S.brush = next;
   table_update();
-  OV.brush_ms = performance.now() - t0;
-  window.__uc_brush_ms = OV.brush_ms;  // for the browser tests and benchmarks
+  window.__uc_brush_ms = performance.now() - t0;  // for the browser tests and benchmarks
   ov_side_note();
 }
 
@@ -185,11 +184,9 @@ function ov_click_side() {
   return ov.click.active === 0 ? "A" : "B";
 }
 
-// make setting k Model A or B (by the "Click sets" toggle); not the other side's setting
+// make setting k Model A or B, by the "Click sets" toggle (js/table.js pick_model)
 function ov_pick(k) {
-  if (!(k >= 0) || SET.ok[k] !== 1 || SET.fs[k] !== S.fs) return;
-  if (ov_click_side() === "A") { if (k !== S.sb) set_models(k, S.sb); }
-  else if (k !== S.sa) set_models(S.sa, k);
+  return pick_model(k, ov_click_side());
 }
 
 // a click on a panel: the nearest point within 12 px
@@ -297,10 +294,11 @@ function ov_best() {
 }
 
 // clicks on the best-of-method rows (inside a Div's shadow DOM: found through the composed path)
+// a click on a row of the overview's tables (js/main.js listens); true if it changed A or B
 function ov_row_click(ev) {
   const path = ev.composedPath ? ev.composedPath() : [];
   const target = path.find((n) => n && n.dataset && n.dataset.ovk !== undefined);
-  if (target) ov_pick(Number(target.dataset.ovk));
+  return target ? ov_pick(Number(target.dataset.ovk)) : false;
 }
 
 // ---- Sensitivity ----

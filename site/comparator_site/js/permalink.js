@@ -130,7 +130,7 @@ function pl_target(fields) {
   const ax = ATK_AXIS[t.metric], thr = pl_value(fields, "thr");
   let custom = thr === null || thr.trim() === "" ? NaN : Number(thr);
   if (Number.isFinite(custom) && custom >= ax.lo && custom <= ax.hi) {
-    custom = Number(clamp(ax.lo + Math.round((custom - ax.lo) / ax.step) * ax.step, ax.lo, ax.hi).toFixed(4));
+    custom = atk_snap(custom, ax);
   } else {
     custom = ax.dflt;
   }
@@ -274,19 +274,13 @@ function pl_apply(hash, initial) {
     update_models(fs_changed, true);
   } else {
     if (redraw.has("emb")) emb_update(false);
-    if (redraw.has("atk")) pl_attack_redraw();
+    if (redraw.has("atk")) atk_redraw();
     if (redraw.has("mx")) mx_update();
     if (redraw.has("sim")) sim_update();
     if (redraw.has("tbl")) table_update();
   }
   if (redraw.has("enc")) mx_encoding();
   parts();
-}
-
-// the attack's views from S.atk as it is (update_models' keep: what a restore set, not the defaults)
-function pl_attack_redraw() {
-  atk_sync_widgets();
-  atk_recompute();
 }
 
 // the history entry the browser moved to (back / forward) or a hash typed or pasted: its state, no write

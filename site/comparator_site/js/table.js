@@ -53,20 +53,26 @@ function table_best_changed() {
   table_update();
 }
 
-// clicks on the radio cells (inside the table's shadow DOM: found through the event's composed path)
+// clicks on the radio cells (inside the table's shadow DOM: found through the event's composed path);
+// true if the choice changed
 function table_click(ev) {
   const path = ev.composedPath ? ev.composedPath() : [];
   const target = path.find((n) => n && n.dataset && n.dataset.ab);
-  if (target) table_pick(target);
+  return target ? table_pick(target) : false;
 }
 
 // a radio cell (data-ab, data-run) picked by a click or a key (js/a11y.js); a disabled one does nothing.
 // True if the choice changed.
 function table_pick(target) {
-  const k = Number(target.dataset.run);
-  if (!Number.isInteger(k) || SET.ok[k] !== 1 || SET.fs[k] !== S.fs) return false;
-  const ab = target.dataset.ab;
-  if (ab === "A" && k !== S.sb && k !== S.sa) { set_models(k, S.sb); return true; }
-  if (ab === "B" && k !== S.sa && k !== S.sb) { set_models(S.sa, k); return true; }
-  return false;
+  return pick_model(Number(target.dataset.run), target.dataset.ab);
+}
+
+// make setting k Model A or B ("A" / "B"): an ok setting of the forget set, not either side's already.
+// True if the choice changed (the table's radios, the overview's points and rows)
+function pick_model(k, ab) {
+  if (!Number.isInteger(k) || SET.ok[k] !== 1 || SET.fs[k] !== S.fs || k === S.sa || k === S.sb) return false;
+  if (ab === "A") set_models(k, S.sb);
+  else if (ab === "B") set_models(S.sa, k);
+  else return false;
+  return true;
 }

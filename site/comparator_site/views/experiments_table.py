@@ -452,14 +452,7 @@ def build(page) -> Any:
         stylesheets=[page.widget_css],
         css_classes=["uc-table"],
     )
-    methods = sorted(
-        {
-            (r.get("method") or "", r.get("method_name") or r.get("method") or "")
-            for r in data.runs
-            if r.get("method")
-        },
-        key=lambda t: t[1].lower(),
-    )
+    methods = data.methods
     # MultiChoice (Choices.js) renders labels as HTML: escape them, and use opaque values
     options = [(str(k), html.escape(name)) for k, (_mid, name) in enumerate(methods)]
     flt = MultiChoice(

@@ -158,7 +158,7 @@ def setting_facts(data: SiteData) -> dict[str, Any]:
     retrained = {
         s["fs"]: s for s in settings if s["type"] == "retrained" and s["status"] == "ok"
     }  # per forget set
-    method_pos = {mid: i for i, (mid, _name) in enumerate(methods(data))}
+    method_pos = {mid: i for i, (mid, _name) in enumerate(data.methods)}
     hps = [hyperparameters(s) for s in settings]
     keys = sorted(
         {k for h in hps for k in h},
@@ -205,18 +205,6 @@ def setting_facts(data: SiteData) -> dict[str, Any]:
     return out
 
 
-def methods(data: SiteData) -> list[tuple[str, str]]:
-    """The experiment's methods (id, name), by name: the colour and marker order."""
-    return sorted(
-        {
-            (r.get("method") or "", r.get("method_name") or r.get("method") or "")
-            for r in data.runs
-            if r.get("method")
-        },
-        key=lambda t: t[1].lower(),
-    )
-
-
 def sensitivity_axes(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The hyperparameters that vary among ``settings`` (one method's ok settings of a forget set), in the
     order epochs, lr, batch size, then the method's own by name; ``log`` for the learning rate and for a
@@ -240,7 +228,7 @@ def sensitivity_axes(settings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def info(data: SiteData) -> dict[str, Any]:
     """The overview's static facts for js/overview.js: the methods, the sensitivity axes per forget set and
     method id, whether the cost axis is logarithmic, and the privacy axis' label."""
-    ms = methods(data)
+    ms = data.methods
     axes = []
     for fs in range(len(data.sets)):
         per = {}
@@ -395,7 +383,7 @@ def build(page) -> Tabs:
         spacing=12,
     )
 
-    ms = methods(data)
+    ms = data.methods
     sens_method = Select(
         title="Method",
         options=[(mid, name) for mid, name in ms] or [("", "(no methods)")],
